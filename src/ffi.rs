@@ -1,0 +1,167 @@
+//! Raw C types and constants of the SQLite interface that this crate touches.
+//!
+//! They are declared here, not taken from `libsqlite3-sys`, because the loadable extension must
+//! not link any SQLite of its own: everything it calls goes through [`crate::sqlite_api::Api`],
+//! whose function pointers come from the host. Layouts follow `sqlite3.h`, which has kept them
+//! stable since the 3.7 series (newer members are only ever appended).
+
+#![allow(non_camel_case_types)]
+
+use std::os::raw::{c_char, c_int, c_void};
+
+/// Opaque database connection handle.
+#[repr(C)]
+pub struct sqlite3 {
+    _private: [u8; 0],
+}
+/// Opaque prepared statement handle.
+#[repr(C)]
+pub struct sqlite3_stmt {
+    _private: [u8; 0],
+}
+/// Opaque SQL function call context.
+#[repr(C)]
+pub struct sqlite3_context {
+    _private: [u8; 0],
+}
+/// Opaque SQL value.
+#[repr(C)]
+pub struct sqlite3_value {
+    _private: [u8; 0],
+}
+/// Opaque `sqlite3_api_routines` table handed to a loadable extension.
+#[repr(C)]
+pub struct sqlite3_api_routines {
+    _private: [u8; 0],
+}
+
+pub type sqlite3_int64 = i64;
+pub type Destructor = Option<unsafe extern "C" fn(*mut c_void)>;
+
+/// `struct sqlite3_file`: every open file begins with its method table.
+#[repr(C)]
+pub struct sqlite3_file {
+    pub methods: *const sqlite3_io_methods,
+}
+
+/// `struct sqlite3_io_methods`, version 1 (no shared memory, no mmap), which is all we offer:
+/// without xShm* methods SQLite cannot put a file into WAL mode behind our back.
+#[repr(C)]
+pub struct sqlite3_io_methods {
+    pub i_version: c_int,
+    pub x_close: Option<unsafe extern "C" fn(*mut sqlite3_file) -> c_int>,
+    pub x_read: Option<unsafe extern "C" fn(*mut sqlite3_file, *mut c_void, c_int, i64) -> c_int>,
+    pub x_write:
+        Option<unsafe extern "C" fn(*mut sqlite3_file, *const c_void, c_int, i64) -> c_int>,
+    pub x_truncate: Option<unsafe extern "C" fn(*mut sqlite3_file, i64) -> c_int>,
+    pub x_sync: Option<unsafe extern "C" fn(*mut sqlite3_file, c_int) -> c_int>,
+    pub x_file_size: Option<unsafe extern "C" fn(*mut sqlite3_file, *mut i64) -> c_int>,
+    pub x_lock: Option<unsafe extern "C" fn(*mut sqlite3_file, c_int) -> c_int>,
+    pub x_unlock: Option<unsafe extern "C" fn(*mut sqlite3_file, c_int) -> c_int>,
+    pub x_check_reserved_lock: Option<unsafe extern "C" fn(*mut sqlite3_file, *mut c_int) -> c_int>,
+    pub x_file_control: Option<unsafe extern "C" fn(*mut sqlite3_file, c_int, *mut c_void) -> c_int>,
+    pub x_sector_size: Option<unsafe extern "C" fn(*mut sqlite3_file) -> c_int>,
+    pub x_device_characteristics: Option<unsafe extern "C" fn(*mut sqlite3_file) -> c_int>,
+    // Version 2 and 3 members (xShmMap ... xUnfetch) are absent: i_version is 1.
+}
+
+/// `struct sqlite3_vfs` up to version 2 (`xCurrentTimeInt64`).
+#[repr(C)]
+pub struct sqlite3_vfs {
+    pub i_version: c_int,
+    pub sz_os_file: c_int,
+    pub mx_pathname: c_int,
+    pub p_next: *mut sqlite3_vfs,
+    pub z_name: *const c_char,
+    pub p_app_data: *mut c_void,
+    pub x_open: Option<
+        unsafe extern "C" fn(
+            *mut sqlite3_vfs,
+            *const c_char,
+            *mut sqlite3_file,
+            c_int,
+            *mut c_int,
+        ) -> c_int,
+    >,
+    pub x_delete: Option<unsafe extern "C" fn(*mut sqlite3_vfs, *const c_char, c_int) -> c_int>,
+    pub x_access:
+        Option<unsafe extern "C" fn(*mut sqlite3_vfs, *const c_char, c_int, *mut c_int) -> c_int>,
+    pub x_full_pathname:
+        Option<unsafe extern "C" fn(*mut sqlite3_vfs, *const c_char, c_int, *mut c_char) -> c_int>,
+    pub x_dl_open: Option<unsafe extern "C" fn(*mut sqlite3_vfs, *const c_char) -> *mut c_void>,
+    pub x_dl_error: Option<unsafe extern "C" fn(*mut sqlite3_vfs, c_int, *mut c_char)>,
+    pub x_dl_sym: Option<
+        unsafe extern "C" fn(
+            *mut sqlite3_vfs,
+            *mut c_void,
+            *const c_char,
+        ) -> Option<unsafe extern "C" fn()>,
+    >,
+    pub x_dl_close: Option<unsafe extern "C" fn(*mut sqlite3_vfs, *mut c_void)>,
+    pub x_randomness: Option<unsafe extern "C" fn(*mut sqlite3_vfs, c_int, *mut c_char) -> c_int>,
+    pub x_sleep: Option<unsafe extern "C" fn(*mut sqlite3_vfs, c_int) -> c_int>,
+    pub x_current_time: Option<unsafe extern "C" fn(*mut sqlite3_vfs, *mut f64) -> c_int>,
+    pub x_get_last_error: Option<unsafe extern "C" fn(*mut sqlite3_vfs, c_int, *mut c_char) -> c_int>,
+    pub x_current_time_int64: Option<unsafe extern "C" fn(*mut sqlite3_vfs, *mut i64) -> c_int>,
+}
+
+pub const SQLITE_OK: c_int = 0;
+pub const SQLITE_ERROR: c_int = 1;
+pub const SQLITE_INTERNAL: c_int = 2;
+pub const SQLITE_BUSY: c_int = 5;
+pub const SQLITE_NOMEM: c_int = 7;
+pub const SQLITE_READONLY: c_int = 8;
+pub const SQLITE_IOERR: c_int = 10;
+pub const SQLITE_CORRUPT: c_int = 11;
+pub const SQLITE_NOTFOUND: c_int = 12;
+pub const SQLITE_CANTOPEN: c_int = 14;
+pub const SQLITE_MISUSE: c_int = 21;
+pub const SQLITE_NOTADB: c_int = 26;
+pub const SQLITE_ROW: c_int = 100;
+pub const SQLITE_DONE: c_int = 101;
+
+pub const SQLITE_IOERR_READ: c_int = SQLITE_IOERR | (1 << 8);
+pub const SQLITE_IOERR_SHORT_READ: c_int = SQLITE_IOERR | (2 << 8);
+pub const SQLITE_IOERR_WRITE: c_int = SQLITE_IOERR | (3 << 8);
+pub const SQLITE_IOERR_TRUNCATE: c_int = SQLITE_IOERR | (6 << 8);
+pub const SQLITE_IOERR_FSTAT: c_int = SQLITE_IOERR | (7 << 8);
+pub const SQLITE_IOERR_UNLOCK: c_int = SQLITE_IOERR | (8 << 8);
+pub const SQLITE_IOERR_LOCK: c_int = SQLITE_IOERR | (15 << 8);
+
+pub const SQLITE_OPEN_READONLY: c_int = 0x1;
+pub const SQLITE_OPEN_READWRITE: c_int = 0x2;
+pub const SQLITE_OPEN_CREATE: c_int = 0x4;
+pub const SQLITE_OPEN_URI: c_int = 0x40;
+pub const SQLITE_OPEN_MAIN_DB: c_int = 0x100;
+pub const SQLITE_OPEN_MAIN_JOURNAL: c_int = 0x800;
+pub const SQLITE_OPEN_NOMUTEX: c_int = 0x8000;
+pub const SQLITE_OPEN_WAL: c_int = 0x80000;
+
+pub const SQLITE_LOCK_NONE: c_int = 0;
+pub const SQLITE_LOCK_SHARED: c_int = 1;
+pub const SQLITE_LOCK_RESERVED: c_int = 2;
+
+pub const SQLITE_ACCESS_EXISTS: c_int = 0;
+
+pub const SQLITE_FCNTL_LOCKSTATE: c_int = 1;
+pub const SQLITE_FCNTL_VFSNAME: c_int = 12;
+pub const SQLITE_FCNTL_PRAGMA: c_int = 14;
+pub const SQLITE_FCNTL_COMMIT_PHASETWO: c_int = 22;
+
+pub const SQLITE_IOCAP_IMMUTABLE: c_int = 0x2000;
+
+pub const SQLITE_INTEGER: c_int = 1;
+pub const SQLITE_FLOAT: c_int = 2;
+pub const SQLITE_TEXT: c_int = 3;
+pub const SQLITE_BLOB: c_int = 4;
+pub const SQLITE_NULL: c_int = 5;
+
+pub const SQLITE_UTF8: c_int = 1;
+pub const SQLITE_DETERMINISTIC: c_int = 0x800;
+
+/// `SQLITE_TRANSIENT`: SQLite copies the buffer before the call returns.
+pub fn transient() -> Destructor {
+    // SAFETY: SQLite defines SQLITE_TRANSIENT as the destructor value -1; it is compared, never
+    // called.
+    Some(unsafe { std::mem::transmute::<isize, unsafe extern "C" fn(*mut c_void)>(-1) })
+}

@@ -1,0 +1,76 @@
+//! # genomicsqlite
+//!
+//! Zstandard-compressed SQLite databases, compatible with GenomicSQLite 0.9.4.
+//!
+//! A compressed database is an ordinary SQLite file (the *outer* database) whose rows hold the
+//! zstd-compressed pages of the user's database (the *inner* database). The `zstd` VFS makes the
+//! inner database look like any other SQLite file, so every SQLite feature works on it.
+//!
+//! This crate builds two things:
+//! - `libgenomicsqlite.so`, a loadable SQLite extension (VFS `zstd`, SQL functions
+//!   `genomicsqlite_uri()` etc.) and the C API of `include/genomicsqlite.h`. It contains no
+//!   SQLite of its own: it calls the host's through the routine table SQLite hands it.
+//! - This Rust library: [`open`] a compressed database as a [`rusqlite::Connection`] with the
+//!   tuning of a [`Config`] applied.
+//!
+//! ```
+//! use genomicsqlite::{open, Config};
+//! use rusqlite::OpenFlags;
+//!
+//! let dir = std::env::temp_dir().join(format!("gsq-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let path = dir.join("example.db");
+//! let path = path.to_str().unwrap();
+//! # let _ = std::fs::remove_file(path);
+//!
+//! let conn = open(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+//!                 &Config::default())?;
+//! conn.execute_batch("CREATE TABLE genes(name TEXT); INSERT INTO genes VALUES('BRCA1')")?;
+//! drop(conn);
+//!
+//! let conn = open(path, OpenFlags::SQLITE_OPEN_READ_ONLY, &Config::default())?;
+//! let name: String = conn.query_row("SELECT name FROM genes", [], |r| r.get(0))?;
+//! assert_eq!(name, "BRCA1");
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Layers, top to bottom: the FFI boundary ([`capi`], [`extension`], `vfs::glue`), the VFS file
+//! objects (`vfs`), the nested page store (`store`), the page codec (`codec`); beside them the
+//! configuration ([`config`]) and the SQLite routine table (`sqlite_api`).
+
+pub mod capi;
+pub mod config;
+pub mod extension;
+
+mod codec;
+mod ffi;
+mod log;
+mod rust_api;
+mod sqlite_api;
+mod store;
+mod vfs;
+
+pub use config::{Config, ConfigError};
+pub use rust_api::{attach, attach_sql, open, tuning_sql, uri, vacuum_into, vacuum_into_sql, Error};
+
+use sqlite_api::{Connection, SqliteError};
+
+/// Opens `path` through the VFS with the tuning of `config` applied, with the process's routine
+/// table (used by the C API, which hands the raw handle to C).
+pub(crate) fn open_tuned(path: &str, flags: std::os::raw::c_int, config: &Config) -> Result<Connection, SqliteError> {
+    vfs::take_last_open_error();
+    let conn = Connection::open(&config::uri(path, config), flags, None).map_err(with_open_reason)?;
+    conn.exec(&config::tuning_sql(config, None)).map_err(with_open_reason)?;
+    Ok(conn)
+}
+
+/// Adds the VFS's reason for a failed open to SQLite's generic message.
+pub(crate) fn with_open_reason(e: SqliteError) -> SqliteError {
+    let reason = vfs::take_last_open_error();
+    if reason.is_empty() || e.message.contains(&reason) {
+        e
+    } else {
+        SqliteError::new(e.code, format!("{}: {reason}", e.message))
+    }
+}

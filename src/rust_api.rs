@@ -1,0 +1,110 @@
+//! The Rust API: compressed databases as `rusqlite` connections.
+//!
+//! The first call registers the `zstd` VFS and the SQL functions in the SQLite that rusqlite
+//! links (the same routine table the extension fills from its host), so connections opened
+//! afterwards by any means can use them.
+
+use crate::config::{self, Config, ConfigError};
+use crate::extension;
+use crate::sqlite_api::{self, ApiSource};
+use rusqlite::{Connection, OpenFlags};
+
+/// Errors of the Rust API.
+#[derive(Debug)]
+pub enum Error {
+    /// The configuration was rejected; the message names the key.
+    Config(ConfigError),
+    /// SQLite failed; `reason` adds what the VFS knows (e.g. "not a compressed database").
+    Sqlite { source: rusqlite::Error, reason: String },
+    /// The VFS could not be registered in the linked SQLite.
+    Init(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Config(e) => write!(f, "{e}"),
+            Error::Sqlite { source, reason } if reason.is_empty() => write!(f, "{source}"),
+            Error::Sqlite { source, reason } => write!(f, "{source}: {reason}"),
+            Error::Init(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Config(e) => Some(e),
+            Error::Sqlite { source, .. } => Some(source),
+            Error::Init(_) => None,
+        }
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Config(e)
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(source: rusqlite::Error) -> Self {
+        Error::Sqlite {
+            source,
+            reason: crate::vfs::take_last_open_error(),
+        }
+    }
+}
+
+/// Registers the VFS and SQL functions in the linked SQLite (once).
+fn ensure_registered() -> Result<(), Error> {
+    sqlite_api::install(ApiSource::Linked).map_err(Error::Init)?;
+    extension::register_process_wide().map_err(|e| Error::Init(e.message))
+}
+
+/// Opens a compressed database (a path, or an http(s) URL) with `config`'s tuning applied.
+///
+/// `flags` are rusqlite's open flags (`SQLITE_OPEN_URI` is added). On a failed open the error
+/// says why (for example that the file is a plain SQLite database).
+pub fn open(path: &str, flags: OpenFlags, config: &Config) -> Result<Connection, Error> {
+    ensure_registered()?;
+    crate::vfs::take_last_open_error();
+    let conn = Connection::open_with_flags(config::uri(path, config), flags | OpenFlags::SQLITE_OPEN_URI)?;
+    conn.execute_batch(&config::tuning_sql(config, None))?;
+    Ok(conn)
+}
+
+/// The `file:` URI opening `path` through the `zstd` VFS with `config`.
+pub fn uri(path: &str, config: &Config) -> String {
+    config::uri(path, config)
+}
+
+/// The tuning pragmas for `config` (for an attached database with `schema`).
+pub fn tuning_sql(config: &Config, schema: Option<&str>) -> String {
+    config::tuning_sql(config, schema)
+}
+
+/// SQL that attaches a compressed database as `schema` and tunes it.
+pub fn attach_sql(path: &str, schema: &str, config: &Config) -> String {
+    config::attach_sql(path, schema, config)
+}
+
+/// SQL that writes a compressed copy of the main database of a connection to `dest`.
+pub fn vacuum_into_sql(dest: &str, config: &Config) -> String {
+    config::vacuum_into_sql(dest, config)
+}
+
+/// Attaches a compressed database to `conn` as `schema`.
+pub fn attach(conn: &Connection, path: &str, schema: &str, config: &Config) -> Result<(), Error> {
+    ensure_registered()?;
+    crate::vfs::take_last_open_error();
+    conn.execute_batch(&attach_sql(path, schema, config))?;
+    Ok(())
+}
+
+/// Writes a compressed copy of `conn`'s main database to `dest` (which must not exist).
+pub fn vacuum_into(conn: &Connection, dest: &str, config: &Config) -> Result<(), Error> {
+    ensure_registered()?;
+    conn.execute_batch(&vacuum_into_sql(dest, config))?;
+    Ok(())
+}

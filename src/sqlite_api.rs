@@ -1,0 +1,502 @@
+//! The one door to SQLite: a table of the SQLite functions this crate calls, and small safe
+//! wrappers (`Connection`, `Statement`) over it.
+//!
+//! The table is filled exactly once per process, either from the `sqlite3_api_routines` pointer a
+//! host hands to the loadable extension, or (for Rust programs using [`crate::open`]) from the
+//! SQLite that `libsqlite3-sys` links into the program. Either way the rest of the crate has one
+//! code path, and the extension never carries a second copy of SQLite.
+
+use crate::ffi::*;
+use std::ffi::{CStr, CString};
+use std::os::raw::{c_char, c_int, c_uchar, c_void};
+use std::sync::OnceLock;
+
+/// Oldest host SQLite we support; every routine in the table exists there.
+pub const MIN_SQLITE_VERSION: c_int = 3_031_000;
+
+type ScalarFn = unsafe extern "C" fn(*mut sqlite3_context, c_int, *mut *mut sqlite3_value);
+type ExecCallback =
+    unsafe extern "C" fn(*mut c_void, c_int, *mut *mut c_char, *mut *mut c_char) -> c_int;
+
+/// Declares the routine table once: each entry names its slot in `sqlite3_api_routines` (the
+/// struct is a plain array of function pointers, so slot N lives at offset N pointers; slots
+/// are fixed since SQLite only appends) and the matching `libsqlite3_sys` function.
+macro_rules! routine_table {
+    ($($name:ident @ $slot:literal = $linked:ident : fn($($arg:ty),*) $(-> $ret:ty)?;)*) => {
+        /// Function pointers into the SQLite library this process uses for us.
+        pub struct Api {
+            $(pub $name: unsafe extern "C" fn($($arg),*) $(-> $ret)?,)*
+        }
+
+        impl Api {
+            /// Reads the table from a host's `sqlite3_api_routines`.
+            ///
+            /// # Safety
+            /// `routines` must be the pointer SQLite passed to an extension entry point.
+            unsafe fn from_routines(routines: *const sqlite3_api_routines) -> Option<Api> {
+                let slots = routines as *const *const c_void;
+                Some(Api {
+                    $($name: {
+                        let p = *slots.add($slot);
+                        if p.is_null() { return None; }
+                        std::mem::transmute::<*const c_void, unsafe extern "C" fn($($arg),*) $(-> $ret)?>(p)
+                    },)*
+                })
+            }
+
+            /// Builds the table from the SQLite linked into this Rust program.
+            fn from_linked() -> Api {
+                // SAFETY: the linked functions have the same C signatures; only the Rust
+                // spelling of the opaque pointer types differs.
+                unsafe {
+                    Api {
+                        $($name: std::mem::transmute::<*const c_void, unsafe extern "C" fn($($arg),*) $(-> $ret)?>(
+                            libsqlite3_sys::$linked as *const c_void),)*
+                    }
+                }
+            }
+        }
+    };
+}
+
+routine_table! {
+    libversion_number @ 67 = sqlite3_libversion_number: fn() -> c_int;
+    open_v2 @ 135 = sqlite3_open_v2: fn(*const c_char, *mut *mut sqlite3, c_int, *const c_char) -> c_int;
+    close @ 16 = sqlite3_close: fn(*mut sqlite3) -> c_int;
+    exec @ 55 = sqlite3_exec: fn(*mut sqlite3, *const c_char, Option<ExecCallback>, *mut c_void, *mut *mut c_char) -> c_int;
+    errmsg @ 53 = sqlite3_errmsg: fn(*mut sqlite3) -> *const c_char;
+    extended_errcode @ 166 = sqlite3_extended_errcode: fn(*mut sqlite3) -> c_int;
+    busy_timeout @ 14 = sqlite3_busy_timeout: fn(*mut sqlite3, c_int) -> c_int;
+    get_autocommit @ 60 = sqlite3_get_autocommit: fn(*mut sqlite3) -> c_int;
+    prepare_v2 @ 116 = sqlite3_prepare_v2: fn(*mut sqlite3, *const c_char, c_int, *mut *mut sqlite3_stmt, *mut *const c_char) -> c_int;
+    step @ 94 = sqlite3_step: fn(*mut sqlite3_stmt) -> c_int;
+    reset @ 77 = sqlite3_reset: fn(*mut sqlite3_stmt) -> c_int;
+    finalize @ 57 = sqlite3_finalize: fn(*mut sqlite3_stmt) -> c_int;
+    bind_blob @ 2 = sqlite3_bind_blob: fn(*mut sqlite3_stmt, c_int, *const c_void, c_int, Destructor) -> c_int;
+    bind_int64 @ 5 = sqlite3_bind_int64: fn(*mut sqlite3_stmt, c_int, i64) -> c_int;
+    bind_null @ 6 = sqlite3_bind_null: fn(*mut sqlite3_stmt, c_int) -> c_int;
+    bind_text @ 10 = sqlite3_bind_text: fn(*mut sqlite3_stmt, c_int, *const c_char, c_int, Destructor) -> c_int;
+    column_blob @ 19 = sqlite3_column_blob: fn(*mut sqlite3_stmt, c_int) -> *const c_void;
+    column_bytes @ 20 = sqlite3_column_bytes: fn(*mut sqlite3_stmt, c_int) -> c_int;
+    column_int64 @ 29 = sqlite3_column_int64: fn(*mut sqlite3_stmt, c_int) -> i64;
+    column_text @ 36 = sqlite3_column_text: fn(*mut sqlite3_stmt, c_int) -> *const c_uchar;
+    column_type @ 38 = sqlite3_column_type: fn(*mut sqlite3_stmt, c_int) -> c_int;
+    malloc @ 68 = sqlite3_malloc: fn(c_int) -> *mut c_void;
+    free @ 58 = sqlite3_free: fn(*mut c_void);
+    vfs_find @ 141 = sqlite3_vfs_find: fn(*const c_char) -> *mut sqlite3_vfs;
+    vfs_register @ 142 = sqlite3_vfs_register: fn(*mut sqlite3_vfs, c_int) -> c_int;
+    uri_parameter @ 189 = sqlite3_uri_parameter: fn(*const c_char, *const c_char) -> *const c_char;
+    create_function_v2 @ 162 = sqlite3_create_function_v2: fn(*mut sqlite3, *const c_char, c_int, c_int, *mut c_void,
+        Option<ScalarFn>, Option<ScalarFn>, Option<unsafe extern "C" fn(*mut sqlite3_context)>, Destructor) -> c_int;
+    auto_extension @ 192 = sqlite3_auto_extension: fn(Option<unsafe extern "C" fn()>) -> c_int;
+    user_data @ 101 = sqlite3_user_data: fn(*mut sqlite3_context) -> *mut c_void;
+    value_type @ 113 = sqlite3_value_type: fn(*mut sqlite3_value) -> c_int;
+    value_text @ 109 = sqlite3_value_text: fn(*mut sqlite3_value) -> *const c_uchar;
+    value_bytes @ 103 = sqlite3_value_bytes: fn(*mut sqlite3_value) -> c_int;
+    result_text @ 85 = sqlite3_result_text: fn(*mut sqlite3_context, *const c_char, c_int, Destructor);
+    result_error @ 80 = sqlite3_result_error: fn(*mut sqlite3_context, *const c_char, c_int);
+    result_error_nomem @ 137 = sqlite3_result_error_nomem: fn(*mut sqlite3_context);
+}
+
+static API: OnceLock<Api> = OnceLock::new();
+
+/// Where the process's routine table came from; the first source wins for the process.
+pub enum ApiSource {
+    /// Pointer passed by a host to `sqlite3_genomicsqlite_init`.
+    Host(*const sqlite3_api_routines),
+    /// The SQLite linked into this (Rust) program.
+    Linked,
+}
+
+/// Fills the routine table if it is still empty and checks the host version.
+pub fn install(source: ApiSource) -> std::result::Result<&'static Api, String> {
+    let api = match source {
+        ApiSource::Host(routines) => {
+            if routines.is_null() {
+                return Err("genomicsqlite: the host passed no sqlite3_api_routines".into());
+            }
+            if let Some(api) = API.get() {
+                api
+            } else {
+                // SAFETY: `routines` came from SQLite's extension loader.
+                let table = unsafe { Api::from_routines(routines) }.ok_or_else(|| {
+                    "genomicsqlite: the host SQLite lacks routines this library needs (SQLite >= 3.31 required)"
+                        .to_string()
+                })?;
+                API.get_or_init(|| table)
+            }
+        }
+        ApiSource::Linked => API.get_or_init(Api::from_linked),
+    };
+    // SAFETY: plain call into SQLite.
+    let version = unsafe { (api.libversion_number)() };
+    if version < MIN_SQLITE_VERSION {
+        return Err(format!(
+            "genomicsqlite: SQLite {}.{}.{} is too old; version 3.31.0 or later is required",
+            version / 1_000_000,
+            version / 1000 % 1000,
+            version % 1000
+        ));
+    }
+    Ok(api)
+}
+
+/// The installed routine table, if any.
+pub fn try_api() -> Option<&'static Api> {
+    API.get()
+}
+
+/// The installed routine table. Only called on paths that run after [`install`] succeeded
+/// (the VFS and SQL functions are registered only then).
+pub fn api() -> &'static Api {
+    API.get()
+        .expect("genomicsqlite: SQLite routines used before initialization")
+}
+
+/// An error reported by SQLite (or by us in SQLite's terms): result code plus message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteError {
+    pub code: c_int,
+    pub message: String,
+}
+
+impl SqliteError {
+    pub fn new(code: c_int, message: impl Into<String>) -> Self {
+        SqliteError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for SqliteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (SQLite code {})", self.message, self.code)
+    }
+}
+
+impl std::error::Error for SqliteError {}
+
+pub type Result<T> = std::result::Result<T, SqliteError>;
+
+/// Copies a string into memory from `sqlite3_malloc`, as C callers free it with `sqlite3_free`.
+/// `prefix_nul` produces the "\0message" error convention of the C API. Returns null when out
+/// of memory.
+pub fn sqlite_string(text: &str, prefix_nul: bool) -> *mut c_char {
+    let api = api();
+    let offset = usize::from(prefix_nul);
+    let len = text.len() + offset + 1;
+    let Ok(alloc_len) = c_int::try_from(len) else {
+        return std::ptr::null_mut();
+    };
+    // SAFETY: we write exactly `len` bytes into a fresh allocation of that size.
+    unsafe {
+        let p = (api.malloc)(alloc_len) as *mut u8;
+        if p.is_null() {
+            return std::ptr::null_mut();
+        }
+        if prefix_nul {
+            *p = 0;
+        }
+        std::ptr::copy_nonoverlapping(text.as_ptr(), p.add(offset), text.len());
+        *p.add(len - 1) = 0;
+        p as *mut c_char
+    }
+}
+
+/// An owned connection opened through the routine table (used for the outer database).
+pub struct Connection {
+    db: *mut sqlite3,
+}
+
+// SAFETY: a connection is used by one thread at a time (each owner serializes access), which is
+// what SQLite requires of connections in any threading mode.
+unsafe impl Send for Connection {}
+
+impl Connection {
+    /// Opens `uri` (SQLITE_OPEN_URI is added) with the given flags and VFS name.
+    pub fn open(uri: &str, flags: c_int, vfs: Option<&str>) -> Result<Connection> {
+        let api = api();
+        let c_uri = cstring(uri)?;
+        let c_vfs = vfs.map(cstring).transpose()?;
+        let mut db = std::ptr::null_mut();
+        // SAFETY: valid NUL-terminated strings and out-pointer.
+        let rc = unsafe {
+            (api.open_v2)(
+                c_uri.as_ptr(),
+                &mut db,
+                flags | SQLITE_OPEN_URI,
+                c_vfs.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
+            )
+        };
+        let conn = Connection { db };
+        if rc != SQLITE_OK {
+            let message = if db.is_null() {
+                "out of memory".to_string()
+            } else {
+                conn.last_message()
+            };
+            return Err(SqliteError::new(rc, message));
+        }
+        Ok(conn)
+    }
+
+    /// Wraps a handle this crate opened elsewhere; closed on drop.
+    ///
+    /// # Safety
+    /// `db` must be a valid connection not owned by anything else.
+    pub unsafe fn from_raw(db: *mut sqlite3) -> Connection {
+        Connection { db }
+    }
+
+    /// Gives up ownership of the handle.
+    pub fn into_raw(self) -> *mut sqlite3 {
+        let db = self.db;
+        std::mem::forget(self);
+        db
+    }
+
+    fn last_message(&self) -> String {
+        // SAFETY: db is a valid handle; errmsg returns a NUL-terminated string it owns.
+        unsafe { text_of((api().errmsg)(self.db)) }
+    }
+
+    fn error(&self, rc: c_int) -> SqliteError {
+        // SAFETY: valid handle.
+        let code = unsafe { (api().extended_errcode)(self.db) };
+        SqliteError::new(if code != 0 { code } else { rc }, self.last_message())
+    }
+
+    /// Runs one or more statements that return no rows of interest.
+    pub fn exec(&self, sql: &str) -> Result<()> {
+        let c_sql = cstring(sql)?;
+        let mut errmsg: *mut c_char = std::ptr::null_mut();
+        // SAFETY: valid handle and strings; errmsg is freed with sqlite3_free.
+        let rc = unsafe {
+            (api().exec)(
+                self.db,
+                c_sql.as_ptr(),
+                None,
+                std::ptr::null_mut(),
+                &mut errmsg,
+            )
+        };
+        if rc == SQLITE_OK {
+            return Ok(());
+        }
+        let message = if errmsg.is_null() {
+            self.last_message()
+        } else {
+            // SAFETY: errmsg is a NUL-terminated string from sqlite3_malloc.
+            let m = unsafe { text_of(errmsg) };
+            unsafe { (api().free)(errmsg as *mut c_void) };
+            m
+        };
+        Err(SqliteError::new(rc, message))
+    }
+
+    pub fn prepare(&self, sql: &str) -> Result<Statement> {
+        let c_sql = cstring(sql)?;
+        let mut stmt = std::ptr::null_mut();
+        // SAFETY: valid handle, string and out-pointer.
+        let rc = unsafe {
+            (api().prepare_v2)(
+                self.db,
+                c_sql.as_ptr(),
+                -1,
+                &mut stmt,
+                std::ptr::null_mut(),
+            )
+        };
+        if rc != SQLITE_OK {
+            return Err(self.error(rc));
+        }
+        Ok(Statement { stmt, db: self.db })
+    }
+
+    /// Runs a query expected to produce one integer (NULL or no row give `None`).
+    pub fn query_i64(&self, sql: &str) -> Result<Option<i64>> {
+        let mut stmt = self.prepare(sql)?;
+        if stmt.step()? && stmt.column_type(0) != SQLITE_NULL {
+            Ok(Some(stmt.column_i64(0)))
+        } else {
+            Ok(None)
+        }
+    }
+
+    pub fn set_busy_timeout(&self, ms: c_int) {
+        // SAFETY: valid handle.
+        unsafe { (api().busy_timeout)(self.db, ms) };
+    }
+
+    /// True outside an explicit transaction.
+    pub fn autocommit(&self) -> bool {
+        // SAFETY: valid handle.
+        unsafe { (api().get_autocommit)(self.db) != 0 }
+    }
+
+    pub fn handle(&self) -> *mut sqlite3 {
+        self.db
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if !self.db.is_null() {
+            // SAFETY: we own the handle; statements are finalized before (they borrow it).
+            unsafe { (api().close)(self.db) };
+        }
+    }
+}
+
+/// A prepared statement. Finalized on drop.
+pub struct Statement {
+    stmt: *mut sqlite3_stmt,
+    db: *mut sqlite3,
+}
+
+// SAFETY: used with its connection, by one thread at a time.
+unsafe impl Send for Statement {}
+
+impl Statement {
+    fn check(&self, rc: c_int) -> Result<()> {
+        if rc == SQLITE_OK {
+            Ok(())
+        } else {
+            // SAFETY: valid handle.
+            let message = unsafe { text_of((api().errmsg)(self.db)) };
+            Err(SqliteError::new(rc, message))
+        }
+    }
+
+    pub fn bind_i64(&mut self, index: c_int, value: i64) -> Result<()> {
+        // SAFETY: valid statement.
+        self.check(unsafe { (api().bind_int64)(self.stmt, index, value) })
+    }
+
+    pub fn bind_null(&mut self, index: c_int) -> Result<()> {
+        // SAFETY: valid statement.
+        self.check(unsafe { (api().bind_null)(self.stmt, index) })
+    }
+
+    /// Binds a blob that SQLite copies (the caller may drop `data` right after).
+    pub fn bind_blob(&mut self, index: c_int, data: &[u8]) -> Result<()> {
+        let len = c_int::try_from(data.len())
+            .map_err(|_| SqliteError::new(SQLITE_ERROR, "blob too large"))?;
+        // SAFETY: valid statement; SQLITE_TRANSIENT makes SQLite copy the bytes.
+        self.check(unsafe {
+            (api().bind_blob)(
+                self.stmt,
+                index,
+                data.as_ptr() as *const c_void,
+                len,
+                transient(),
+            )
+        })
+    }
+
+    pub fn bind_text(&mut self, index: c_int, text: &str) -> Result<()> {
+        let len = c_int::try_from(text.len())
+            .map_err(|_| SqliteError::new(SQLITE_ERROR, "text too large"))?;
+        // SAFETY: valid statement; SQLITE_TRANSIENT makes SQLite copy the bytes.
+        self.check(unsafe {
+            (api().bind_text)(
+                self.stmt,
+                index,
+                text.as_ptr() as *const c_char,
+                len,
+                transient(),
+            )
+        })
+    }
+
+    /// Steps once: `Ok(true)` when a row is available, `Ok(false)` when done.
+    pub fn step(&mut self) -> Result<bool> {
+        // SAFETY: valid statement.
+        match unsafe { (api().step)(self.stmt) } {
+            SQLITE_ROW => Ok(true),
+            SQLITE_DONE => Ok(false),
+            _ => {
+                // sqlite3_reset returns the statement's error code and makes errmsg specific.
+                // SAFETY: valid statement and handle.
+                let rc = unsafe { (api().reset)(self.stmt) };
+                let message = unsafe { text_of((api().errmsg)(self.db)) };
+                Err(SqliteError::new(rc, message))
+            }
+        }
+    }
+
+    /// Steps to completion, for statements that produce no rows.
+    pub fn run(&mut self) -> Result<()> {
+        while self.step()? {}
+        Ok(())
+    }
+
+    /// Resets the statement for reuse (bindings are kept).
+    pub fn reset(&mut self) {
+        // SAFETY: valid statement. Errors were already reported by step().
+        unsafe { (api().reset)(self.stmt) };
+    }
+
+    pub fn column_type(&self, col: c_int) -> c_int {
+        // SAFETY: valid statement positioned on a row.
+        unsafe { (api().column_type)(self.stmt, col) }
+    }
+
+    pub fn column_i64(&self, col: c_int) -> i64 {
+        // SAFETY: valid statement positioned on a row.
+        unsafe { (api().column_int64)(self.stmt, col) }
+    }
+
+    /// The blob in column `col` of the current row; valid until the next step/reset.
+    pub fn column_blob(&self, col: c_int) -> &[u8] {
+        // SAFETY: valid statement on a row; pointer/length pair from SQLite (blob first, then
+        // bytes, as SQLite's docs require).
+        unsafe {
+            let p = (api().column_blob)(self.stmt, col) as *const u8;
+            let n = (api().column_bytes)(self.stmt, col);
+            if p.is_null() || n <= 0 {
+                &[]
+            } else {
+                std::slice::from_raw_parts(p, n as usize)
+            }
+        }
+    }
+
+    pub fn column_text(&self, col: c_int) -> String {
+        // SAFETY: valid statement on a row.
+        unsafe {
+            let p = (api().column_text)(self.stmt, col);
+            let n = (api().column_bytes)(self.stmt, col);
+            if p.is_null() || n <= 0 {
+                String::new()
+            } else {
+                String::from_utf8_lossy(std::slice::from_raw_parts(p, n as usize)).into_owned()
+            }
+        }
+    }
+}
+
+impl Drop for Statement {
+    fn drop(&mut self) {
+        // SAFETY: we own the statement.
+        unsafe { (api().finalize)(self.stmt) };
+    }
+}
+
+/// Converts to a C string, rejecting interior NULs with a clear error.
+pub fn cstring(s: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| SqliteError::new(SQLITE_MISUSE, format!("string contains a NUL byte: {s:?}")))
+}
+
+/// Copies a NUL-terminated C string (NULL gives "").
+///
+/// # Safety
+/// `p` must be null or point to a NUL-terminated string.
+pub unsafe fn text_of(p: *const c_char) -> String {
+    if p.is_null() {
+        String::new()
+    } else {
+        CStr::from_ptr(p).to_string_lossy().into_owned()
+    }
+}

@@ -1,0 +1,657 @@
+//! The nested page store: the inner database's pages kept as rows of the outer database.
+//!
+//! Outer schema (byte-for-byte that of GenomicSQLite 0.9.4):
+//! `nested_vfs_zstd_pages(pageno INTEGER PRIMARY KEY, data BLOB NOT NULL, meta1 BLOB, meta2 BLOB,
+//! btree_interior BOOLEAN)` with one row per inner page 1..page_count (page 1 stored as is; the row
+//! `pageno = -100` mirrors page 1's 100-byte header), two partial indexes over the b-tree interior
+//! pages (they let a web reader's `.dbi` find them), and `nested_vfs_zstd_dicts` for dictionaries.
+//!
+//! Transactions: the inner database's locks map onto the outer connection, so that every inner
+//! transaction is exactly one outer transaction and rollback and crash recovery are the outer
+//! database's:
+//! - inner SHARED: a long-lived "snapshot" statement is stepped once, which holds the outer
+//!   read transaction (and its SHARED lock) for as long as the inner one lasts, even across the
+//!   COMMIT of an inner write transaction;
+//! - inner RESERVED: `BEGIN IMMEDIATE` on the outer;
+//! - inner commit (`SQLITE_FCNTL_COMMIT_PHASETWO`, sent after the inner journal is finalized):
+//!   outer `COMMIT`; an inner rollback or failure ends in an outer `ROLLBACK` when the inner lock
+//!   drops;
+//! - inner NONE: the snapshot statement is reset, releasing the outer lock.
+
+use crate::codec::{self, CompressionDict, Decoder, EncodedPage, Encoder};
+use crate::ffi::*;
+use crate::sqlite_api::{Connection, Result, SqliteError, Statement};
+use std::os::raw::c_int;
+use std::sync::Arc;
+
+/// `PRAGMA application_id` of a compressed database: "zstd".
+pub const APPLICATION_ID: i64 = 0x7a73_7464;
+/// Row holding a copy of the inner header (first 100 bytes of page 1).
+const HEADER_ROW: i64 = -100;
+/// How long an inner COMMIT waits for outer readers to finish (it cannot be retried by SQLite
+/// once the inner journal is finalized).
+const COMMIT_BUSY_TIMEOUT_MS: c_int = 60_000;
+
+const SCHEMA_PAGES: &str = "CREATE TABLE nested_vfs_zstd_pages (pageno INTEGER PRIMARY KEY, data BLOB NOT NULL, meta1 BLOB, meta2 BLOB, btree_interior BOOLEAN)";
+const SCHEMA_INDEXES: &str = "CREATE INDEX nested_vfs_zstd_pages_btree_interior ON nested_vfs_zstd_pages (pageno,data,meta1,meta2) WHERE btree_interior; \
+     CREATE INDEX nested_vfs_zstd_pages_btree_interior_pageno ON nested_vfs_zstd_pages (pageno) WHERE btree_interior";
+const SCHEMA_DICTS: &str = "CREATE TABLE nested_vfs_zstd_dicts (id INTEGER PRIMARY KEY AUTOINCREMENT, dict BLOB NOT NULL, page_count INTEGER NOT NULL)";
+
+/// How to open the outer database.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// SQLite URI of the outer file (mode/immutable/nolock already in it).
+    pub outer_uri: String,
+    /// Name of the VFS for the outer file (`None` = the default VFS).
+    pub outer_vfs: Option<String>,
+    /// Human-readable name for messages (the path or URL).
+    pub display_name: String,
+    pub readonly: bool,
+    pub create: bool,
+    /// zstd level for new pages.
+    pub level: i32,
+    /// Page size for a new outer file.
+    pub outer_page_size: Option<u32>,
+    /// `PRAGMA cache_size` for the outer database.
+    pub outer_cache_size: Option<i64>,
+    /// No outer journal or sync (bulk loads that may be thrown away on a crash).
+    pub outer_unsafe: bool,
+    /// Train and use zstd dictionaries for new pages.
+    pub use_dictionaries: bool,
+    /// Create the database without the interior-page indexes.
+    pub no_dbi_indexes: bool,
+}
+
+/// The transaction state of the outer connection, mirroring the inner lock level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OuterTxn {
+    None,
+    Read,
+    Write,
+}
+
+/// The dictionary new pages are compressed with, and when to train the next one.
+#[derive(Default)]
+struct DictState {
+    current: Option<Arc<CompressionDict>>,
+    /// `page_count` recorded with the current dictionary.
+    recorded_pages: i64,
+    /// Pages written since the current dictionary was made (by this connection).
+    written_since: i64,
+    loaded: bool,
+}
+
+/// The page store of one open compressed database.
+pub struct PageStore {
+    // Statements are declared before the connection so they are finalized before it closes.
+    snapshot: Statement,
+    select_page: Statement,
+    upsert_page: Option<Statement>,
+    max_pageno: Statement,
+    conn: Connection,
+    opts: StoreOptions,
+    txn: OuterTxn,
+    /// Inner page size, known once page 1 exists.
+    page_size: Option<usize>,
+    /// Inner page count as of the current transaction.
+    page_count: u64,
+    encoder: Encoder,
+    decoder: Decoder,
+    dict: DictState,
+}
+
+fn corrupt(name: &str, what: impl std::fmt::Display) -> SqliteError {
+    SqliteError::new(SQLITE_CORRUPT, format!("{name}: {what}"))
+}
+
+/// True for valid SQLite page sizes.
+fn valid_page_size(n: usize) -> bool {
+    (512..=65536).contains(&n) && n.is_power_of_two()
+}
+
+/// Whether an inner page is a b-tree interior page (flag byte 0x05 or 0x02).
+pub fn is_btree_interior(pageno: u64, page: &[u8]) -> bool {
+    let at = if pageno == 1 { 100 } else { 0 };
+    matches!(page.get(at), Some(0x05 | 0x02))
+}
+
+impl PageStore {
+    /// Opens (creating when allowed and empty) the outer database and checks that it is one.
+    pub fn open(opts: StoreOptions) -> Result<PageStore> {
+        let name = opts.display_name.clone();
+        let flags = if opts.readonly {
+            SQLITE_OPEN_READONLY
+        } else if opts.create {
+            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+        } else {
+            SQLITE_OPEN_READWRITE
+        } | SQLITE_OPEN_NOMUTEX;
+        let conn = Connection::open(&opts.outer_uri, flags, opts.outer_vfs.as_deref()).map_err(|e| {
+            SqliteError::new(
+                if e.code & 0xff == SQLITE_CANTOPEN { SQLITE_CANTOPEN } else { e.code },
+                format!("cannot open {name}: {}", e.message),
+            )
+        })?;
+        conn.set_busy_timeout(0);
+        if let Some(size) = opts.outer_cache_size {
+            conn.exec(&format!("PRAGMA cache_size = {size}"))?;
+        }
+        if opts.outer_unsafe && !opts.readonly {
+            conn.exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")?;
+        }
+        Self::check_or_create_schema(&conn, &opts)?;
+        let snapshot = conn.prepare("SELECT 1 UNION ALL SELECT 2 FROM nested_vfs_zstd_pages WHERE pageno = 1")?;
+        let select_page = conn.prepare("SELECT data, meta1 FROM nested_vfs_zstd_pages WHERE pageno = ?")?;
+        let max_pageno = conn.prepare("SELECT max(pageno) FROM nested_vfs_zstd_pages")?;
+        let upsert_page = if opts.readonly {
+            None
+        } else {
+            Some(conn.prepare(
+                "INSERT OR REPLACE INTO nested_vfs_zstd_pages (pageno, data, meta1, meta2, btree_interior) VALUES (?, ?, ?, NULL, ?)",
+            )?)
+        };
+        Ok(PageStore {
+            snapshot,
+            select_page,
+            upsert_page,
+            max_pageno,
+            encoder: Encoder::new(opts.level),
+            conn,
+            opts,
+            txn: OuterTxn::None,
+            page_size: None,
+            page_count: 0,
+            decoder: Decoder::default(),
+            dict: DictState::default(),
+        })
+    }
+
+    fn check_or_create_schema(conn: &Connection, opts: &StoreOptions) -> Result<()> {
+        let name = &opts.display_name;
+        let classify = |e: SqliteError| {
+            if matches!(e.code & 0xff, SQLITE_NOTADB | SQLITE_CORRUPT) {
+                SqliteError::new(
+                    SQLITE_NOTADB,
+                    format!("{name} is not a compressed database: it is not a SQLite file at all ({})", e.message),
+                )
+            } else {
+                SqliteError::new(e.code, format!("{name}: {}", e.message))
+            }
+        };
+        let tables = conn
+            .query_i64("SELECT count(*) FROM sqlite_master")
+            .map_err(classify)?
+            .unwrap_or(0);
+        let has_pages = conn
+            .query_i64("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'nested_vfs_zstd_pages'")
+            .map_err(classify)?
+            .unwrap_or(0)
+            > 0;
+        if has_pages {
+            return Ok(());
+        }
+        if tables > 0 {
+            return Err(SqliteError::new(
+                SQLITE_NOTADB,
+                format!(
+                    "{name} is a plain SQLite database, not a compressed one; open it without vfs=zstd \
+                     (or compress it with `genomicsqlite {name} --compact`)"
+                ),
+            ));
+        }
+        if opts.readonly {
+            // An empty (zero-length) file opened read-only is an empty database.
+            return Ok(());
+        }
+        conn.exec("BEGIN IMMEDIATE")?;
+        let created = (|| {
+            // Another process may have created it between our check and the lock.
+            if conn
+                .query_i64("SELECT count(*) FROM sqlite_master")?
+                .unwrap_or(0)
+                > 0
+            {
+                return Ok(());
+            }
+            if let Some(size) = opts.outer_page_size {
+                conn.exec(&format!("PRAGMA page_size = {size}"))?;
+            }
+            conn.exec(SCHEMA_PAGES)?;
+            if !opts.no_dbi_indexes {
+                conn.exec(SCHEMA_INDEXES)?;
+            }
+            conn.exec(SCHEMA_DICTS)?;
+            conn.exec(&format!("PRAGMA application_id = {APPLICATION_ID}"))
+        })();
+        match created {
+            Ok(()) => conn.exec("COMMIT"),
+            Err(e) => {
+                let _ = conn.exec("ROLLBACK");
+                Err(SqliteError::new(e.code, format!("cannot create {name}: {}", e.message)))
+            }
+        }
+        // A page_size pragma issued before any table exists takes effect at CREATE TABLE; if the
+        // outer file had a different page size from a previous empty life, VACUUM would be
+        // needed, which never happens for a zero-length file.
+        .and_then(|()| {
+            let still_plain = conn
+                .query_i64("SELECT count(*) FROM sqlite_master WHERE name = 'nested_vfs_zstd_pages'")?
+                .unwrap_or(0)
+                == 0;
+            if still_plain {
+                Err(SqliteError::new(
+                    SQLITE_NOTADB,
+                    format!("{name} is a plain SQLite database, not a compressed one"),
+                ))
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    pub fn display_name(&self) -> &str {
+        &self.opts.display_name
+    }
+
+    pub fn readonly(&self) -> bool {
+        self.opts.readonly
+    }
+
+    /// Inner page size, if the database has pages.
+    pub fn page_size(&self) -> Option<usize> {
+        self.page_size
+    }
+
+    /// Inner database size in bytes.
+    pub fn file_size(&mut self) -> Result<u64> {
+        if self.txn == OuterTxn::None {
+            // SQLite asks for the size outside a transaction only in edge cases (e.g. on open);
+            // answer from a fresh look.
+            self.refresh()?;
+        }
+        Ok(self.page_count * self.page_size.unwrap_or(0) as u64)
+    }
+
+    /// Re-reads the page count and page size (at the start of each transaction: another
+    /// connection may have changed them).
+    fn refresh(&mut self) -> Result<()> {
+        let max = {
+            let stmt = &mut self.max_pageno;
+            let r = stmt.step().map(|row| if row && stmt.column_type(0) != SQLITE_NULL { stmt.column_i64(0) } else { 0 });
+            stmt.reset();
+            r?
+        };
+        let max = max.max(0) as u64;
+        if max == 0 {
+            self.page_count = 0;
+            self.page_size = None;
+            return Ok(());
+        }
+        let size = self
+            .conn
+            .query_i64("SELECT length(data) FROM nested_vfs_zstd_pages WHERE pageno = 1")?
+            .ok_or_else(|| corrupt(&self.opts.display_name, "page 1 is missing"))? as usize;
+        if !valid_page_size(size) {
+            return Err(corrupt(&self.opts.display_name, format!("page 1 has an invalid size of {size} bytes")));
+        }
+        self.page_size = Some(size);
+        self.page_count = max;
+        Ok(())
+    }
+
+    /// Inner lock level rose from NONE to SHARED: start the outer read transaction.
+    pub fn begin_read(&mut self) -> Result<()> {
+        if self.txn != OuterTxn::None {
+            return Ok(());
+        }
+        match self.snapshot.step() {
+            Ok(_) => {}
+            Err(e) => {
+                self.snapshot.reset();
+                return Err(e);
+            }
+        }
+        self.txn = OuterTxn::Read;
+        if let Err(e) = self.refresh() {
+            self.end_read();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Inner lock rose to RESERVED: start the outer write transaction.
+    pub fn begin_write(&mut self) -> Result<()> {
+        if self.opts.readonly {
+            return Err(SqliteError::new(
+                SQLITE_READONLY,
+                format!("{} is open read-only", self.opts.display_name),
+            ));
+        }
+        match self.txn {
+            OuterTxn::Write => return Ok(()),
+            OuterTxn::None => self.begin_read()?,
+            OuterTxn::Read => {}
+        }
+        self.conn.exec("BEGIN IMMEDIATE")?;
+        self.txn = OuterTxn::Write;
+        // The snapshot may predate another writer's commit only if SQLite let us take RESERVED
+        // anyway, which it does not (BEGIN IMMEDIATE fails with BUSY while our read snapshot is
+        // stale); refresh is still cheap insurance.
+        self.refresh()
+    }
+
+    /// Inner transaction committed: commit the outer one, keeping the read snapshot.
+    pub fn commit(&mut self) -> Result<()> {
+        if self.txn != OuterTxn::Write {
+            return Ok(());
+        }
+        self.conn.set_busy_timeout(COMMIT_BUSY_TIMEOUT_MS);
+        let r = self.conn.exec("COMMIT");
+        self.conn.set_busy_timeout(0);
+        r?;
+        self.txn = OuterTxn::Read;
+        Ok(())
+    }
+
+    /// Inner lock dropped to `level` (SHARED or NONE): a write transaction that was not
+    /// committed is rolled back; at NONE the read snapshot ends too.
+    pub fn unlock(&mut self, level: c_int) {
+        if self.txn == OuterTxn::Write {
+            if !self.conn.autocommit() {
+                let _ = self.conn.exec("ROLLBACK");
+            }
+            self.txn = OuterTxn::Read;
+            // A dictionary trained in the rolled-back transaction is gone from the outer
+            // database, and its id may be handed out again: forget every dictionary.
+            self.dict = DictState::default();
+            self.decoder = Decoder::default();
+            // Anything cached about the outer state may now be wrong.
+            let _ = self.refresh();
+            if level > SQLITE_LOCK_NONE {
+                // ROLLBACK may have aborted the snapshot statement; take a fresh one.
+                self.snapshot.reset();
+                if self.snapshot.step().is_err() {
+                    self.snapshot.reset();
+                    self.txn = OuterTxn::None;
+                }
+            }
+        }
+        if level == SQLITE_LOCK_NONE {
+            self.end_read();
+        }
+    }
+
+    fn end_read(&mut self) {
+        self.snapshot.reset();
+        self.txn = OuterTxn::None;
+    }
+
+    /// Whether this connection holds an outer write transaction.
+    pub fn in_write(&self) -> bool {
+        self.txn == OuterTxn::Write
+    }
+
+    /// Reads `buf.len()` bytes at `offset` of the inner database. Returns `Ok(false)` for a
+    /// short read (past the end; the rest of `buf` is zero-filled).
+    pub fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<bool> {
+        let Some(page_size) = self.page_size else {
+            buf.fill(0);
+            return Ok(buf.is_empty());
+        };
+        let mut done = 0usize;
+        let mut page_buf = Vec::new();
+        while done < buf.len() {
+            let pos = offset + done as u64;
+            let pageno = pos / page_size as u64 + 1;
+            let within = (pos % page_size as u64) as usize;
+            let take = (page_size - within).min(buf.len() - done);
+            if pageno > self.page_count {
+                buf[done..].fill(0);
+                return Ok(false);
+            }
+            let dest = &mut buf[done..done + take];
+            if within == 0 && take == page_size {
+                self.read_page(pageno, dest)?;
+            } else {
+                page_buf.resize(page_size, 0);
+                self.read_page(pageno, &mut page_buf)?;
+                dest.copy_from_slice(&page_buf[within..within + take]);
+            }
+            done += take;
+        }
+        Ok(true)
+    }
+
+    /// Reads and decodes one page into `out` (exactly one page long).
+    fn read_page(&mut self, pageno: u64, out: &mut [u8]) -> Result<()> {
+        let name = &self.opts.display_name;
+        let stmt = &mut self.select_page;
+        stmt.bind_i64(1, pageno as i64)?;
+        let found = match stmt.step() {
+            Ok(found) => found,
+            Err(e) => {
+                stmt.reset();
+                return Err(e);
+            }
+        };
+        if !found {
+            stmt.reset();
+            return Err(corrupt(name, format!("page {pageno} is missing (the page numbers have a gap)")));
+        }
+        let meta1 = match stmt.column_type(1) {
+            SQLITE_NULL => None,
+            SQLITE_INTEGER => Some(stmt.column_i64(1)),
+            _ => {
+                stmt.reset();
+                return Err(corrupt(name, format!("page {pageno} has an invalid meta1 column")));
+            }
+        };
+        if let Some(id) = meta1.filter(|&id| id >= 0) {
+            if !self.decoder.has_dict(id) {
+                // Load outside the borrowed row; reset first so the page statement is idle.
+                stmt.reset();
+                let dict = self.load_dict(id)?;
+                self.decoder
+                    .add_dict(id, &dict)
+                    .map_err(|e| corrupt(&self.opts.display_name, e))?;
+                return self.read_page(pageno, out);
+            }
+        }
+        let r = self
+            .decoder
+            .decode(stmt.column_blob(0), meta1, out)
+            .map_err(|e| corrupt(name, format!("page {pageno}: {e}")));
+        stmt.reset();
+        r
+    }
+
+    fn load_dict(&self, id: i64) -> Result<Vec<u8>> {
+        let mut stmt = self.conn.prepare("SELECT dict FROM nested_vfs_zstd_dicts WHERE id = ?")?;
+        stmt.bind_i64(1, id)?;
+        if stmt.step()? {
+            Ok(stmt.column_blob(0).to_vec())
+        } else {
+            Err(corrupt(&self.opts.display_name, format!("zstd dictionary {id} is missing")))
+        }
+    }
+
+    /// Writes whole pages at `offset` (SQLite writes the main database a page at a time).
+    pub fn write(&mut self, offset: u64, data: &[u8]) -> Result<()> {
+        // SQLite writes only under a write lock, but in exclusive locking mode (or with nolock)
+        // it takes that lock once and keeps it across transactions: start the outer one here.
+        self.begin_write()?;
+        let page_size = match self.page_size {
+            Some(size) if !(offset == 0 && data.len() != size && valid_page_size(data.len())) => size,
+            // First page of a new database, or page 1 rewritten at a new size (VACUUM after
+            // PRAGMA page_size): the size of page 1 defines the page size.
+            _ if offset == 0 && valid_page_size(data.len()) => {
+                self.page_size = Some(data.len());
+                data.len()
+            }
+            _ => {
+                return Err(SqliteError::new(
+                    SQLITE_IOERR_WRITE,
+                    format!("{}: write of {} bytes at offset {offset} before page 1", self.opts.display_name, data.len()),
+                ))
+            }
+        };
+        if offset % page_size as u64 != 0 || data.len() % page_size != 0 {
+            return Err(SqliteError::new(
+                SQLITE_IOERR_WRITE,
+                format!(
+                    "{}: unaligned write of {} bytes at offset {offset} (page size {page_size})",
+                    self.opts.display_name,
+                    data.len()
+                ),
+            ));
+        }
+        for (i, page) in data.chunks(page_size).enumerate() {
+            let pageno = offset / page_size as u64 + 1 + i as u64;
+            // Writing past the end leaves no gap: the pages in between read as zeros, as they
+            // would in an ordinary file.
+            if pageno > self.page_count + 1 {
+                let zeros = vec![0u8; page_size];
+                for gap in self.page_count + 1..pageno {
+                    self.put_page(gap, &zeros)?;
+                }
+            }
+            self.put_page(pageno, page)?;
+        }
+        Ok(())
+    }
+
+    /// Truncates the inner database to `size` bytes (a whole number of pages).
+    pub fn truncate(&mut self, size: u64) -> Result<()> {
+        let Some(page_size) = self.page_size else {
+            return Ok(());
+        };
+        let keep = size.div_ceil(page_size as u64);
+        if keep >= self.page_count {
+            return Ok(());
+        }
+        self.begin_write()?;
+        let mut stmt = self.conn.prepare("DELETE FROM nested_vfs_zstd_pages WHERE pageno > ?")?;
+        stmt.bind_i64(1, keep as i64)?;
+        stmt.run()?;
+        self.page_count = keep;
+        if keep == 0 {
+            self.page_size = None;
+        }
+        Ok(())
+    }
+
+    fn put_page(&mut self, pageno: u64, page: &[u8]) -> Result<()> {
+        let encoded = if pageno == 1 {
+            codec::plain(page)
+        } else {
+            self.maybe_train_dictionary(pageno)?;
+            let dict = self.dict.current.clone();
+            self.dict.written_since += 1;
+            self.encoder.encode(page, dict.as_deref())
+        };
+        self.store_row(pageno as i64, &encoded, is_btree_interior(pageno, page))?;
+        if pageno == 1 {
+            self.store_row(HEADER_ROW, &codec::plain(&page[..100.min(page.len())]), false)?;
+        }
+        self.page_count = self.page_count.max(pageno);
+        Ok(())
+    }
+
+    fn store_row(&mut self, pageno: i64, encoded: &EncodedPage, interior: bool) -> Result<()> {
+        let stmt = self.upsert_page.as_mut().ok_or_else(|| {
+            SqliteError::new(SQLITE_READONLY, "database is open read-only")
+        })?;
+        stmt.bind_i64(1, pageno)?;
+        stmt.bind_blob(2, &encoded.data)?;
+        match encoded.meta1 {
+            Some(m) => stmt.bind_i64(3, m)?,
+            None => stmt.bind_null(3)?,
+        }
+        stmt.bind_i64(4, i64::from(interior))?;
+        let r = stmt.run();
+        stmt.reset();
+        r
+    }
+
+    /// Loads the newest dictionary the first time it is needed, and trains a new one when
+    /// enough pages were written since (see REFERENCE: 100 sampled pages, ~96 KiB, again after
+    /// 3x the recorded page count).
+    fn maybe_train_dictionary(&mut self, writing: u64) -> Result<()> {
+        if !self.opts.use_dictionaries {
+            return Ok(());
+        }
+        if !self.dict.loaded {
+            self.dict.loaded = true;
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id, dict, page_count FROM nested_vfs_zstd_dicts ORDER BY id DESC LIMIT 1")?;
+            if stmt.step()? {
+                let id = stmt.column_i64(0);
+                self.dict.current = CompressionDict::new(id, stmt.column_blob(1), self.opts.level);
+                self.dict.recorded_pages = stmt.column_i64(2);
+            }
+        }
+        let Some(page_size) = self.page_size else {
+            return Ok(());
+        };
+        let pages = self.page_count.max(writing) as i64;
+        let due = match self.dict.current {
+            None => {
+                pages >= codec::DICT_SAMPLE_PAGES as i64 && pages * page_size as i64 >= 4 * codec::DICT_SIZE as i64
+            }
+            Some(_) => self.dict.written_since >= 3 * self.dict.recorded_pages.max(1),
+        };
+        if !due {
+            return Ok(());
+        }
+        let recorded = if self.dict.current.is_some() { self.dict.written_since } else { pages };
+        let samples = self.sample_pages(page_size)?;
+        // Whatever happens, don't try again before as many pages were written once more.
+        self.dict.written_since = 0;
+        self.dict.recorded_pages = recorded;
+        let Some(dict) = codec::train_dictionary(&samples) else {
+            return Ok(());
+        };
+        let mut stmt = self
+            .conn
+            .prepare("INSERT INTO nested_vfs_zstd_dicts (dict, page_count) VALUES (?, ?)")?;
+        stmt.bind_blob(1, &dict)?;
+        stmt.bind_i64(2, recorded)?;
+        stmt.run()?;
+        drop(stmt);
+        let id = self
+            .conn
+            .query_i64("SELECT max(id) FROM nested_vfs_zstd_dicts")?
+            .unwrap_or(0);
+        self.dict.current = CompressionDict::new(id, &dict, self.opts.level);
+        Ok(())
+    }
+
+    /// Decoded copies of up to 100 pages spread over the database (pages 2..), chosen by a
+    /// random stride so large databases are sampled throughout.
+    fn sample_pages(&mut self, page_size: usize) -> Result<Vec<Vec<u8>>> {
+        let count = self.page_count.saturating_sub(1);
+        let want = (codec::DICT_SAMPLE_PAGES as u64).min(count);
+        let mut samples = Vec::with_capacity(want as usize);
+        let mut state = random_seed();
+        for i in 0..want {
+            // One page from each of `want` equal slices of pages 2..=page_count.
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let slice_start = 2 + i * count / want;
+            let slice_len = ((i + 1) * count / want - i * count / want).max(1);
+            let pageno = slice_start + (state >> 33) % slice_len;
+            let mut page = vec![0u8; page_size];
+            self.read_page(pageno, &mut page)?;
+            samples.push(page);
+        }
+        Ok(samples)
+    }
+}
+
+/// A seed that differs between runs (dictionary sampling needs no cryptographic quality).
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::process::id() as u64);
+    h.finish()
+}

@@ -1,0 +1,321 @@
+//! SQLite VFSes in safe Rust: the file objects behind the `zstd` VFS, and the trait the C glue
+//! ([`glue`]) drives them through.
+//!
+//! A `zstd` database file is an [`InnerDbFile`] over a [`PageStore`]. Its rollback journal is a
+//! [`MemoryJournal`]: the outer database already makes every inner transaction atomic and
+//! durable, and a journal on disk would share its name with the outer database's own journal.
+//! Temporary files and anything else go to the default VFS untouched.
+
+pub mod glue;
+
+use crate::ffi::*;
+use crate::log;
+use crate::sqlite_api::SqliteError;
+use crate::store::{PageStore, StoreOptions};
+use std::cell::RefCell;
+use std::os::raw::c_int;
+
+pub type Result<T> = std::result::Result<T, SqliteError>;
+
+/// What SQLite is opening through one of our VFSes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    MainDb,
+    MainJournal,
+    Wal,
+    /// Temp databases, sub-journals, super-journals: handled by the default VFS.
+    Other,
+}
+
+/// An open file as SQLite sees it (the methods of `sqlite3_io_methods`, in safe terms).
+pub trait VfsFile: Send {
+    /// Fills `buf` from `offset`; `Ok(false)` = short read (the rest was zero-filled).
+    fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<bool>;
+    fn write(&mut self, offset: u64, data: &[u8]) -> Result<()>;
+    fn truncate(&mut self, size: u64) -> Result<()>;
+    fn sync(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn file_size(&mut self) -> Result<u64>;
+    fn lock(&mut self, _level: c_int) -> Result<()> {
+        Ok(())
+    }
+    fn unlock(&mut self, _level: c_int) -> Result<()> {
+        Ok(())
+    }
+    fn lock_level(&self) -> c_int {
+        SQLITE_LOCK_NONE
+    }
+    /// Whether this file holds a RESERVED (write) lock.
+    fn reserved(&self) -> bool {
+        false
+    }
+    /// `SQLITE_FCNTL_COMMIT_PHASETWO`: the inner transaction committed.
+    fn commit_phase_two(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Vets a PRAGMA before SQLite runs it; an error refuses it with that message.
+    fn check_pragma(&mut self, _name: &str, _value: Option<&str>) -> Result<()> {
+        Ok(())
+    }
+    fn vfs_name(&self) -> &'static str;
+    fn device_characteristics(&self) -> c_int {
+        0
+    }
+}
+
+/// Opens the files of one VFS that are not left to the default VFS. Returns the file and
+/// whether it is read-only.
+pub trait Opener: Send + Sync {
+    fn open(
+        &self,
+        kind: FileKind,
+        path: &str,
+        params: &glue::UriParams,
+        flags: c_int,
+    ) -> Result<(Box<dyn VfsFile>, bool)>;
+}
+
+thread_local! {
+    static LAST_OPEN_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Remembers why the last open on this thread failed (SQLite itself can only report
+/// "unable to open database file"), and logs it.
+pub fn record_open_error(e: &SqliteError) {
+    log::error(&e.message);
+    LAST_OPEN_ERROR.with(|m| *m.borrow_mut() = e.message.clone());
+}
+
+/// The reason the last failed open on this thread failed, taking it ("" if none).
+pub fn take_last_open_error() -> String {
+    LAST_OPEN_ERROR.with(|m| std::mem::take(&mut *m.borrow_mut()))
+}
+
+/// The `zstd` VFS's opener: compressed databases and their in-memory journals.
+pub struct ZstdOpener;
+
+impl Opener for ZstdOpener {
+    fn open(
+        &self,
+        kind: FileKind,
+        path: &str,
+        params: &glue::UriParams,
+        flags: c_int,
+    ) -> Result<(Box<dyn VfsFile>, bool)> {
+        match kind {
+            FileKind::MainDb => {
+                let file = InnerDbFile::open(path, params, flags)?;
+                let readonly = file.store.readonly();
+                Ok((Box::new(file), readonly))
+            }
+            FileKind::MainJournal => Ok((Box::new(MemoryJournal::default()), false)),
+            FileKind::Wal => Err(SqliteError::new(
+                SQLITE_CANTOPEN,
+                format!("{path}: WAL mode is not supported on a compressed database (it has its own transactions; use journal_mode=MEMORY)"),
+            )),
+            FileKind::Other => Err(SqliteError::new(SQLITE_INTERNAL, "not ours to open")),
+        }
+    }
+}
+
+/// Percent-encodes a path for a `file:` URI.
+fn uri_path(path: &str) -> String {
+    let mut out = String::new();
+    for &b in path.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A compressed database as the inner SQLite sees it.
+pub struct InnerDbFile {
+    store: PageStore,
+    lock: c_int,
+    immutable: bool,
+}
+
+impl InnerDbFile {
+    fn open(path: &str, params: &glue::UriParams, flags: c_int) -> Result<InnerDbFile> {
+        log::set_level(params.int("vfs_log"));
+        let immutable = params.flag("immutable", false);
+        let readonly = flags & SQLITE_OPEN_READONLY != 0 || immutable;
+        let mut outer_params = Vec::new();
+        if readonly {
+            outer_params.push("mode=ro".to_string());
+        }
+        if immutable {
+            outer_params.push("immutable=1".to_string());
+        }
+        if params.flag("nolock", false) {
+            outer_params.push("nolock=1".to_string());
+        }
+        let mut outer_uri = format!("file:{}", uri_path(path));
+        if !outer_params.is_empty() {
+            outer_uri.push('?');
+            outer_uri.push_str(&outer_params.join("&"));
+        }
+        if !readonly && flags & SQLITE_OPEN_CREATE == 0 && !std::path::Path::new(path).exists() {
+            return Err(SqliteError::new(SQLITE_CANTOPEN, format!("cannot open {path}: no such file")));
+        }
+        if readonly && !std::path::Path::new(path).exists() {
+            return Err(SqliteError::new(
+                SQLITE_CANTOPEN,
+                format!("cannot open {path} read-only: no such file"),
+            ));
+        }
+        let opts = StoreOptions {
+            outer_uri,
+            outer_vfs: None,
+            display_name: path.to_string(),
+            readonly,
+            create: flags & SQLITE_OPEN_CREATE != 0,
+            level: params.int("level").unwrap_or(3).clamp(-7, 22) as i32,
+            outer_page_size: params
+                .int("outer_page_size")
+                .filter(|&n| (512..=65536).contains(&n) && (n as u64).is_power_of_two())
+                .map(|n| n as u32),
+            outer_cache_size: params.int("outer_cache_size"),
+            outer_unsafe: params.flag("outer_unsafe", false),
+            use_dictionaries: params.flag("dict", true),
+            no_dbi_indexes: params.flag("web_nodbi", false),
+        };
+        Ok(InnerDbFile {
+            store: PageStore::open(opts)?,
+            lock: SQLITE_LOCK_NONE,
+            immutable,
+        })
+    }
+
+    /// Logs a failure (except the routine BUSY) and passes it on.
+    fn logged<T>(&self, r: Result<T>) -> Result<T> {
+        if let Err(e) = &r {
+            if e.code & 0xff != SQLITE_BUSY {
+                log::error(&e.message);
+            }
+        }
+        r
+    }
+}
+
+impl VfsFile for InnerDbFile {
+    fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<bool> {
+        let r = self.store.read(offset, buf);
+        self.logged(r)
+    }
+
+    fn write(&mut self, offset: u64, data: &[u8]) -> Result<()> {
+        let r = self.store.write(offset, data);
+        self.logged(r)
+    }
+
+    fn truncate(&mut self, size: u64) -> Result<()> {
+        let r = self.store.truncate(size);
+        self.logged(r)
+    }
+
+    fn file_size(&mut self) -> Result<u64> {
+        let r = self.store.file_size();
+        self.logged(r)
+    }
+
+    fn lock(&mut self, level: c_int) -> Result<()> {
+        if level >= SQLITE_LOCK_SHARED && self.lock < SQLITE_LOCK_SHARED {
+            let r = self.store.begin_read();
+            self.logged(r)?;
+            self.lock = SQLITE_LOCK_SHARED;
+        }
+        if level >= SQLITE_LOCK_RESERVED && self.lock < SQLITE_LOCK_RESERVED {
+            let r = self.store.begin_write();
+            self.logged(r)?;
+        }
+        self.lock = self.lock.max(level);
+        Ok(())
+    }
+
+    fn unlock(&mut self, level: c_int) -> Result<()> {
+        if level < self.lock {
+            self.store.unlock(level);
+            self.lock = level;
+        }
+        Ok(())
+    }
+
+    fn lock_level(&self) -> c_int {
+        self.lock
+    }
+
+    fn reserved(&self) -> bool {
+        self.store.in_write()
+    }
+
+    fn commit_phase_two(&mut self) -> Result<()> {
+        let r = self.store.commit();
+        self.logged(r)
+    }
+
+    fn check_pragma(&mut self, name: &str, value: Option<&str>) -> Result<()> {
+        if name.eq_ignore_ascii_case("journal_mode") && value.is_some_and(|v| v.eq_ignore_ascii_case("wal")) {
+            return Err(SqliteError::new(
+                SQLITE_ERROR,
+                "journal_mode=WAL is not supported on a compressed database: its outer database already \
+                 makes transactions atomic; use journal_mode=MEMORY (the default tuning)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn vfs_name(&self) -> &'static str {
+        "zstd"
+    }
+
+    fn device_characteristics(&self) -> c_int {
+        if self.immutable {
+            SQLITE_IOCAP_IMMUTABLE
+        } else {
+            0
+        }
+    }
+}
+
+/// A rollback journal kept in memory (see the module docs for why that is safe here).
+#[derive(Default)]
+pub struct MemoryJournal {
+    bytes: Vec<u8>,
+}
+
+impl VfsFile for MemoryJournal {
+    fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<bool> {
+        let start = (offset as usize).min(self.bytes.len());
+        let n = buf.len().min(self.bytes.len() - start);
+        buf[..n].copy_from_slice(&self.bytes[start..start + n]);
+        buf[n..].fill(0);
+        Ok(n == buf.len())
+    }
+
+    fn write(&mut self, offset: u64, data: &[u8]) -> Result<()> {
+        let end = offset as usize + data.len();
+        if self.bytes.len() < end {
+            self.bytes.resize(end, 0);
+        }
+        self.bytes[offset as usize..end].copy_from_slice(data);
+        Ok(())
+    }
+
+    fn truncate(&mut self, size: u64) -> Result<()> {
+        self.bytes.truncate(size as usize);
+        Ok(())
+    }
+
+    fn file_size(&mut self) -> Result<u64> {
+        Ok(self.bytes.len() as u64)
+    }
+
+    fn vfs_name(&self) -> &'static str {
+        "zstd"
+    }
+}
