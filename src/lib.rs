@@ -43,6 +43,7 @@ pub mod capi;
 pub mod config;
 pub mod extension;
 
+mod background;
 mod codec;
 mod ffi;
 mod log;

@@ -18,6 +18,7 @@
 //!   drops;
 //! - inner NONE: the snapshot statement is reset, releasing the outer lock.
 
+use crate::background::{CompressPipeline, Prefetcher, RawPage};
 use crate::codec::{self, CompressionDict, Decoder, EncodedPage, Encoder};
 use crate::ffi::*;
 use crate::sqlite_api::{Connection, Result, SqliteError, Statement};
@@ -60,6 +61,10 @@ pub struct StoreOptions {
     pub use_dictionaries: bool,
     /// Create the database without the interior-page indexes.
     pub no_dbi_indexes: bool,
+    /// Worker threads for compression and prefetch (1 = all work on SQLite's thread).
+    pub threads: usize,
+    /// Decode pages ahead of sequential reads on the workers.
+    pub prefetch: bool,
 }
 
 /// The transaction state of the outer connection, mirroring the inner lock level.
@@ -79,6 +84,33 @@ struct DictState {
     /// Pages written since the current dictionary was made (by this connection).
     written_since: i64,
     loaded: bool,
+    /// A uniform sample of the pages written since the current dictionary was made: the next
+    /// dictionary is trained on them, as they predict the pages still to come (say, the rest of
+    /// the table being loaded) better than pages from all over the file.
+    reservoir: Vec<Vec<u8>>,
+    rng: u64,
+}
+
+impl DictState {
+    /// Offers a written page to the reservoir (Algorithm R).
+    fn sample(&mut self, page: &[u8]) {
+        let seen = self.written_since as u64;
+        if self.reservoir.len() < codec::DICT_SAMPLE_PAGES {
+            self.reservoir.push(page.to_vec());
+            return;
+        }
+        if self.rng == 0 {
+            self.rng = random_seed() | 1;
+        }
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let slot = self.rng % seen.max(1);
+        if let Some(kept) = self.reservoir.get_mut(slot as usize) {
+            kept.clear();
+            kept.extend_from_slice(page);
+        }
+    }
 }
 
 /// The page store of one open compressed database.
@@ -86,6 +118,7 @@ pub struct PageStore {
     // Statements are declared before the connection so they are finalized before it closes.
     snapshot: Statement,
     select_page: Statement,
+    select_range: Statement,
     upsert_page: Option<Statement>,
     max_pageno: Statement,
     conn: Connection,
@@ -98,6 +131,10 @@ pub struct PageStore {
     encoder: Encoder,
     decoder: Decoder,
     dict: DictState,
+    /// Background compression (None with a single thread).
+    pipeline: Option<CompressPipeline>,
+    /// Read-ahead (None with a single thread or `noprefetch`).
+    prefetcher: Option<Prefetcher>,
 }
 
 fn corrupt(name: &str, what: impl std::fmt::Display) -> SqliteError {
@@ -142,6 +179,9 @@ impl PageStore {
         Self::check_or_create_schema(&conn, &opts)?;
         let snapshot = conn.prepare("SELECT 1 UNION ALL SELECT 2 FROM nested_vfs_zstd_pages WHERE pageno = 1")?;
         let select_page = conn.prepare("SELECT data, meta1 FROM nested_vfs_zstd_pages WHERE pageno = ?")?;
+        let select_range = conn.prepare(
+            "SELECT pageno, data, meta1 FROM nested_vfs_zstd_pages WHERE pageno BETWEEN ? AND ? ORDER BY pageno",
+        )?;
         let max_pageno = conn.prepare("SELECT max(pageno) FROM nested_vfs_zstd_pages")?;
         let upsert_page = if opts.readonly {
             None
@@ -150,9 +190,14 @@ impl PageStore {
                 "INSERT OR REPLACE INTO nested_vfs_zstd_pages (pageno, data, meta1, meta2, btree_interior) VALUES (?, ?, ?, NULL, ?)",
             )?)
         };
+        let pipeline = (opts.threads > 1).then(|| CompressPipeline::new(opts.threads));
+        let prefetcher = (opts.threads > 1 && opts.prefetch).then(Prefetcher::new);
         Ok(PageStore {
+            pipeline,
+            prefetcher,
             snapshot,
             select_page,
+            select_range,
             upsert_page,
             max_pageno,
             encoder: Encoder::new(opts.level),
@@ -312,6 +357,10 @@ impl PageStore {
             }
         }
         self.txn = OuterTxn::Read;
+        // Pages read ahead in an earlier transaction may have changed since.
+        if let Some(p) = self.prefetcher.as_mut() {
+            p.clear();
+        }
         if let Err(e) = self.refresh() {
             self.end_read();
             return Err(e);
@@ -334,6 +383,10 @@ impl PageStore {
         }
         self.conn.exec("BEGIN IMMEDIATE")?;
         self.txn = OuterTxn::Write;
+        // No read-ahead while writing: a page read ahead could be overtaken by a write.
+        if let Some(p) = self.prefetcher.as_mut() {
+            p.clear();
+        }
         // The snapshot may predate another writer's commit only if SQLite let us take RESERVED
         // anyway, which it does not (BEGIN IMMEDIATE fails with BUSY while our read snapshot is
         // stale); refresh is still cheap insurance.
@@ -345,6 +398,7 @@ impl PageStore {
         if self.txn != OuterTxn::Write {
             return Ok(());
         }
+        self.flush()?;
         self.conn.set_busy_timeout(COMMIT_BUSY_TIMEOUT_MS);
         let r = self.conn.exec("COMMIT");
         self.conn.set_busy_timeout(0);
@@ -361,6 +415,9 @@ impl PageStore {
                 let _ = self.conn.exec("ROLLBACK");
             }
             self.txn = OuterTxn::Read;
+            if let Some(p) = self.pipeline.as_mut() {
+                p.abandon();
+            }
             // A dictionary trained in the rolled-back transaction is gone from the outer
             // database, and its id may be handed out again: forget every dictionary.
             self.dict = DictState::default();
@@ -422,8 +479,82 @@ impl PageStore {
         Ok(true)
     }
 
-    /// Reads and decodes one page into `out` (exactly one page long).
+    /// Reads and decodes one page into `out` (exactly one page long): a page still on its way
+    /// to the outer database, one decoded ahead, or one fetched now.
     fn read_page(&mut self, pageno: u64, out: &mut [u8]) -> Result<()> {
+        if let Some(page) = self.pipeline.as_ref().and_then(|p| p.pending_page(pageno)) {
+            out.copy_from_slice(page);
+            return Ok(());
+        }
+        if self.txn != OuterTxn::Write {
+            if let Some(prefetcher) = self.prefetcher.as_mut() {
+                let ahead = prefetcher.take(pageno);
+                let next = prefetcher.observe(pageno, out.len());
+                if !next.is_empty() {
+                    self.read_ahead(*next.start(), *next.end())?;
+                }
+                if let Some(page) = ahead {
+                    let page = page.map_err(|e| corrupt(&self.opts.display_name, format!("page {pageno}: {e}")))?;
+                    out.copy_from_slice(&page);
+                    return Ok(());
+                }
+            }
+        }
+        self.fetch_page(pageno, out)
+    }
+
+    /// Starts decoding pages `from..=to` on the workers.
+    fn read_ahead(&mut self, from: u64, to: u64) -> Result<()> {
+        let to = to.min(self.page_count);
+        let mut raw = Vec::new();
+        {
+            let stmt = &mut self.select_range;
+            stmt.bind_i64(1, from as i64)?;
+            stmt.bind_i64(2, to as i64)?;
+            loop {
+                match stmt.step() {
+                    Ok(true) => {
+                        let meta1 = (stmt.column_type(2) == SQLITE_INTEGER).then(|| stmt.column_i64(2));
+                        raw.push(RawPage {
+                            pageno: stmt.column_i64(0) as u64,
+                            data: stmt.column_blob(1).to_vec(),
+                            meta1,
+                            dict: None,
+                        });
+                    }
+                    Ok(false) => break,
+                    Err(e) => {
+                        stmt.reset();
+                        return Err(e);
+                    }
+                }
+            }
+            stmt.reset();
+        }
+        for page in &mut raw {
+            if let Some(id) = page.meta1.filter(|&id| id >= 0) {
+                page.dict = Some(self.decompression_dict(id)?);
+            }
+        }
+        if let Some(prefetcher) = self.prefetcher.as_mut() {
+            prefetcher.start(raw);
+        }
+        Ok(())
+    }
+
+    /// The prepared dictionary `id`, loading it from the outer database the first time.
+    fn decompression_dict(&mut self, id: i64) -> Result<codec::DecompressionDict> {
+        if let Some(dict) = self.decoder.dict(id) {
+            return Ok(dict);
+        }
+        let bytes = self.load_dict(id)?;
+        self.decoder
+            .add_dict(id, &bytes)
+            .map_err(|e| corrupt(&self.opts.display_name, e))
+    }
+
+    /// Fetches and decodes one page from the outer database.
+    fn fetch_page(&mut self, pageno: u64, out: &mut [u8]) -> Result<()> {
         let name = &self.opts.display_name;
         let stmt = &mut self.select_page;
         stmt.bind_i64(1, pageno as i64)?;
@@ -447,14 +578,11 @@ impl PageStore {
             }
         };
         if let Some(id) = meta1.filter(|&id| id >= 0) {
-            if !self.decoder.has_dict(id) {
+            if self.decoder.dict(id).is_none() {
                 // Load outside the borrowed row; reset first so the page statement is idle.
                 stmt.reset();
-                let dict = self.load_dict(id)?;
-                self.decoder
-                    .add_dict(id, &dict)
-                    .map_err(|e| corrupt(&self.opts.display_name, e))?;
-                return self.read_page(pageno, out);
+                self.decompression_dict(id)?;
+                return self.fetch_page(pageno, out);
             }
         }
         let r = self
@@ -482,16 +610,25 @@ impl PageStore {
         self.begin_write()?;
         let page_size = match self.page_size {
             Some(size) if !(offset == 0 && data.len() != size && valid_page_size(data.len())) => size,
-            // First page of a new database, or page 1 rewritten at a new size (VACUUM after
-            // PRAGMA page_size): the size of page 1 defines the page size.
-            _ if offset == 0 && valid_page_size(data.len()) => {
+            // The first write to a new database (VACUUM INTO writes page 1 last, so it may be any
+            // page), or page 1 rewritten at a new size (VACUUM after PRAGMA page_size): SQLite
+            // writes the main database one whole page at a time, so the length is the page size.
+            None if valid_page_size(data.len()) && offset % data.len() as u64 == 0 => {
+                self.page_size = Some(data.len());
+                data.len()
+            }
+            Some(_) if offset == 0 && valid_page_size(data.len()) => {
                 self.page_size = Some(data.len());
                 data.len()
             }
             _ => {
                 return Err(SqliteError::new(
                     SQLITE_IOERR_WRITE,
-                    format!("{}: write of {} bytes at offset {offset} before page 1", self.opts.display_name, data.len()),
+                    format!(
+                        "{}: write of {} bytes at offset {offset} does not match the page size",
+                        self.opts.display_name,
+                        data.len()
+                    ),
                 ))
             }
         };
@@ -530,6 +667,7 @@ impl PageStore {
             return Ok(());
         }
         self.begin_write()?;
+        self.flush()?;
         let mut stmt = self.conn.prepare("DELETE FROM nested_vfs_zstd_pages WHERE pageno > ?")?;
         stmt.bind_i64(1, keep as i64)?;
         stmt.run()?;
@@ -544,34 +682,47 @@ impl PageStore {
         let encoded = if pageno == 1 {
             codec::plain(page)
         } else {
-            self.maybe_train_dictionary(pageno)?;
+            if self.opts.use_dictionaries {
+                self.dict.written_since += 1;
+                self.dict.sample(page);
+                self.maybe_train_dictionary(pageno)?;
+            }
             let dict = self.dict.current.clone();
-            self.dict.written_since += 1;
+            if let Some(pipeline) = self.pipeline.as_mut() {
+                pipeline.submit(pageno, page.to_vec(), is_btree_interior(pageno, page), dict, self.opts.level);
+                self.page_count = self.page_count.max(pageno);
+                return self.drain(false);
+            }
             self.encoder.encode(page, dict.as_deref())
         };
-        self.store_row(pageno as i64, &encoded, is_btree_interior(pageno, page))?;
+        store_row(&mut self.upsert_page, pageno as i64, &encoded, is_btree_interior(pageno, page))?;
         if pageno == 1 {
-            self.store_row(HEADER_ROW, &codec::plain(&page[..100.min(page.len())]), false)?;
+            store_row(&mut self.upsert_page, HEADER_ROW, &codec::plain(&page[..100.min(page.len())]), false)?;
         }
         self.page_count = self.page_count.max(pageno);
         Ok(())
     }
 
-    fn store_row(&mut self, pageno: i64, encoded: &EncodedPage, interior: bool) -> Result<()> {
-        let stmt = self.upsert_page.as_mut().ok_or_else(|| {
-            SqliteError::new(SQLITE_READONLY, "database is open read-only")
-        })?;
-        stmt.bind_i64(1, pageno)?;
-        stmt.bind_blob(2, &encoded.data)?;
-        match encoded.meta1 {
-            Some(m) => stmt.bind_i64(3, m)?,
-            None => stmt.bind_null(3)?,
+    /// Stores pages the workers have finished; with `all`, waits for every page in flight.
+    fn drain(&mut self, all: bool) -> Result<()> {
+        let PageStore {
+            pipeline, upsert_page, ..
+        } = self;
+        match pipeline {
+            Some(p) => p.drain(
+                all,
+                |c| store_row(upsert_page, c.pageno as i64, &c.encoded, c.btree_interior),
+                |m| SqliteError::new(SQLITE_IOERR_WRITE, m),
+            ),
+            None => Ok(()),
         }
-        stmt.bind_i64(4, i64::from(interior))?;
-        let r = stmt.run();
-        stmt.reset();
-        r
     }
+
+    /// Makes every written page reach the outer database.
+    fn flush(&mut self) -> Result<()> {
+        self.drain(true)
+    }
+
 
     /// Loads the newest dictionary the first time it is needed, and trains a new one when
     /// enough pages were written since (see REFERENCE: 100 sampled pages, ~96 KiB, again after
@@ -595,6 +746,9 @@ impl PageStore {
             return Ok(());
         };
         let pages = self.page_count.max(writing) as i64;
+        if self.dict.reservoir.len() < codec::DICT_SAMPLE_PAGES.min(pages.max(1) as usize - 1) {
+            return Ok(());
+        }
         let due = match self.dict.current {
             None => {
                 pages >= codec::DICT_SAMPLE_PAGES as i64 && pages * page_size as i64 >= 4 * codec::DICT_SIZE as i64
@@ -605,11 +759,11 @@ impl PageStore {
             return Ok(());
         }
         let recorded = if self.dict.current.is_some() { self.dict.written_since } else { pages };
-        let samples = self.sample_pages(page_size)?;
+        let samples = std::mem::take(&mut self.dict.reservoir);
         // Whatever happens, don't try again before as many pages were written once more.
         self.dict.written_since = 0;
         self.dict.recorded_pages = recorded;
-        let Some(dict) = codec::train_dictionary(&samples) else {
+        let Some(dict) = codec::train_dictionary(&samples, self.opts.level) else {
             return Ok(());
         };
         let mut stmt = self
@@ -626,26 +780,23 @@ impl PageStore {
         self.dict.current = CompressionDict::new(id, &dict, self.opts.level);
         Ok(())
     }
+}
 
-    /// Decoded copies of up to 100 pages spread over the database (pages 2..), chosen by a
-    /// random stride so large databases are sampled throughout.
-    fn sample_pages(&mut self, page_size: usize) -> Result<Vec<Vec<u8>>> {
-        let count = self.page_count.saturating_sub(1);
-        let want = (codec::DICT_SAMPLE_PAGES as u64).min(count);
-        let mut samples = Vec::with_capacity(want as usize);
-        let mut state = random_seed();
-        for i in 0..want {
-            // One page from each of `want` equal slices of pages 2..=page_count.
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            let slice_start = 2 + i * count / want;
-            let slice_len = ((i + 1) * count / want - i * count / want).max(1);
-            let pageno = slice_start + (state >> 33) % slice_len;
-            let mut page = vec![0u8; page_size];
-            self.read_page(pageno, &mut page)?;
-            samples.push(page);
-        }
-        Ok(samples)
+/// Stores one page row.
+fn store_row(upsert: &mut Option<Statement>, pageno: i64, encoded: &EncodedPage, interior: bool) -> Result<()> {
+    let stmt = upsert
+        .as_mut()
+        .ok_or_else(|| SqliteError::new(SQLITE_READONLY, "database is open read-only"))?;
+    stmt.bind_i64(1, pageno)?;
+    stmt.bind_blob(2, &encoded.data)?;
+    match encoded.meta1 {
+        Some(m) => stmt.bind_i64(3, m)?,
+        None => stmt.bind_null(3)?,
     }
+    stmt.bind_i64(4, i64::from(interior))?;
+    let r = stmt.run();
+    stmt.reset();
+    r
 }
 
 /// A seed that differs between runs (dictionary sampling needs no cryptographic quality).

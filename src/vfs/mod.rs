@@ -183,6 +183,11 @@ impl InnerDbFile {
             outer_unsafe: params.flag("outer_unsafe", false),
             use_dictionaries: params.flag("dict", true),
             no_dbi_indexes: params.flag("web_nodbi", false),
+            threads: match params.int("threads") {
+                Some(n) if n >= 0 => n.clamp(1, 64) as usize,
+                _ => crate::config::host_threads() as usize,
+            },
+            prefetch: !params.flag("noprefetch", false),
         };
         Ok(InnerDbFile {
             store: PageStore::open(opts)?,

@@ -1,0 +1,252 @@
+//! Background work on a process-wide pool of worker threads: compressing written pages and
+//! decompressing pages read ahead of SQLite.
+//!
+//! Both keep their results bounded: a [`CompressPipeline`] holds at most `2 × threads` pages in
+//! flight (the writer waits for the oldest when full) and a [`Prefetcher`] at most
+//! [`PREFETCH_BYTES`] of decoded pages. Results come back to the connection's own thread, which
+//! alone touches the outer database, so the outer connection never needs locking.
+
+use crate::codec::{CodecError, CompressionDict, DecompressionDict, EncodedPage, Encoder, FrameDecoder};
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, OnceLock};
+
+/// Upper bound on decoded pages a prefetcher holds ahead of SQLite, per connection.
+pub const PREFETCH_BYTES: usize = 4 << 20;
+
+/// The shared worker pool: one thread per processor, at most 8.
+fn pool() -> &'static rayon::ThreadPool {
+    static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(crate::config::host_threads() as usize)
+            .thread_name(|i| format!("genomicsqlite-{i}"))
+            .build()
+            // Building a pool only fails if threads cannot be spawned at all; a pool of one
+            // is then tried, and failing that the process is out of resources anyway.
+            .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+            .expect("cannot start a worker thread")
+    })
+}
+
+thread_local! {
+    /// Each worker keeps one compression context per level and one decompression context.
+    static ENCODERS: RefCell<HashMap<i32, Encoder>> = RefCell::new(HashMap::new());
+    static DECODER: RefCell<FrameDecoder> = RefCell::new(FrameDecoder::default());
+}
+
+/// A compressed page on its way to the outer database.
+pub struct Compressed {
+    pub pageno: u64,
+    pub encoded: EncodedPage,
+    pub btree_interior: bool,
+}
+
+/// Compresses pages on the pool and returns them in submission order.
+pub struct CompressPipeline {
+    max_in_flight: usize,
+    next_seq: u64,
+    next_out: u64,
+    tx: Sender<(u64, Result<Compressed, String>)>,
+    rx: Receiver<(u64, Result<Compressed, String>)>,
+    finished: BTreeMap<u64, Result<Compressed, String>>,
+    /// Latest submitted bytes of each page not yet handed back, for reads in the meantime.
+    pending: HashMap<u64, (u64, Arc<Vec<u8>>)>,
+}
+
+impl CompressPipeline {
+    pub fn new(threads: usize) -> CompressPipeline {
+        let (tx, rx) = unbounded();
+        CompressPipeline {
+            max_in_flight: 2 * threads.max(1),
+            next_seq: 0,
+            next_out: 0,
+            tx,
+            rx,
+            finished: BTreeMap::new(),
+            pending: HashMap::new(),
+        }
+    }
+
+    fn in_flight(&self) -> usize {
+        (self.next_seq - self.next_out) as usize
+    }
+
+    /// Queues a page for compression.
+    pub fn submit(
+        &mut self,
+        pageno: u64,
+        page: Vec<u8>,
+        btree_interior: bool,
+        dict: Option<Arc<CompressionDict>>,
+        level: i32,
+    ) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let page = Arc::new(page);
+        self.pending.insert(pageno, (seq, page.clone()));
+        let tx = self.tx.clone();
+        pool().spawn_fifo(move || {
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                ENCODERS.with(|encoders| {
+                    encoders
+                        .borrow_mut()
+                        .entry(level)
+                        .or_insert_with(|| Encoder::new(level))
+                        .encode(&page, dict.as_deref())
+                })
+            }))
+            .map(|encoded| Compressed {
+                pageno,
+                encoded,
+                btree_interior,
+            })
+            .map_err(|_| format!("internal error compressing page {pageno}"));
+            // The receiver is gone only if the transaction was abandoned; nothing to do then.
+            let _ = tx.send((seq, result));
+        });
+    }
+
+    /// The latest bytes submitted for `pageno`, if it has not reached the database yet.
+    pub fn pending_page(&self, pageno: u64) -> Option<&[u8]> {
+        self.pending.get(&pageno).map(|(_, page)| page.as_slice())
+    }
+
+    /// Hands finished pages to `store` in submission order: those ready now, then (if the
+    /// pipeline is full, or `all`) waits for more until under the limit (or empty).
+    pub fn drain<E>(
+        &mut self,
+        all: bool,
+        mut store: impl FnMut(Compressed) -> Result<(), E>,
+        on_worker_error: impl Fn(String) -> E,
+    ) -> Result<(), E> {
+        loop {
+            while let Ok((seq, r)) = self.rx.try_recv() {
+                self.finished.insert(seq, r);
+            }
+            while let Some(r) = self.finished.remove(&self.next_out) {
+                self.next_out += 1;
+                let page = r.map_err(&on_worker_error)?;
+                if self.pending.get(&page.pageno).is_some_and(|(seq, _)| *seq < self.next_out) {
+                    self.pending.remove(&page.pageno);
+                }
+                store(page)?;
+            }
+            let limit = if all { 0 } else { self.max_in_flight.saturating_sub(1) };
+            if self.in_flight() <= limit {
+                return Ok(());
+            }
+            match self.rx.recv() {
+                Ok((seq, r)) => {
+                    self.finished.insert(seq, r);
+                }
+                Err(_) => return Err(on_worker_error("compression worker disappeared".into())),
+            }
+        }
+    }
+
+    /// Drops everything not yet stored (the transaction is being rolled back). Workers still
+    /// busy finish into a channel nobody reads.
+    pub fn abandon(&mut self) {
+        *self = CompressPipeline::new(self.max_in_flight / 2);
+    }
+}
+
+/// A stored page as fetched from the outer database, with the dictionary it needs.
+pub struct RawPage {
+    pub pageno: u64,
+    pub data: Vec<u8>,
+    pub meta1: Option<i64>,
+    pub dict: Option<DecompressionDict>,
+}
+
+/// Decodes pages ahead of SQLite while it reads sequentially.
+pub struct Prefetcher {
+    page_size: usize,
+    last_read: u64,
+    run: u32,
+    /// Highest page number requested so far in the current run.
+    requested_to: u64,
+    slots: HashMap<u64, Receiver<Result<Vec<u8>, CodecError>>>,
+}
+
+impl Prefetcher {
+    pub fn new() -> Prefetcher {
+        Prefetcher {
+            page_size: 0,
+            last_read: 0,
+            run: 0,
+            requested_to: 0,
+            slots: HashMap::new(),
+        }
+    }
+
+    /// Forgets everything fetched (the database may have changed).
+    pub fn clear(&mut self) {
+        self.slots.clear();
+        self.run = 0;
+        self.requested_to = 0;
+    }
+
+    /// Notes a read of `pageno`; returns the range of pages worth fetching ahead now (empty
+    /// for random access). Reads that move forward by a few pages count as sequential: b-tree
+    /// leaves are nearly contiguous after VACUUM, with interior pages between them.
+    pub fn observe(&mut self, pageno: u64, page_size: usize) -> std::ops::RangeInclusive<u64> {
+        if page_size != self.page_size {
+            self.clear();
+            self.page_size = page_size;
+        }
+        if pageno > self.last_read && pageno - self.last_read <= 4 {
+            self.run = self.run.saturating_add(1);
+        } else {
+            self.run = 0;
+            self.slots.clear();
+            self.requested_to = 0;
+        }
+        self.last_read = pageno;
+        self.slots.retain(|&p, _| p > pageno);
+        if self.run < 3 {
+            return 1..=0;
+        }
+        let max_pages = (PREFETCH_BYTES / page_size.max(1)).max(1) as u64;
+        let window = (u64::from(self.run) * 2).min(max_pages);
+        let from = self.requested_to.max(pageno) + 1;
+        let to = pageno + window;
+        // Fetch in batches of at least a quarter window, so each query is worth its cost.
+        if to < from || to - from + 1 < (window / 4).max(1) {
+            return 1..=0;
+        }
+        self.requested_to = to;
+        from..=to
+    }
+
+    /// Decodes `pages` on the pool.
+    pub fn start(&mut self, pages: Vec<RawPage>) {
+        for raw in pages {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            let page_size = self.page_size;
+            self.slots.insert(raw.pageno, rx);
+            pool().spawn_fifo(move || {
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    DECODER.with(|decoder| {
+                        let mut out = vec![0u8; page_size];
+                        decoder
+                            .borrow_mut()
+                            .decode(&raw.data, raw.meta1, raw.dict.as_deref(), &mut out)
+                            .map(|()| out)
+                    })
+                }))
+                .unwrap_or_else(|_| Err(CodecError("internal error decoding a page".into())));
+                let _ = tx.send(result);
+            });
+        }
+    }
+
+    /// The decoded page if it was fetched ahead (waiting for its worker if need be).
+    pub fn take(&mut self, pageno: u64) -> Option<Result<Vec<u8>, CodecError>> {
+        let rx = self.slots.remove(&pageno)?;
+        rx.recv().ok()
+    }
+}

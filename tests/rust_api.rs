@@ -1,0 +1,259 @@
+//! The Rust API end to end, on the SQLite that rusqlite links (a different SQLite from the
+//! system one the extension tests use): create, write, reopen, transactions, bad input, and
+//! identical results whatever the number of worker threads.
+
+use genomicsqlite::{attach, open, vacuum_into, Config};
+use rusqlite::{Connection, OpenFlags};
+use std::path::PathBuf;
+
+fn rw() -> OpenFlags {
+    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+}
+
+fn ro() -> OpenFlags {
+    OpenFlags::SQLITE_OPEN_READ_ONLY
+}
+
+/// A fresh directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gsq-rust-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn path_str(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn config(threads: i64) -> Config {
+    Config {
+        threads,
+        page_cache_MiB: 4,
+        ..Config::default()
+    }
+}
+
+/// Inserts `n` rows of varied, moderately compressible data in one transaction.
+fn load(conn: &Connection, n: i64) {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS v(id INTEGER PRIMARY KEY, chrom TEXT, pos INTEGER, ref TEXT, alt TEXT, qual REAL, info TEXT, blob BLOB);
+         CREATE INDEX IF NOT EXISTS v_pos ON v(chrom, pos);",
+    )
+    .unwrap();
+    let tx = conn.unchecked_transaction().unwrap();
+    {
+        let mut ins = tx
+            .prepare("INSERT INTO v(chrom,pos,ref,alt,qual,info,blob) VALUES (?,?,?,?,?,?,?)")
+            .unwrap();
+        let mut x: u64 = 88172645463325252;
+        for i in 0..n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let blob: Vec<u8> = (0..(x % 64)).map(|j| (j as u64 ^ x) as u8).collect();
+            ins.execute(rusqlite::params![
+                format!("chr{}", x % 22 + 1),
+                (x % 250_000_000) as i64,
+                ["A", "C", "G", "T"][(x % 4) as usize],
+                ["A", "C", "G", "T"][((x >> 3) % 4) as usize],
+                (x % 10_000) as f64 / 7.0,
+                format!("DP={};AF={:.3};GENE=G{:05}", x % 500, (x % 1000) as f64 / 1000.0, i / 50),
+                blob
+            ])
+            .unwrap();
+        }
+    }
+    tx.commit().unwrap();
+}
+
+/// A digest of the whole table in a stable order, plus an index-driven aggregate.
+fn digest(conn: &Connection) -> (i64, String) {
+    let count: i64 = conn.query_row("SELECT count(*) FROM v", [], |r| r.get(0)).unwrap();
+    let mut stmt = conn.prepare("SELECT * FROM v ORDER BY id").unwrap();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut rows = stmt.query([]).unwrap();
+    while let Some(row) = rows.next().unwrap() {
+        use std::hash::Hash;
+        for i in 0..8 {
+            format!("{:?}", row.get_ref(i).unwrap()).hash(&mut h);
+        }
+    }
+    let by_index: String = conn
+        .query_row(
+            "SELECT group_concat(n) FROM (SELECT chrom || ':' || count(*) AS n FROM v INDEXED BY v_pos WHERE chrom >= 'chr1' GROUP BY chrom)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    use std::hash::Hasher;
+    (count, format!("{:x}/{by_index}", h.finish()))
+}
+
+#[test]
+fn same_content_for_every_thread_count() {
+    let dir = scratch("threads");
+    let plain = Connection::open(dir.join("plain.db")).unwrap();
+    load(&plain, 60_000);
+    let expected = digest(&plain);
+    for threads in [1, 2, 8] {
+        let path = dir.join(format!("t{threads}.db"));
+        let conn = open(path_str(&path), rw(), &config(threads)).unwrap();
+        load(&conn, 60_000);
+        assert_eq!(digest(&conn), expected, "threads={threads} in the writing connection");
+        drop(conn);
+        for read_threads in [1, 2, 8] {
+            let conn = open(path_str(&path), ro(), &config(read_threads)).unwrap();
+            let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+            assert_eq!(ok, "ok");
+            assert_eq!(digest(&conn), expected, "written with {threads}, read with {read_threads}");
+        }
+    }
+}
+
+#[test]
+fn concurrent_reader_threads_see_the_same_data() {
+    let dir = scratch("readers");
+    let path = dir.join("r.db");
+    let conn = open(path_str(&path), rw(), &config(2)).unwrap();
+    load(&conn, 30_000);
+    let expected = digest(&conn);
+    drop(conn);
+    let readers: Vec<_> = (0..4)
+        .map(|i| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let conn = open(path_str(&path), ro(), &config([1, 2, 8, -1][i])).unwrap();
+                (0..3).map(|_| digest(&conn)).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for r in readers {
+        for d in r.join().unwrap() {
+            assert_eq!(d, expected);
+        }
+    }
+}
+
+#[test]
+fn transactions_commit_roll_back_and_savepoints() {
+    let dir = scratch("txn");
+    let path = dir.join("t.db");
+    let conn = open(path_str(&path), rw(), &config(2)).unwrap();
+    // A cache far smaller than the transaction forces SQLite to spill pages mid-transaction.
+    conn.execute_batch("PRAGMA cache_size = 50").unwrap();
+    load(&conn, 20_000);
+    let before = digest(&conn);
+    conn.execute_batch("BEGIN; DELETE FROM v WHERE id % 3 = 0; UPDATE v SET info = info || 'x'; ROLLBACK")
+        .unwrap();
+    assert_eq!(digest(&conn), before, "a large rolled-back transaction leaves no trace");
+    conn.execute_batch(
+        "BEGIN; DELETE FROM v WHERE id <= 100; SAVEPOINT s; DELETE FROM v; ROLLBACK TO s; RELEASE s; COMMIT",
+    )
+    .unwrap();
+    let n: i64 = conn.query_row("SELECT count(*) FROM v", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 19_900);
+    drop(conn);
+    let conn = open(path_str(&path), ro(), &config(1)).unwrap();
+    let n: i64 = conn.query_row("SELECT count(*) FROM v", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 19_900);
+    let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(ok, "ok");
+}
+
+#[test]
+fn attach_and_vacuum_into() {
+    let dir = scratch("attach");
+    let a = dir.join("a.db");
+    let b = dir.join("b.db");
+    let c = dir.join("c.db");
+    let conn = open(path_str(&a), rw(), &config(2)).unwrap();
+    load(&conn, 5_000);
+    attach(&conn, path_str(&b), "other", &config(2)).unwrap();
+    conn.execute_batch("CREATE TABLE other.g AS SELECT id, chrom FROM v WHERE id % 2 = 0")
+        .unwrap();
+    let joined: i64 = conn
+        .query_row("SELECT count(*) FROM v JOIN other.g USING (id)", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(joined, 2_500);
+    vacuum_into(&conn, path_str(&c), &config(2)).unwrap();
+    let expected = digest(&conn);
+    drop(conn);
+    let copy = open(path_str(&c), ro(), &config(2)).unwrap();
+    assert_eq!(digest(&copy), expected);
+}
+
+#[test]
+fn errors_explain_themselves_and_modify_nothing() {
+    let dir = scratch("errors");
+    let missing = dir.join("missing.db");
+    let e = open(path_str(&missing), ro(), &Config::default()).unwrap_err();
+    assert!(e.to_string().contains("no such file"), "{e}");
+    assert!(!missing.exists());
+
+    let plain = dir.join("plain.db");
+    Connection::open(&plain)
+        .unwrap()
+        .execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES(1)")
+        .unwrap();
+    let before = std::fs::read(&plain).unwrap();
+    let e = open(path_str(&plain), rw(), &Config::default()).unwrap_err();
+    assert!(e.to_string().contains("plain SQLite database"), "{e}");
+    assert_eq!(std::fs::read(&plain).unwrap(), before);
+
+    let e = Config::from_json(r#"{"zstd_level": 99}"#).unwrap_err();
+    assert!(e.to_string().contains("zstd_level"), "{e}");
+
+    let path = dir.join("ro.db");
+    let conn = open(path_str(&path), rw(), &Config::default()).unwrap();
+    load(&conn, 100);
+    drop(conn);
+    let conn = open(path_str(&path), ro(), &Config::default()).unwrap();
+    let e = conn.execute("DELETE FROM v", []).unwrap_err();
+    assert!(e.to_string().contains("readonly"), "{e}");
+    let e = conn.execute_batch("PRAGMA journal_mode=WAL").unwrap_err();
+    assert!(e.to_string().contains("WAL"), "{e}");
+}
+
+#[test]
+fn damaged_pages_are_corrupt_errors_not_crashes() {
+    let dir = scratch("damage");
+    let path = dir.join("d.db");
+    let conn = open(path_str(&path), rw(), &config(1)).unwrap();
+    load(&conn, 20_000);
+    drop(conn);
+    // Damage one compressed leaf page of the table through the outer database.
+    let outer = Connection::open(&path).unwrap();
+    let victim: i64 = outer
+        .query_row(
+            "SELECT pageno FROM nested_vfs_zstd_pages WHERE meta1 IS NOT NULL AND NOT btree_interior AND pageno > 10 ORDER BY pageno LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    outer
+        .execute(
+            "UPDATE nested_vfs_zstd_pages SET data = substr(data, 1, length(data) / 2) WHERE pageno = ?",
+            [victim],
+        )
+        .unwrap();
+    drop(outer);
+    let before = std::fs::read(&path).unwrap();
+    let conn = open(path_str(&path), ro(), &config(1)).unwrap();
+    // The damaged page belongs to the table or to its index: reading both must hit it.
+    let errors: Vec<String> = [
+        "SELECT sum(length(info)) FROM v",
+        "SELECT count(*) FROM v INDEXED BY v_pos WHERE chrom > ''",
+    ]
+    .iter()
+    .filter_map(|sql| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).err())
+    .map(|e| e.to_string())
+    .collect();
+    assert_eq!(errors.len(), 1, "exactly one of table and index is damaged: {errors:?}");
+    assert!(errors[0].contains("malformed"), "{errors:?}");
+    // Pages before the damaged one still read.
+    let first: i64 = conn.query_row("SELECT id FROM v ORDER BY id LIMIT 1", [], |r| r.get(0)).unwrap();
+    assert_eq!(first, 1);
+    drop(conn);
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
