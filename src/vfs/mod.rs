@@ -81,9 +81,10 @@ thread_local! {
 }
 
 /// Remembers why the last open on this thread failed (SQLite itself can only report
-/// "unable to open database file"), and logs it.
+/// "unable to open database file"). Our APIs add it to their error; it is logged only from
+/// `vfs_log=2` on, since the caller usually reports it already.
 pub fn record_open_error(e: &SqliteError) {
-    log::error(&e.message);
+    log::debug(2, || e.message.clone());
     LAST_OPEN_ERROR.with(|m| *m.borrow_mut() = e.message.clone());
 }
 
