@@ -152,6 +152,17 @@ pub fn is_btree_interior(pageno: u64, page: &[u8]) -> bool {
     matches!(page.get(at), Some(0x05 | 0x02))
 }
 
+/// Rolls back a hot journal the outer database may have from a writer that crashed, by
+/// touching it once through a read-write connection. A read-only connection cannot do that
+/// (SQLite refuses with SQLITE_READONLY_ROLLBACK), so read-only opens call this first; without
+/// write permission it quietly does nothing and the read-only open reports the problem.
+pub fn recover_hot_journal(outer_uri_rw: &str) {
+    if let Ok(conn) = Connection::open(outer_uri_rw, SQLITE_OPEN_READWRITE, None) {
+        conn.set_busy_timeout(COMMIT_BUSY_TIMEOUT_MS);
+        let _ = conn.query_i64("SELECT count(*) FROM sqlite_master");
+    }
+}
+
 impl PageStore {
     /// Opens (creating when allowed and empty) the outer database and checks that it is one.
     pub fn open(opts: StoreOptions) -> Result<PageStore> {

@@ -169,6 +169,10 @@ impl InnerDbFile {
                 format!("cannot open {path} read-only: no such file"),
             ));
         }
+        let journal = format!("{path}-journal");
+        if readonly && !immutable && std::fs::metadata(&journal).is_ok_and(|m| m.len() > 0) {
+            crate::store::recover_hot_journal(&format!("file:{}", uri_path(path)));
+        }
         let opts = StoreOptions {
             outer_uri,
             outer_vfs: None,
