@@ -266,7 +266,7 @@ pub fn is_web_url(dbfile: &str) -> bool {
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters (and `/` when `keep_slash`).
-fn percent_encode(s: &str, keep_slash: bool) -> String {
+pub(crate) fn percent_encode(s: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for &b in s.as_bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || (keep_slash && b == b'/') {

@@ -8,7 +8,7 @@
 use crate::config::{self, Config};
 use crate::ffi::*;
 use crate::sqlite_api::{self, ApiSource, SqliteError};
-use crate::vfs::{glue, ZstdOpener};
+use crate::vfs::{glue, web::WebOpener, ZstdOpener};
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -27,6 +27,7 @@ pub fn register_process_wide() -> Result<(), SqliteError> {
     static DONE: OnceLock<Result<(), SqliteError>> = OnceLock::new();
     DONE.get_or_init(|| {
         glue::register(c"zstd", Box::new(ZstdOpener))?;
+        glue::register(c"web", Box::new(WebOpener))?;
         let api = sqlite_api::api();
         // SAFETY: SQLite calls auto-extensions with the entry point signature; it takes the
         // pointer as a void(*)(void) and casts it back.

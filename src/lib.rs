@@ -51,6 +51,7 @@ mod rust_api;
 mod sqlite_api;
 mod store;
 mod vfs;
+mod web;
 
 pub use config::{Config, ConfigError};
 pub use rust_api::{attach, attach_sql, open, tuning_sql, uri, vacuum_into, vacuum_into_sql, Error};

@@ -7,6 +7,7 @@
 //! Temporary files and anything else go to the default VFS untouched.
 
 pub mod glue;
+pub mod web;
 
 use crate::ffi::*;
 use crate::log;
@@ -105,11 +106,23 @@ impl Opener for ZstdOpener {
         flags: c_int,
     ) -> Result<(Box<dyn VfsFile>, bool)> {
         match kind {
-            FileKind::MainDb => {
-                let file = InnerDbFile::open(path, params, flags)?;
-                let readonly = file.store.readonly();
-                Ok((Box::new(file), readonly))
-            }
+            FileKind::MainDb => match InnerDbFile::open(path, params, flags) {
+                Ok(file) => {
+                    let readonly = file.store.readonly();
+                    Ok((Box::new(file), readonly))
+                }
+                // A plain SQLite file on the web is served as it is: it is read-only there, so
+                // nothing can turn it into a compressed database by accident.
+                Err(e) if e.code == SQLITE_NOTADB && params.get("web_url").is_some() => {
+                    let mut plain = web::WebDbFile::open(params)?;
+                    let mut header = [0u8; 16];
+                    match plain.read(0, &mut header) {
+                        Ok(true) if &header == b"SQLite format 3\0" => Ok((Box::new(plain), true)),
+                        _ => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            },
             FileKind::MainJournal => Ok((Box::new(MemoryJournal::default()), false)),
             FileKind::Wal => Err(SqliteError::new(
                 SQLITE_CANTOPEN,
@@ -122,15 +135,7 @@ impl Opener for ZstdOpener {
 
 /// Percent-encodes a path for a `file:` URI.
 fn uri_path(path: &str) -> String {
-    let mut out = String::new();
-    for &b in path.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::config::percent_encode(path, true)
 }
 
 /// A compressed database as the inner SQLite sees it.
@@ -143,40 +148,59 @@ pub struct InnerDbFile {
 impl InnerDbFile {
     fn open(path: &str, params: &glue::UriParams, flags: c_int) -> Result<InnerDbFile> {
         log::set_level(params.int("vfs_log"));
-        let immutable = params.flag("immutable", false);
-        let readonly = flags & SQLITE_OPEN_READONLY != 0 || immutable;
-        let mut outer_params = Vec::new();
-        if readonly {
-            outer_params.push("mode=ro".to_string());
-        }
-        if immutable {
-            outer_params.push("immutable=1".to_string());
-        }
-        if params.flag("nolock", false) {
-            outer_params.push("nolock=1".to_string());
-        }
-        let mut outer_uri = format!("file:{}", uri_path(path));
-        if !outer_params.is_empty() {
-            outer_uri.push('?');
-            outer_uri.push_str(&outer_params.join("&"));
-        }
-        if !readonly && flags & SQLITE_OPEN_CREATE == 0 && !std::path::Path::new(path).exists() {
-            return Err(SqliteError::new(SQLITE_CANTOPEN, format!("cannot open {path}: no such file")));
-        }
-        if readonly && !std::path::Path::new(path).exists() {
-            return Err(SqliteError::new(
-                SQLITE_CANTOPEN,
-                format!("cannot open {path} read-only: no such file"),
-            ));
-        }
-        let journal = format!("{path}-journal");
-        if readonly && !immutable && std::fs::metadata(&journal).is_ok_and(|m| m.len() > 0) {
-            crate::store::recover_hot_journal(&format!("file:{}", uri_path(path)));
-        }
+        let web_url = params.get("web_url").filter(|u| !u.is_empty());
+        let immutable = web_url.is_some() || params.flag("immutable", false);
+        let readonly = web_url.is_some() || flags & SQLITE_OPEN_READONLY != 0 || immutable;
+        let (outer_uri, outer_vfs, display_name) = match &web_url {
+            Some(url) => {
+                // The outer database is read through the `web` VFS, which takes the same
+                // web_* parameters.
+                let mut query = vec![format!("web_url={}", crate::config::percent_encode(url, false))];
+                for key in web::WEB_PARAMS.iter().chain(&["vfs_log"]) {
+                    if let Some(value) = params.get(key) {
+                        query.push(format!("{key}={}", crate::config::percent_encode(&value, false)));
+                    }
+                }
+                query.push("mode=ro&immutable=1".into());
+                (format!("file:/__web__?{}", query.join("&")), Some("web".to_string()), url.clone())
+            }
+            None => {
+                let mut outer_params = Vec::new();
+                if readonly {
+                    outer_params.push("mode=ro");
+                }
+                if immutable {
+                    outer_params.push("immutable=1");
+                }
+                if params.flag("nolock", false) {
+                    outer_params.push("nolock=1");
+                }
+                let mut outer_uri = format!("file:{}", uri_path(path));
+                if !outer_params.is_empty() {
+                    outer_uri.push('?');
+                    outer_uri.push_str(&outer_params.join("&"));
+                }
+                let exists = std::path::Path::new(path).exists();
+                if !exists && readonly {
+                    return Err(SqliteError::new(
+                        SQLITE_CANTOPEN,
+                        format!("cannot open {path} read-only: no such file"),
+                    ));
+                }
+                if !exists && flags & SQLITE_OPEN_CREATE == 0 {
+                    return Err(SqliteError::new(SQLITE_CANTOPEN, format!("cannot open {path}: no such file")));
+                }
+                let journal = format!("{path}-journal");
+                if readonly && !immutable && std::fs::metadata(&journal).is_ok_and(|m| m.len() > 0) {
+                    crate::store::recover_hot_journal(&format!("file:{}", uri_path(path)));
+                }
+                (outer_uri, None, path.to_string())
+            }
+        };
         let opts = StoreOptions {
             outer_uri,
-            outer_vfs: None,
-            display_name: path.to_string(),
+            outer_vfs,
+            display_name,
             readonly,
             create: flags & SQLITE_OPEN_CREATE != 0,
             level: params.int("level").unwrap_or(3).clamp(-7, 22) as i32,

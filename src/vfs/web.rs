@@ -1,0 +1,155 @@
+//! The `web` VFS: a SQLite file read in place over HTTP(S) through [`crate::web::WebFile`].
+//!
+//! It serves plain SQLite files (`vfs=web`) and the outer database of a compressed file read
+//! over the web (`vfs=zstd&web_url=...`, whose outer connection uses this VFS). Files are
+//! read-only and immutable; the optional `.dbi` helper is read here with SQLite and handed to the
+//! web reader, which checks it against the main file and then serves its pages without requests.
+
+use super::{glue::UriParams, FileKind, MemoryJournal, Opener, Result, VfsFile};
+use crate::ffi::*;
+use crate::log;
+use crate::sqlite_api::{Connection, SqliteError};
+use crate::web::{DbiSource, WebErrorKind, WebFile, WebOptions};
+use std::os::raw::c_int;
+
+/// URI parameters the web reader takes, passed on verbatim from the database URI.
+pub const WEB_PARAMS: [&str; 4] = ["web_insecure", "web_nodbi", "web_small_KiB", "web_dbi_url"];
+
+/// The `web` VFS's opener.
+pub struct WebOpener;
+
+impl Opener for WebOpener {
+    fn open(&self, kind: FileKind, _path: &str, params: &UriParams, _flags: c_int) -> Result<(Box<dyn VfsFile>, bool)> {
+        match kind {
+            FileKind::MainDb => Ok((Box::new(WebDbFile::open(params)?), true)),
+            FileKind::MainJournal => Ok((Box::new(MemoryJournal::default()), false)),
+            FileKind::Wal | FileKind::Other => Err(SqliteError::new(
+                SQLITE_CANTOPEN,
+                "databases read over the web are read-only: no WAL or journal files",
+            )),
+        }
+    }
+}
+
+/// A remote SQLite file.
+pub struct WebDbFile {
+    file: WebFile,
+}
+
+fn open_error(message: String) -> SqliteError {
+    SqliteError::new(SQLITE_CANTOPEN, message)
+}
+
+impl WebDbFile {
+    /// Opens the file named by the `web_url` URI parameter, with its .dbi unless disabled.
+    pub fn open(params: &UriParams) -> Result<WebDbFile> {
+        let url = params
+            .get("web_url")
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| open_error("a web database URI needs web_url=URL".into()))?;
+        let mut opts = WebOptions::from_env().map_err(|e| open_error(e.to_string()))?;
+        for key in WEB_PARAMS {
+            if let Some(value) = params.get(key) {
+                opts.set_uri_param(key, &value).map_err(|e| open_error(e.to_string()))?;
+            }
+        }
+        if let Some(level) = params.int("vfs_log").filter(|&l| l >= 0) {
+            opts.log_level = level.min(5) as i32;
+        }
+        opts.validate().map_err(|e| open_error(e.to_string()))?;
+        let (file, dbi) = WebFile::open_with_dbi(&url, &opts).map_err(|e| open_error(e.to_string()))?;
+        if let Some(source) = dbi {
+            match read_dbi_pages(&source) {
+                Ok(pages) => {
+                    let n = file.install_dbi(&source.origin, pages);
+                    log::debug(2, || format!("{url}: {n} pages from {}", source.origin));
+                }
+                Err(reason) => file.reject_dbi(&source.origin, &reason),
+            }
+        }
+        Ok(WebDbFile { file })
+    }
+}
+
+/// Reads `(offset, data)` of every page a .dbi holds, with SQLite (from a private temporary
+/// copy of the downloaded bytes, which SQLite needs as a file).
+fn read_dbi_pages(source: &DbiSource) -> std::result::Result<Vec<(u64, Vec<u8>)>, String> {
+    let tmp = TempFile::with_bytes(&source.bytes).map_err(|e| format!("cannot stage the .dbi: {e}"))?;
+    let uri = format!("file:{}?mode=ro&immutable=1", super::uri_path(&tmp.path.to_string_lossy()));
+    let read = || -> std::result::Result<Vec<(u64, Vec<u8>)>, SqliteError> {
+        let conn = Connection::open(&uri, SQLITE_OPEN_READONLY, None)?;
+        let mut stmt = conn.prepare("SELECT offset, data FROM web_dbi_pages ORDER BY offset")?;
+        let mut pages = Vec::new();
+        while stmt.step()? {
+            let offset = stmt.column_i64(0);
+            if offset < 0 {
+                return Err(SqliteError::new(SQLITE_CORRUPT, format!("negative offset {offset}")));
+            }
+            pages.push((offset as u64, stmt.column_blob(1).to_vec()));
+        }
+        Ok(pages)
+    };
+    read().map_err(|e| format!("cannot read it: {}", e.message))
+}
+
+/// A file in the temporary directory, deleted on drop.
+struct TempFile {
+    path: std::path::PathBuf,
+}
+
+impl TempFile {
+    fn with_bytes(bytes: &[u8]) -> std::io::Result<TempFile> {
+        use std::io::Write;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "genomicsqlite-dbi-{}-{}.sqlite",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+        let staged = TempFile { path };
+        f.write_all(bytes)?;
+        Ok(staged)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl VfsFile for WebDbFile {
+    fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<bool> {
+        match self.file.read_at(offset, buf) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == WebErrorKind::ShortRead => Ok(false),
+            Err(e) => {
+                let message = e.to_string();
+                log::error(&message);
+                Err(SqliteError::new(SQLITE_IOERR_READ, message))
+            }
+        }
+    }
+
+    fn write(&mut self, _offset: u64, _data: &[u8]) -> Result<()> {
+        Err(SqliteError::new(SQLITE_READONLY, format!("{} is read-only (read over the web)", self.file.url())))
+    }
+
+    fn truncate(&mut self, _size: u64) -> Result<()> {
+        Err(SqliteError::new(SQLITE_READONLY, format!("{} is read-only (read over the web)", self.file.url())))
+    }
+
+    fn file_size(&mut self) -> Result<u64> {
+        Ok(self.file.size())
+    }
+
+    fn vfs_name(&self) -> &'static str {
+        "web"
+    }
+
+    fn device_characteristics(&self) -> c_int {
+        SQLITE_IOCAP_IMMUTABLE
+    }
+}

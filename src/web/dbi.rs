@@ -1,0 +1,247 @@
+//! The .dbi helper: locating and downloading it (here) and verifying and serving its pages
+//! (here), while reading the SQLite table inside it is left to the caller, which has SQLite.
+//! See the module docs of `web` for the reasons of this split.
+
+use super::file::WebFile;
+use super::http::{Client, Want};
+use super::{display_url, Log, WebError, WebErrorKind, WebOptions};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The raw bytes of a .dbi file (a SQLite database) and where they came from.
+#[derive(Debug, Clone)]
+pub struct DbiSource {
+    /// The URL (query string hidden) or local path it was read from, for messages.
+    pub origin: String,
+    /// The whole file. Checked: SQLite magic and `application_id` 0x646269.
+    pub bytes: Vec<u8>,
+}
+
+/// `application_id` of a .dbi file ("dbi").
+pub const DBI_APPLICATION_ID: u32 = 0x0064_6269;
+
+fn check_dbi_bytes(bytes: &[u8]) -> Result<(), String> {
+    if bytes.len() < 100 || &bytes[..16] != b"SQLite format 3\0" {
+        return Err("not a SQLite database".to_string());
+    }
+    let app = u32::from_be_bytes([bytes[68], bytes[69], bytes[70], bytes[71]]);
+    if app != DBI_APPLICATION_ID {
+        return Err(format!(
+            "application_id is 0x{app:x}, not 0x{DBI_APPLICATION_ID:x}"
+        ));
+    }
+    Ok(())
+}
+
+/// Page size recorded in a SQLite header (bytes 16-17; 1 means 65536).
+fn sqlite_page_size(header: &[u8]) -> Option<u64> {
+    if header.len() < 100 || &header[..16] != b"SQLite format 3\0" {
+        return None;
+    }
+    let v = u16::from_be_bytes([header[16], header[17]]) as u64;
+    let ps = if v == 1 { 65536 } else { v };
+    (ps >= 512 && ps.is_power_of_two()).then_some(ps)
+}
+
+/// Where the .dbi for `url` would be read from: `dbi_url` if set, else `URL.dbi` unless the URL
+/// has a query string; `None` if `nodbi`.
+pub(crate) fn location(opts: &WebOptions, url: &str) -> Option<String> {
+    if opts.nodbi {
+        return None;
+    }
+    match &opts.dbi_url {
+        Some(u) => Some(u.clone()),
+        None if url.contains('?') => None,
+        None => Some(format!("{}.dbi", url.split('#').next().unwrap_or(url))),
+    }
+}
+
+/// Log the one warning about an unusable .dbi (only the first call per file warns).
+pub(crate) fn warn_once(log: &Log, warned: &AtomicBool, origin: &str, main: &str, reason: &str) {
+    if !warned.swap(true, Ordering::Relaxed) {
+        log.emit(1, || {
+            format!("warning: ignoring .dbi {origin} for {main}: {reason}")
+        });
+    }
+}
+
+/// Download the .dbi from `loc` (see [`WebFile::fetch_dbi`] for the outcomes).
+pub(crate) fn download(
+    client: &Client,
+    opts: &WebOptions,
+    loc: &str,
+    main: &str,
+    warned: &AtomicBool,
+) -> Result<Option<DbiSource>, WebError> {
+    let log = &client.log;
+    let explicit = opts.dbi_url.is_some();
+    let limit = opts.max_dbi_mib as usize * 1024 * 1024;
+    let lower = loc.get(..8).unwrap_or(loc).to_ascii_lowercase();
+    let (origin, bytes) = if lower.starts_with("http://") || lower.starts_with("https://") {
+        let origin = display_url(loc);
+        match client.get(loc, Want::Whole { limit }) {
+            Ok(f) => (origin, f.body),
+            Err(e) if explicit => {
+                return Err(WebError::new(
+                    e.kind(),
+                    format!("cannot read the .dbi given by web_dbi_url: {e}"),
+                ))
+            }
+            Err(e) if matches!(e.kind(), WebErrorKind::NotFound | WebErrorKind::Forbidden) => {
+                log.emit(3, || format!("no .dbi at {origin} ({e})"));
+                return Ok(None);
+            }
+            Err(e) => {
+                warn_once(log, warned, &origin, main, &e.to_string());
+                return Ok(None);
+            }
+        }
+    } else {
+        let path = loc
+            .strip_prefix("file://")
+            .or_else(|| loc.strip_prefix("file:"))
+            .unwrap_or(loc);
+        let io_err = |e: std::io::Error| {
+            WebError::new(
+                WebErrorKind::Io,
+                format!("cannot read the .dbi given by web_dbi_url {path:?}: {e}"),
+            )
+        };
+        let meta = std::fs::metadata(path).map_err(io_err)?;
+        if meta.len() > limit as u64 {
+            return Err(WebError::new(
+                WebErrorKind::Dbi,
+                format!(
+                    "the .dbi {path:?} is {} bytes, over the {} MiB limit",
+                    meta.len(),
+                    opts.max_dbi_mib
+                ),
+            ));
+        }
+        (path.to_string(), std::fs::read(path).map_err(io_err)?)
+    };
+    if let Err(why) = check_dbi_bytes(&bytes) {
+        warn_once(log, warned, &origin, main, &why);
+        return Ok(None);
+    }
+    log.emit(3, || {
+        format!("downloaded .dbi {origin}: {} bytes", bytes.len())
+    });
+    Ok(Some(DbiSource { origin, bytes }))
+}
+
+impl WebFile {
+    /// Where the .dbi would be read from: `dbi_url` if set, else `URL.dbi` unless the URL has a
+    /// query string; `None` if `nodbi`.
+    pub fn dbi_location(&self) -> Option<String> {
+        let i = self.inner();
+        location(&i.opts, &i.url)
+    }
+
+    /// Download the .dbi (whole file, at most `max_dbi_mib`). `Ok(None)` when there is none to
+    /// use: `nodbi`, a URL with a query string, a probe of `URL.dbi` answered 404/403/410 (quietly),
+    /// or a probe that failed otherwise or returned something that is not a .dbi (one warning).
+    /// An explicit `dbi_url` that cannot be read is an error (the user asked for it).
+    /// [`WebFile::open_with_dbi`] does the same concurrently with the open request.
+    pub fn fetch_dbi(&self) -> Result<Option<DbiSource>, WebError> {
+        let i = self.inner();
+        let Some(loc) = self.dbi_location() else {
+            i.log.emit(3, || format!("no .dbi probe for {}", i.name));
+            return Ok(None);
+        };
+        download(&i.client, &i.opts, &loc, &i.name, &i.dbi_warned)
+    }
+
+    /// Install the pages the caller read from the .dbi (`SELECT offset, data FROM web_dbi_pages`).
+    /// They are verified first: the main file must be a SQLite file, every page must have its
+    /// page size, be aligned and lie inside the file, and the page at offset 0 must begin with
+    /// the main file's first 100 bytes. Returns the number of pages installed; on failure the
+    /// .dbi is ignored with one warning and 0 is returned. Installing again replaces the pages.
+    pub fn install_dbi<I>(&self, origin: &str, pages: I) -> usize
+    where
+        I: IntoIterator<Item = (u64, Vec<u8>)>,
+    {
+        let i = self.inner();
+        let Some(ps) = sqlite_page_size(&i.header) else {
+            self.reject_dbi(origin, "the main file does not begin with a SQLite header");
+            return 0;
+        };
+        let mut map = HashMap::new();
+        let mut bytes = 0usize;
+        let limit = i.opts.max_dbi_mib as usize * 1024 * 1024;
+        for (offset, data) in pages {
+            if data.len() as u64 != ps || offset % ps != 0 || offset.saturating_add(ps) > i.size() {
+                self.reject_dbi(
+                    origin,
+                    &format!("page at offset {offset} ({} bytes) does not fit the main file's {ps}-byte pages and size {}", data.len(), i.size()),
+                );
+                return 0;
+            }
+            bytes += data.len();
+            if bytes > limit {
+                self.reject_dbi(
+                    origin,
+                    &format!("pages exceed the {} MiB limit", i.opts.max_dbi_mib),
+                );
+                return 0;
+            }
+            map.insert(offset / ps, data);
+        }
+        match map.get(&0) {
+            None => {
+                self.reject_dbi(origin, "it has no copy of page 1");
+                return 0;
+            }
+            Some(p0) if p0.len() < 100 || p0[..100] != i.header[..] => {
+                self.reject_dbi(
+                    origin,
+                    "stale: its copy of page 1 differs from the main file's header",
+                );
+                return 0;
+            }
+            Some(_) => {}
+        }
+        let n = map.len();
+        i.set_dbi(ps, map);
+        i.log.emit(2, || {
+            format!("using .dbi {origin}: {n} pages of {ps} bytes")
+        });
+        n
+    }
+
+    /// Tell the reader the .dbi could not be used (e.g. the caller's SQLite could not read it):
+    /// logs one warning (only the first call per file warns) and keeps reading without it.
+    pub fn reject_dbi(&self, origin: &str, reason: &str) {
+        let i = self.inner();
+        warn_once(&i.log, &i.dbi_warned, origin, &i.name, reason);
+    }
+
+    /// Pages currently served from the .dbi.
+    pub fn dbi_pages(&self) -> usize {
+        self.inner().dbi_page_count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn headers() {
+        let mut h = vec![0u8; 100];
+        h[..16].copy_from_slice(b"SQLite format 3\0");
+        let mut ps = |a: u8, b: u8| {
+            h[16] = a;
+            h[17] = b;
+            sqlite_page_size(&h)
+        };
+        assert_eq!(ps(0, 1), Some(65536));
+        assert_eq!(ps(0x10, 0), Some(4096));
+        assert_eq!(ps(0, 0), None);
+        assert_eq!(ps(3, 0), None);
+        assert!(check_dbi_bytes(&h).is_err());
+        h[68..72].copy_from_slice(&DBI_APPLICATION_ID.to_be_bytes());
+        assert!(check_dbi_bytes(&h).is_ok());
+        assert!(check_dbi_bytes(b"short").is_err());
+        assert_eq!(sqlite_page_size(b"short"), None);
+    }
+}

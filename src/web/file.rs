@@ -1,0 +1,835 @@
+//! [`WebFile`]: a remote file read with cached, batched, retried HTTP range requests.
+
+use super::cache::ChunkCache;
+use super::dbi::{self, DbiSource};
+use super::http::{Client, Fetched, Identity, Want};
+use super::{display_url, Log, WebError, WebErrorKind, WebOptions};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Counters of one open file (all monotonic except `cached_bytes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebStats {
+    /// Calls to `read_at`.
+    pub reads: u64,
+    /// Bytes returned by `read_at`.
+    pub bytes_read: u64,
+    /// HTTP requests sent, including the open request, retries, read-ahead and the .dbi.
+    pub requests: u64,
+    /// Body bytes received over HTTP.
+    pub bytes_fetched: u64,
+    /// Attempts that were retried (transient errors).
+    pub retries: u64,
+    /// Requests issued by background read-ahead.
+    pub prefetch_requests: u64,
+    /// Reads served entirely from memory (chunk cache) without this thread sending a request.
+    pub cache_hits: u64,
+    /// Reads served from the .dbi helper.
+    pub dbi_hits: u64,
+    /// Bytes currently held by the chunk cache.
+    pub cached_bytes: u64,
+}
+
+/// A sequential access stream: the last chunk it read and how many consecutive chunks it has
+/// advanced through; `frontier` is the first chunk not yet requested on its behalf.
+#[derive(Clone, Copy)]
+struct Stream {
+    last: u64,
+    run: u32,
+    frontier: u64,
+    used: u64,
+}
+
+const MAX_STREAMS: usize = 8;
+
+struct State {
+    cache: ChunkCache,
+    streams: Vec<Stream>,
+    tick: u64,
+    /// Set once the file is known to have changed on the server: every later read fails.
+    broken: Option<WebError>,
+}
+
+struct Dbi {
+    page_size: u64,
+    pages: HashMap<u64, Vec<u8>>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) url: String,
+    pub(crate) name: String,
+    pub(crate) opts: WebOptions,
+    size: u64,
+    chunk: u64,
+    max_chunks: u64,
+    identity: Identity,
+    pub(crate) header: Vec<u8>,
+    pub(crate) client: Client,
+    pub(crate) log: Log,
+    state: Mutex<State>,
+    cond: Condvar,
+    dbi: RwLock<Option<Dbi>>,
+    pub(crate) dbi_warned: AtomicBool,
+    last_error: Mutex<String>,
+    reads: AtomicU64,
+    bytes_read: AtomicU64,
+    prefetch_requests: AtomicU64,
+    cache_hits: AtomicU64,
+    dbi_hits: AtomicU64,
+}
+
+/// A file on an HTTP(S) server, opened read-only.
+///
+/// # Design
+/// * **Chunks.** The file is cut into aligned chunks of `small_kib` KiB. A read needing a missing
+///   chunk fetches it with one `Range` request, so an isolated page read costs about `small_kib`
+///   of transfer no matter where it lands.
+/// * **Sequential streams.** Up to 8 recent access streams are tracked. A read in the chunk after
+///   a stream's last chunk advances it; after two advances the request size doubles with every
+///   further advance (2, 4, 8 ... chunks) up to `max_request_kib`. While a stream is sequential,
+///   background threads (`prefetch_threads`) fetch the next window ahead of the reader, so a scan
+///   streams with few large requests while point lookups stay small.
+/// * **Concurrency.** `read_at` takes `&self` and may be called from many threads. Chunks being
+///   fetched are marked pending; other readers wait for that transfer instead of repeating it.
+/// * **Memory bound.** Fetched chunks live in an LRU cache of at most `cache_mib` MiB (plus the
+///   requests in flight, at most `prefetch_threads + readers` requests of at most
+///   `max_request_kib`, itself capped at a quarter of the cache). .dbi pages are kept in addition
+///   (bounded by the .dbi size limit `max_dbi_mib`).
+/// * **Consistency.** Every response's size (Content-Range total), ETag and Last-Modified are
+///   compared with those seen at open; any difference makes this and every later read fail with
+///   [`WebErrorKind::Changed`], so bytes of two versions are never mixed.
+/// * **Failures.** Connection errors, timeouts, 5xx, 408 and 429 are retried with exponential
+///   backoff within `retry_total_ms`; the final error names the URL and the status or curl error.
+/// * **Connections.** curl easy handles are pooled and reused (keep-alive; HTTP/2 over TLS when
+///   offered; redirects followed). Dropping the file aborts its background transfers.
+pub struct WebFile {
+    inner: Arc<Inner>,
+    jobs: Option<Sender<Vec<u64>>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+/// The request that opens a file: the first chunk, size unknown.
+fn first_request(opts: &WebOptions) -> Want {
+    Want::Range {
+        start: 0,
+        end: opts.small_kib as u64 * 1024 - 1,
+        total: None,
+    }
+}
+
+/// Check the options and the URL before any network access.
+fn check_args(url: &str, opts: &WebOptions) -> Result<(), WebError> {
+    opts.validate()?;
+    if !is_http_url(url) {
+        return Err(WebError::new(
+            WebErrorKind::InvalidInput,
+            format!(
+                "web URL must start with http:// or https://, got {:?}",
+                display_url(url)
+            ),
+        ));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) || url.len() < 10 {
+        return Err(WebError::new(
+            WebErrorKind::InvalidInput,
+            format!(
+                "malformed web URL {:?} (spaces and control characters must be percent-encoded)",
+                display_url(url)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn is_http_url(url: &str) -> bool {
+    let l = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    l.starts_with("http://") || l.starts_with("https://")
+}
+
+impl WebFile {
+    /// Open `url` (http:// or https://): one ranged GET of the first chunk learns the size,
+    /// ETag and Last-Modified. Fails with a message naming the URL and the status for 404/403,
+    /// a server ignoring `Range` (the transfer is aborted after the first chunk's worth of bytes),
+    /// TLS verification failure (unless `opts.insecure`), or transport errors after retries.
+    pub fn open(url: &str, opts: &WebOptions) -> Result<WebFile, WebError> {
+        check_args(url, opts)?;
+        let client = Client::new(opts);
+        let first = client.get(url, first_request(opts))?;
+        WebFile::finish_open(url, opts, client, first)
+    }
+
+    /// [`open`](Self::open) and [`fetch_dbi`](Self::fetch_dbi) at once: the .dbi is downloaded
+    /// in a second thread while the first request is in flight, saving a round trip. An error
+    /// opening the file wins over anything about the .dbi.
+    pub fn open_with_dbi(
+        url: &str,
+        opts: &WebOptions,
+    ) -> Result<(WebFile, Option<DbiSource>), WebError> {
+        check_args(url, opts)?;
+        let client = Client::new(opts);
+        let name = display_url(url);
+        let warned = AtomicBool::new(false);
+        let loc = dbi::location(opts, url);
+        let (first, dbi) = std::thread::scope(|s| {
+            let job = || match &loc {
+                Some(loc) => dbi::download(&client, opts, loc, &name, &warned),
+                None => Ok(None),
+            };
+            let handle = std::thread::Builder::new()
+                .name("gsq-web-dbi".to_string())
+                .spawn_scoped(s, job);
+            let first = client.get(url, first_request(opts));
+            let dbi = match handle {
+                Ok(h) => h.join().unwrap_or_else(|_| {
+                    Err(WebError::new(
+                        WebErrorKind::Dbi,
+                        "the .dbi download thread failed",
+                    ))
+                }),
+                // No thread to be had: download it now, in this thread.
+                Err(_) => job(),
+            };
+            (first, dbi)
+        });
+        let file = WebFile::finish_open(url, opts, client, first?)?;
+        if warned.load(Ordering::Relaxed) {
+            file.inner.dbi_warned.store(true, Ordering::Relaxed);
+        }
+        Ok((file, dbi?))
+    }
+
+    fn finish_open(
+        url: &str,
+        opts: &WebOptions,
+        client: Client,
+        f: Fetched,
+    ) -> Result<WebFile, WebError> {
+        let name = display_url(url);
+        let log = Log::new(opts.log_level);
+        let chunk = opts.small_kib as u64 * 1024;
+        let size = if f.whole_file {
+            f.body.len() as u64
+        } else {
+            match f.identity.total {
+                Some(t) => t,
+                None => {
+                    return Err(WebError::new(
+                        WebErrorKind::RangeUnsupported,
+                        format!("GET {name}: the server did not report the file size (Content-Range: bytes a-b/*)"),
+                    ))
+                }
+            }
+        };
+        let first_len = size.min(chunk) as usize;
+        if f.body.len() < first_len {
+            return Err(WebError::new(
+                WebErrorKind::Network,
+                format!(
+                    "GET {name}: short response at open ({} of {} bytes)",
+                    f.body.len(),
+                    first_len
+                ),
+            ));
+        }
+        let mut first = f.body;
+        first.truncate(first_len);
+        let identity = Identity {
+            total: Some(size),
+            ..f.identity
+        };
+        let budget = opts.cache_mib as usize * 1024 * 1024;
+        let max_req = (opts.max_request_kib as u64 * 1024)
+            .min(budget as u64 / 4)
+            .max(chunk);
+        let max_chunks = (max_req / chunk).max(1);
+        let mut cache = ChunkCache::new(budget);
+        let header = first[..first.len().min(100)].to_vec();
+        if !first.is_empty() {
+            cache.insert(0, first);
+        }
+        log.emit(2, || {
+            format!(
+                "opened {name}: {size} bytes, ETag {}, Last-Modified {}, chunk {} KiB, max request {} KiB",
+                identity.etag.as_deref().unwrap_or("-"),
+                identity.last_modified.as_deref().unwrap_or("-"),
+                chunk / 1024,
+                max_chunks * chunk / 1024
+            )
+        });
+        let inner = Arc::new(Inner {
+            url: url.to_string(),
+            name,
+            opts: opts.clone(),
+            size,
+            chunk,
+            max_chunks,
+            identity,
+            header,
+            client,
+            log,
+            state: Mutex::new(State {
+                cache,
+                streams: Vec::new(),
+                tick: 0,
+                broken: None,
+            }),
+            cond: Condvar::new(),
+            dbi: RwLock::new(None),
+            dbi_warned: AtomicBool::new(false),
+            last_error: Mutex::new(String::new()),
+            reads: AtomicU64::new(0),
+            bytes_read: AtomicU64::new(0),
+            prefetch_requests: AtomicU64::new(0),
+            cache_hits: AtomicU64::new(0),
+            dbi_hits: AtomicU64::new(0),
+        });
+        let mut workers = Vec::new();
+        let mut jobs = None;
+        if opts.prefetch_threads > 0 && size > chunk {
+            let (tx, rx) =
+                crossbeam_channel::bounded::<Vec<u64>>(opts.prefetch_threads as usize * 2);
+            for i in 0..opts.prefetch_threads {
+                let worker_inner = inner.clone();
+                let rx: Receiver<Vec<u64>> = rx.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("gsq-web-prefetch-{i}"))
+                    .spawn(move || prefetch_worker(worker_inner, rx));
+                match spawned {
+                    Ok(h) => workers.push(h),
+                    Err(e) => inner
+                        .log
+                        .emit(1, || format!("cannot start a read-ahead thread: {e}")),
+                }
+            }
+            if !workers.is_empty() {
+                jobs = Some(tx);
+            }
+        }
+        Ok(WebFile {
+            inner,
+            jobs,
+            workers,
+        })
+    }
+
+    /// Size of the remote file in bytes (as reported at open).
+    pub fn size(&self) -> u64 {
+        self.inner.size
+    }
+
+    /// The URL given to `open`.
+    pub fn url(&self) -> &str {
+        &self.inner.url
+    }
+
+    /// ETag and Last-Modified reported at open (either may be absent).
+    pub fn validators(&self) -> (Option<&str>, Option<&str>) {
+        (
+            self.inner.identity.etag.as_deref(),
+            self.inner.identity.last_modified.as_deref(),
+        )
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> WebStats {
+        let i = &self.inner;
+        let cached = i.state.lock().map(|s| s.cache.bytes() as u64).unwrap_or(0);
+        WebStats {
+            reads: i.reads.load(Ordering::Relaxed),
+            bytes_read: i.bytes_read.load(Ordering::Relaxed),
+            requests: i.client.counters.requests.load(Ordering::Relaxed),
+            bytes_fetched: i.client.counters.bytes.load(Ordering::Relaxed),
+            retries: i.client.counters.retries.load(Ordering::Relaxed),
+            prefetch_requests: i.prefetch_requests.load(Ordering::Relaxed),
+            cache_hits: i.cache_hits.load(Ordering::Relaxed),
+            dbi_hits: i.dbi_hits.load(Ordering::Relaxed),
+            cached_bytes: cached,
+        }
+    }
+
+    /// Fill `buf` with the bytes at `offset`. Thread-safe. A read extending past the end of the
+    /// file fills what exists, zero-fills the rest and returns [`WebErrorKind::ShortRead`].
+    ///
+    /// Failures other than short reads are also printed on stderr at every log level (SQLite
+    /// itself would only say "disk I/O error"); the same message is not repeated back to back.
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), WebError> {
+        let r = self.read_at_quiet(offset, buf);
+        if let Err(e) = &r {
+            if e.kind() != WebErrorKind::ShortRead {
+                let i = &self.inner;
+                let mut last = i.last_error.lock().unwrap_or_else(|p| p.into_inner());
+                if *last != e.message() {
+                    *last = e.message().to_string();
+                    i.log.emit(0, || format!("error: {e}"));
+                }
+            }
+        }
+        r
+    }
+
+    fn read_at_quiet(&self, offset: u64, buf: &mut [u8]) -> Result<(), WebError> {
+        let i = &*self.inner;
+        i.reads.fetch_add(1, Ordering::Relaxed);
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let Some(end) = offset.checked_add(buf.len() as u64) else {
+            return Err(WebError::new(
+                WebErrorKind::InvalidInput,
+                format!(
+                    "read of {} bytes at offset {offset}: offset overflow",
+                    buf.len()
+                ),
+            ));
+        };
+        let avail = end.min(i.size).saturating_sub(offset) as usize;
+        let (head, tail) = buf.split_at_mut(avail);
+        tail.fill(0);
+        if !head.is_empty() {
+            if let Some(e) = &i.lock().broken {
+                return Err(e.clone());
+            }
+            if i.read_dbi(offset, head) {
+                i.dbi_hits.fetch_add(1, Ordering::Relaxed);
+                i.log
+                    .emit(5, || format!("read {} bytes at {offset}: .dbi", head.len()));
+            } else {
+                i.read_chunks(offset, head, self.jobs.as_ref())?;
+            }
+            i.bytes_read.fetch_add(head.len() as u64, Ordering::Relaxed);
+        }
+        if !tail.is_empty() {
+            return Err(WebError::new(
+                WebErrorKind::ShortRead,
+                format!(
+                    "read of {} bytes at offset {offset} past the end of {} ({} bytes)",
+                    buf.len(),
+                    i.name,
+                    i.size
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl Drop for WebFile {
+    fn drop(&mut self) {
+        self.inner.client.cancel.store(true, Ordering::Relaxed);
+        self.jobs = None; // disconnects the workers' channel
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+        let inner = &self.inner;
+        if inner.log.on(3) {
+            let s = self.stats();
+            inner.log.emit(3, || {
+                format!(
+                    "closed {}: {} reads ({} bytes; {} from cache, {} from .dbi), {} requests ({} read-ahead, {} retries), {} bytes fetched",
+                    inner.name, s.reads, s.bytes_read, s.cache_hits, s.dbi_hits, s.requests, s.prefetch_requests, s.retries, s.bytes_fetched
+                )
+            });
+        }
+    }
+}
+
+fn prefetch_worker(inner: Arc<Inner>, rx: Receiver<Vec<u64>>) {
+    for chunks in rx.iter() {
+        if inner.client.cancel.load(Ordering::Relaxed) {
+            // Closing: release what this job had reserved.
+            if let Ok(mut st) = inner.state.lock() {
+                for c in &chunks {
+                    st.cache.clear_pending(*c);
+                }
+            }
+            inner.cond.notify_all();
+            continue;
+        }
+        // Fetch each contiguous run (they are all marked pending by the scheduler).
+        let mut k = 0;
+        while k < chunks.len() {
+            let mut j = k;
+            while j + 1 < chunks.len()
+                && chunks[j + 1] == chunks[j] + 1
+                && (j + 1 - k) < inner.max_chunks as usize
+            {
+                j += 1;
+            }
+            let (first, last) = (chunks[k], chunks[j]);
+            inner.prefetch_requests.fetch_add(1, Ordering::Relaxed);
+            let res = inner.fetch_chunks(first, last);
+            let mut st = inner.lock();
+            match res {
+                Ok(parts) => {
+                    for (n, data) in parts.into_iter().enumerate() {
+                        st.cache.insert(first + n as u64, data);
+                    }
+                }
+                Err(e) => {
+                    inner.log.emit(2, || format!("read-ahead failed: {e}"));
+                    if e.kind() == WebErrorKind::Changed && st.broken.is_none() {
+                        st.broken = Some(e);
+                    }
+                }
+            }
+            for c in first..=last {
+                st.cache.clear_pending(c);
+            }
+            drop(st);
+            inner.cond.notify_all();
+            k = j + 1;
+        }
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the cache inconsistent in a way that
+        // matters (worst case: a chunk stays marked pending and is waited on with a timeout).
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn last_chunk(&self) -> u64 {
+        (self.size.max(1) - 1) / self.chunk
+    }
+
+    /// Compare a response's identity with the one seen at open.
+    fn check_identity(&self, id: &Identity) -> Result<(), WebError> {
+        let mut why = Vec::new();
+        if let Some(t) = id.total {
+            if t != self.size {
+                why.push(format!("size {} -> {}", self.size, t));
+            }
+        }
+        if let (Some(a), Some(b)) = (&self.identity.etag, &id.etag) {
+            if a != b {
+                why.push(format!("ETag {a} -> {b}"));
+            }
+        }
+        if let (Some(a), Some(b)) = (&self.identity.last_modified, &id.last_modified) {
+            if a != b {
+                why.push(format!("Last-Modified {a} -> {b}"));
+            }
+        }
+        if why.is_empty() {
+            Ok(())
+        } else {
+            Err(WebError::new(
+                WebErrorKind::Changed,
+                format!(
+                    "{} changed on the server while open ({}); reopen it to read the new version",
+                    self.name,
+                    why.join(", ")
+                ),
+            ))
+        }
+    }
+
+    /// Fetch chunks `first..=last` in one request and split the body.
+    fn fetch_chunks(&self, first: u64, last: u64) -> Result<Vec<Vec<u8>>, WebError> {
+        let start = first * self.chunk;
+        let end = ((last + 1) * self.chunk).min(self.size) - 1;
+        let Fetched {
+            body,
+            identity,
+            whole_file,
+        } = self.client.get(
+            &self.url,
+            Want::Range {
+                start,
+                end,
+                total: Some(self.size),
+            },
+        )?;
+        self.check_identity(&identity)?;
+        let body = if whole_file {
+            // A tiny file served without Range support: the body is the whole file, whose size
+            // check_identity just confirmed.
+            match body.get(start as usize..=end as usize) {
+                Some(b) => b.to_vec(),
+                None => {
+                    return Err(self
+                        .check_identity(&Identity {
+                            total: Some(body.len() as u64),
+                            ..identity
+                        })
+                        .err()
+                        .unwrap_or_else(|| {
+                            WebError::new(
+                                WebErrorKind::Changed,
+                                format!("{} changed on the server while open", self.name),
+                            )
+                        }))
+                }
+            }
+        } else {
+            body
+        };
+        if body.len() as u64 != end - start + 1 {
+            return Err(WebError::new(
+                WebErrorKind::Network,
+                format!(
+                    "GET bytes={start}-{end} {}: got {} bytes",
+                    self.name,
+                    body.len()
+                ),
+            ));
+        }
+        Ok(body
+            .chunks(self.chunk as usize)
+            .map(|c| c.to_vec())
+            .collect())
+    }
+
+    /// Serve a read from the .dbi pages if one page covers it.
+    fn read_dbi(&self, offset: u64, out: &mut [u8]) -> bool {
+        let Ok(g) = self.dbi.read() else { return false };
+        let Some(d) = g.as_ref() else { return false };
+        let pno = offset / d.page_size;
+        let within = (offset - pno * d.page_size) as usize;
+        match d.pages.get(&pno) {
+            Some(p) if within + out.len() <= p.len() => {
+                out.copy_from_slice(&p[within..within + out.len()]);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub(crate) fn set_dbi(&self, page_size: u64, pages: HashMap<u64, Vec<u8>>) {
+        if let Ok(mut g) = self.dbi.write() {
+            *g = Some(Dbi { page_size, pages });
+        }
+    }
+
+    pub(crate) fn dbi_page_count(&self) -> usize {
+        self.dbi
+            .read()
+            .ok()
+            .and_then(|g| g.as_ref().map(|d| d.pages.len()))
+            .unwrap_or(0)
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Note a read of chunks c0..=c1 in the stream tracker; returns (request window in chunks,
+    /// index of the stream).
+    fn note_read(&self, st: &mut State, c0: u64, c1: u64) -> (u64, usize) {
+        st.tick += 1;
+        let tick = st.tick;
+        let found = st
+            .streams
+            .iter()
+            .position(|s| c0 <= s.last + 1 && c0 + 2 >= s.last);
+        let idx = match found {
+            Some(k) => {
+                let s = &mut st.streams[k];
+                if c0 == s.last + 1 {
+                    s.run = s.run.saturating_add(1);
+                    if s.run == 2 {
+                        self.log.emit(3, || {
+                            format!("sequential reading detected at offset {}", c0 * self.chunk)
+                        });
+                    }
+                }
+                s.last = s.last.max(c1);
+                s.used = tick;
+                k
+            }
+            None => {
+                let s = Stream {
+                    last: c1,
+                    run: 0,
+                    frontier: c1 + 1,
+                    used: tick,
+                };
+                if st.streams.len() < MAX_STREAMS {
+                    st.streams.push(s);
+                    st.streams.len() - 1
+                } else {
+                    let k = st
+                        .streams
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, s)| s.used)
+                        .map(|(k, _)| k)
+                        .unwrap_or(0);
+                    st.streams[k] = s;
+                    k
+                }
+            }
+        };
+        let run = st.streams[idx].run;
+        let window = if run >= 2 {
+            (1u64 << (run - 1).min(30)).min(self.max_chunks)
+        } else {
+            1
+        };
+        (window, idx)
+    }
+
+    fn read_chunks(
+        &self,
+        offset: u64,
+        out: &mut [u8],
+        jobs: Option<&Sender<Vec<u64>>>,
+    ) -> Result<(), WebError> {
+        let c0 = offset / self.chunk;
+        let c1 = (offset + out.len() as u64 - 1) / self.chunk;
+        let mut got: Vec<Option<Arc<Vec<u8>>>> = vec![None; (c1 - c0 + 1) as usize];
+        let mut st = self.lock();
+        let (window, sidx) = self.note_read(&mut st, c0, c1);
+        let mut fetched_here = false;
+        loop {
+            if let Some(e) = &st.broken {
+                return Err(e.clone());
+            }
+            let mut missing = None;
+            let mut waiting = false;
+            for c in c0..=c1 {
+                let slot = &mut got[(c - c0) as usize];
+                if slot.is_some() {
+                    continue;
+                }
+                if let Some(d) = st.cache.get(c) {
+                    *slot = Some(d);
+                } else if st.cache.is_pending(c) {
+                    waiting = true;
+                } else if missing.is_none() {
+                    missing = Some(c);
+                }
+            }
+            if let Some(m) = missing {
+                let want_last = c1.max(m + window - 1).min(self.last_chunk());
+                let mut last = m;
+                while last < want_last
+                    && !st.cache.contains(last + 1)
+                    && !st.cache.is_pending(last + 1)
+                {
+                    last += 1;
+                }
+                for c in m..=last {
+                    st.cache.set_pending(c);
+                }
+                if let Some(s) = st.streams.get_mut(sidx) {
+                    s.frontier = s.frontier.max(last + 1);
+                }
+                drop(st);
+                fetched_here = true;
+                let res = self.fetch_chunks(m, last);
+                st = self.lock();
+                for c in m..=last {
+                    st.cache.clear_pending(c);
+                }
+                match res {
+                    Ok(parts) => {
+                        for (n, data) in parts.into_iter().enumerate() {
+                            let c = m + n as u64;
+                            st.cache.insert(c, data);
+                            if (c0..=c1).contains(&c) {
+                                got[(c - c0) as usize] = st.cache.get(c);
+                            }
+                        }
+                        self.cond.notify_all();
+                    }
+                    Err(e) => {
+                        if e.kind() == WebErrorKind::Changed && st.broken.is_none() {
+                            st.broken = Some(e.clone());
+                        }
+                        self.cond.notify_all();
+                        return Err(e);
+                    }
+                }
+                continue;
+            }
+            if waiting {
+                st = match self.cond.wait_timeout(st, Duration::from_millis(250)) {
+                    Ok((g, _)) => g,
+                    Err(p) => p.into_inner().0,
+                };
+                continue;
+            }
+            break;
+        }
+        // Read-ahead for a sequential stream: keep about one window requested beyond this read.
+        if let (Some(tx), true) = (jobs, window > 1) {
+            let frontier = st
+                .streams
+                .get(sidx)
+                .map(|s| s.frontier)
+                .unwrap_or(c1 + 1)
+                .max(c1 + 1);
+            let last_chunk = self.last_chunk();
+            if frontier <= last_chunk && frontier - (c1 + 1) < window {
+                let end = (frontier + window - 1).min(last_chunk);
+                let todo: Vec<u64> = (frontier..=end)
+                    .filter(|&c| !st.cache.contains(c) && !st.cache.is_pending(c))
+                    .collect();
+                if let Some(s) = st.streams.get_mut(sidx) {
+                    s.frontier = end + 1;
+                }
+                if !todo.is_empty() {
+                    for &c in &todo {
+                        st.cache.set_pending(c);
+                    }
+                    if let Err(TrySendError::Full(todo) | TrySendError::Disconnected(todo)) =
+                        tx.try_send(todo)
+                    {
+                        for c in todo {
+                            st.cache.clear_pending(c);
+                        }
+                        if let Some(s) = st.streams.get_mut(sidx) {
+                            s.frontier = frontier;
+                        }
+                    }
+                }
+            }
+        }
+        drop(st);
+        if !fetched_here {
+            self.cache_hits.fetch_add(1, Ordering::Relaxed);
+        }
+        // Copy out.
+        let mut pos = 0usize;
+        for (k, d) in got.iter().enumerate() {
+            let Some(d) = d else {
+                return Err(WebError::new(
+                    WebErrorKind::Network,
+                    format!("{}: internal error: chunk not loaded", self.name),
+                ));
+            };
+            let c = c0 + k as u64;
+            let cstart = c * self.chunk;
+            let from = ((offset + pos as u64).max(cstart) - cstart) as usize;
+            let n = d.len().saturating_sub(from).min(out.len() - pos);
+            if let (Some(dst), Some(src)) = (out.get_mut(pos..pos + n), d.get(from..from + n)) {
+                dst.copy_from_slice(src);
+            }
+            pos += n;
+        }
+        self.log.emit(5, || {
+            format!(
+                "read {} bytes at {offset}: {}",
+                out.len(),
+                if fetched_here { "fetched" } else { "cache" }
+            )
+        });
+        if pos != out.len() {
+            return Err(WebError::new(
+                WebErrorKind::Network,
+                format!("{}: internal error: short copy", self.name),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,567 @@
+//! HTTP transfers: pooled curl easy handles (each keeps its connections alive; HTTP/2 over TLS
+//! when the server offers it), one GET per call, classification of the response, and retries with
+//! exponential backoff within a bounded total time.
+
+use super::{display_url, Log, WebError, WebErrorKind, WebOptions};
+use curl::easy::{Easy2, Handler, HttpVersion, List, WriteError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Collects one response. Bodies larger than `limit` are refused by aborting the transfer, so a
+/// server that ignores `Range` is never streamed into memory.
+pub(crate) struct Collector {
+    status: u32,
+    content_range: Option<String>,
+    content_length: Option<u64>,
+    etag: Option<String>,
+    last_modified: Option<String>,
+    body: Vec<u8>,
+    limit: usize,
+    overflow: bool,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Collector {
+    fn new(cancel: Arc<AtomicBool>) -> Collector {
+        Collector {
+            status: 0,
+            content_range: None,
+            content_length: None,
+            etag: None,
+            last_modified: None,
+            body: Vec::new(),
+            limit: 0,
+            overflow: false,
+            cancel,
+        }
+    }
+    fn reset(&mut self, limit: usize) {
+        self.status = 0;
+        self.content_range = None;
+        self.content_length = None;
+        self.etag = None;
+        self.last_modified = None;
+        self.body = Vec::new();
+        self.limit = limit;
+        self.overflow = false;
+    }
+}
+
+impl Handler for Collector {
+    fn header(&mut self, data: &[u8]) -> bool {
+        let line = String::from_utf8_lossy(data);
+        let line = line.trim_end_matches(&['\r', '\n'][..]);
+        if line
+            .as_bytes()
+            .get(..5)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"HTTP/"))
+        {
+            // A new response (e.g. after a redirect or a 100 Continue): forget the previous one.
+            let limit = self.limit;
+            self.reset(limit);
+            self.status = line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            return true;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            let value = value.trim().to_string();
+            match name.trim().to_ascii_lowercase().as_str() {
+                "content-range" => self.content_range = Some(value),
+                "content-length" => self.content_length = value.parse().ok(),
+                "etag" => self.etag = Some(value),
+                "last-modified" => self.last_modified = Some(value),
+                _ => {}
+            }
+        }
+        true
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<usize, WriteError> {
+        if self.body.len().saturating_add(data.len()) > self.limit {
+            self.overflow = true;
+            return Ok(0); // makes curl abort the transfer
+        }
+        if self.body.is_empty() {
+            let want = match self.content_length {
+                Some(n) if (n as usize) <= self.limit => n as usize,
+                _ => data.len(),
+            };
+            self.body.reserve_exact(want.max(data.len()));
+        }
+        self.body.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn progress(&mut self, _dltotal: f64, _dlnow: f64, _ultotal: f64, _ulnow: f64) -> bool {
+        !self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// The validators and size reported by one response.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Identity {
+    pub total: Option<u64>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// A successful body.
+pub(crate) struct Fetched {
+    pub body: Vec<u8>,
+    pub identity: Identity,
+    /// The server answered 200 with the whole file instead of 206.
+    pub whole_file: bool,
+}
+
+/// What a GET asks for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Want {
+    /// `bytes=start-end` (inclusive). `total` = size known from open (None at open).
+    Range {
+        start: u64,
+        end: u64,
+        total: Option<u64>,
+    },
+    /// The whole resource, at most `limit` bytes (the .dbi).
+    Whole { limit: usize },
+}
+
+/// Counters shared by all transfers of one file.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub requests: AtomicU64,
+    pub bytes: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+pub(crate) struct Client {
+    pool: Mutex<Vec<Easy2<Collector>>>,
+    opts: WebOptions,
+    pub log: Log,
+    pub cancel: Arc<AtomicBool>,
+    pub counters: Counters,
+}
+
+enum Outcome {
+    Done(Fetched),
+    Retry(WebError),
+    Fatal(WebError),
+}
+
+/// A parsed `Content-Range`: the range (if not `*`) and the total size (if not `*`).
+type ContentRange = (Option<(u64, u64)>, Option<u64>);
+
+fn parse_content_range(v: &str) -> Option<ContentRange> {
+    // "bytes 0-99/1234", "bytes */1234", "bytes 0-99/*"
+    let v = v.trim();
+    let rest = v
+        .strip_prefix("bytes")
+        .or_else(|| v.strip_prefix("BYTES"))?
+        .trim_start();
+    let (range, total) = rest.split_once('/')?;
+    let total = if total.trim() == "*" {
+        None
+    } else {
+        Some(total.trim().parse().ok()?)
+    };
+    let range = if range.trim() == "*" {
+        None
+    } else {
+        let (a, b) = range.trim().split_once('-')?;
+        Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+    };
+    Some((range, total))
+}
+
+fn curl_err(url: &str, what: &str, e: &curl::Error) -> WebError {
+    let mut m = format!("{} {}: {}", what, display_url(url), e.description());
+    if let Some(extra) = e.extra_description() {
+        m.push_str(&format!(" ({})", extra.trim()));
+    }
+    WebError::new(WebErrorKind::Network, m)
+}
+
+fn retryable_curl(e: &curl::Error) -> bool {
+    e.is_couldnt_connect()
+        || e.is_couldnt_resolve_host()
+        || e.is_operation_timedout()
+        || e.is_partial_file()
+        || e.is_got_nothing()
+        || e.is_send_error()
+        || e.is_recv_error()
+        || e.is_http2_error()
+        || e.is_http2_stream_error()
+        || e.is_again()
+}
+
+impl Client {
+    pub(crate) fn new(opts: &WebOptions) -> Client {
+        Client {
+            pool: Mutex::new(Vec::new()),
+            opts: opts.clone(),
+            log: Log::new(opts.log_level),
+            cancel: Arc::new(AtomicBool::new(false)),
+            counters: Counters::default(),
+        }
+    }
+
+    fn handle(&self) -> Result<Easy2<Collector>, curl::Error> {
+        if let Some(h) = self.pool.lock().ok().and_then(|mut p| p.pop()) {
+            return Ok(h);
+        }
+        let mut h = Easy2::new(Collector::new(self.cancel.clone()));
+        h.useragent(concat!(
+            "genomicsqlite/",
+            env!("CARGO_PKG_VERSION"),
+            " (web reader)"
+        ))?;
+        h.follow_location(true)?;
+        h.max_redirections(8)?;
+        h.tcp_keepalive(true)?;
+        h.connect_timeout(Duration::from_millis(self.opts.connect_timeout_ms))?;
+        h.timeout(Duration::from_millis(self.opts.request_timeout_ms))?;
+        h.low_speed_limit(1024)?;
+        h.low_speed_time(Duration::from_secs(self.opts.stall_timeout_s.max(1)))?;
+        h.progress(true)?; // lets a closing file abort its transfers
+        h.signal(false)?; // no SIGALRM: we run in several threads of a host program
+        if self.opts.insecure {
+            h.ssl_verify_peer(false)?;
+            h.ssl_verify_host(false)?;
+        }
+        // HTTP/2 when the TLS server offers it (ALPN); HTTP/1.1 keep-alive otherwise. An old
+        // libcurl without HTTP/2 refuses the option: then HTTP/1.1 it is.
+        let _ = h.http_version(HttpVersion::V2TLS);
+        Ok(h)
+    }
+
+    fn give_back(&self, h: Easy2<Collector>) {
+        if let Ok(mut p) = self.pool.lock() {
+            if p.len() < 16 {
+                p.push(h);
+            }
+        }
+    }
+
+    /// One attempt.
+    fn attempt(&self, url: &str, want: Want) -> Outcome {
+        let what = match want {
+            Want::Range { start, end, .. } => format!("GET bytes={start}-{end}"),
+            Want::Whole { .. } => "GET".to_string(),
+        };
+        let mut h = match self.handle() {
+            Ok(h) => h,
+            Err(e) => return Outcome::Fatal(curl_err(url, &what, &e)),
+        };
+        let limit = match want {
+            Want::Range { start, end, .. } => (end - start + 1) as usize,
+            Want::Whole { limit } => limit,
+        };
+        h.get_mut().reset(limit);
+        let mut headers = List::new();
+        let setup = (|| -> Result<(), curl::Error> {
+            h.url(url)?;
+            if let Want::Range { start, end, .. } = want {
+                headers.append(&format!("Range: bytes={start}-{end}"))?;
+            }
+            h.http_headers(headers)?;
+            Ok(())
+        })();
+        if let Err(e) = setup {
+            return Outcome::Fatal(curl_err(url, &what, &e));
+        }
+        let t0 = Instant::now();
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let result = h.perform();
+        let ms = t0.elapsed().as_millis();
+        let c = h.get_mut();
+        let body = std::mem::take(&mut c.body);
+        self.counters
+            .bytes
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+        let status = c.status;
+        let overflow = c.overflow;
+        let identity_hdrs = (c.etag.clone(), c.last_modified.clone());
+        let content_range = c.content_range.clone();
+        let content_length = c.content_length;
+        self.log.emit(4, || {
+            format!(
+                "{what} {} -> {} {} bytes {} ms{}",
+                display_url(url),
+                if status == 0 {
+                    "-".to_string()
+                } else {
+                    status.to_string()
+                },
+                body.len(),
+                ms,
+                match &result {
+                    Err(e) if !overflow => format!(" (curl: {})", e.description()),
+                    _ => String::new(),
+                }
+            )
+        });
+        match &result {
+            Ok(()) => self.give_back(h),
+            // A handle whose transfer failed may hold a broken connection: drop it.
+            Err(_) => drop(h),
+        }
+        if self.cancel.load(Ordering::Relaxed) {
+            return Outcome::Fatal(WebError::new(
+                WebErrorKind::Network,
+                format!("{what} {}: file closed", display_url(url)),
+            ));
+        }
+        let name = display_url(url);
+        if let Err(e) = &result {
+            if !(overflow || (e.is_write_error() && status != 0)) {
+                let err = curl_err(url, &what, e);
+                return if retryable_curl(e) {
+                    Outcome::Retry(err)
+                } else {
+                    Outcome::Fatal(err)
+                };
+            }
+            // We aborted the body on purpose (too large); classify by the status below.
+        }
+        let identity = |total| Identity {
+            total,
+            etag: identity_hdrs.0.clone(),
+            last_modified: identity_hdrs.1.clone(),
+        };
+        match status {
+            206 => {
+                let Want::Range { start, end, total } = want else {
+                    return Outcome::Fatal(WebError::with_status(
+                        WebErrorKind::Http, 206, format!("GET {name}: unexpected HTTP 206 (partial content) for a whole-file request"),
+                    ));
+                };
+                let Some((range, rtotal)) = content_range.as_deref().and_then(parse_content_range)
+                else {
+                    return Outcome::Fatal(WebError::with_status(
+                        WebErrorKind::RangeUnsupported, 206,
+                        format!("{what} {name}: HTTP 206 without a valid Content-Range header ({content_range:?})"),
+                    ));
+                };
+                let Some((a, b)) = range else {
+                    return Outcome::Retry(WebError::with_status(
+                        WebErrorKind::Http,
+                        206,
+                        format!("{what} {name}: Content-Range without a range"),
+                    ));
+                };
+                if let (Some(t), Some(rt)) = (total, rtotal) {
+                    if t != rt {
+                        // Size changed: let the caller report it (it knows what was opened).
+                        return Outcome::Done(Fetched {
+                            body,
+                            identity: identity(rtotal),
+                            whole_file: false,
+                        });
+                    }
+                }
+                let expect_end = match rtotal {
+                    Some(t) if t > 0 => end.min(t - 1),
+                    _ => end,
+                };
+                if a != start || b != expect_end || b < a {
+                    return Outcome::Fatal(WebError::with_status(
+                        WebErrorKind::RangeUnsupported,
+                        206,
+                        format!(
+                            "{what} {name}: server answered a different range ({})",
+                            content_range.unwrap_or_default()
+                        ),
+                    ));
+                }
+                if body.len() as u64 != b - a + 1 {
+                    return Outcome::Retry(WebError::with_status(
+                        WebErrorKind::Network,
+                        206,
+                        format!(
+                            "{what} {name}: truncated response ({} of {} bytes)",
+                            body.len(),
+                            b - a + 1
+                        ),
+                    ));
+                }
+                Outcome::Done(Fetched {
+                    body,
+                    identity: identity(rtotal),
+                    whole_file: false,
+                })
+            }
+            200 => match want {
+                Want::Whole { .. } => {
+                    if overflow {
+                        return Outcome::Fatal(WebError::with_status(
+                            WebErrorKind::Http,
+                            200,
+                            format!("GET {name}: response larger than the {limit}-byte limit"),
+                        ));
+                    }
+                    if content_length.is_some_and(|n| n != body.len() as u64) {
+                        return Outcome::Retry(WebError::with_status(
+                            WebErrorKind::Network,
+                            200,
+                            format!("GET {name}: truncated response"),
+                        ));
+                    }
+                    let n = body.len() as u64;
+                    Outcome::Done(Fetched {
+                        body,
+                        identity: identity(Some(n)),
+                        whole_file: true,
+                    })
+                }
+                Want::Range { start, .. } => {
+                    // The server ignored Range. Acceptable only if the whole file fit in what we
+                    // asked for (a tiny file); otherwise refuse without downloading the rest.
+                    let complete = !overflow
+                        && content_length.unwrap_or(body.len() as u64) == body.len() as u64;
+                    if start == 0 && complete {
+                        let n = body.len() as u64;
+                        return Outcome::Done(Fetched {
+                            body,
+                            identity: identity(Some(n)),
+                            whole_file: true,
+                        });
+                    }
+                    Outcome::Fatal(WebError::with_status(
+                        WebErrorKind::RangeUnsupported, 200,
+                        format!(
+                            "{what} {name}: the server ignores HTTP Range requests (answered 200 with the whole {}file); \
+                             reading a database over the web needs a server that supports byte ranges",
+                            content_length.map(|n| format!("{n}-byte ")).unwrap_or_default()
+                        ),
+                    ))
+                }
+            },
+            416 => {
+                let rtotal = content_range
+                    .as_deref()
+                    .and_then(parse_content_range)
+                    .and_then(|(_, t)| t);
+                match (want, rtotal) {
+                    (Want::Range { .. }, Some(t)) => Outcome::Done(Fetched {
+                        body: Vec::new(),
+                        identity: identity(Some(t)),
+                        whole_file: false,
+                    }),
+                    _ => Outcome::Fatal(WebError::with_status(
+                        WebErrorKind::Http,
+                        416,
+                        format!("{what} {name}: HTTP 416 (range not satisfiable)"),
+                    )),
+                }
+            }
+            404 | 410 => Outcome::Fatal(WebError::with_status(
+                WebErrorKind::NotFound,
+                status,
+                format!("{what} {name}: HTTP {status} (not found)"),
+            )),
+            401 | 403 => Outcome::Fatal(WebError::with_status(
+                WebErrorKind::Forbidden,
+                status,
+                format!(
+                    "{what} {name}: HTTP {status} ({})",
+                    if status == 401 {
+                        "unauthorized"
+                    } else {
+                        "forbidden"
+                    }
+                ),
+            )),
+            412 => Outcome::Fatal(WebError::with_status(
+                WebErrorKind::Changed,
+                status,
+                format!("{what} {name}: HTTP 412 (precondition failed: the file changed)"),
+            )),
+            408 | 425 | 429 | 500..=599 => Outcome::Retry(WebError::with_status(
+                WebErrorKind::Http,
+                status,
+                format!("{what} {name}: HTTP {status}"),
+            )),
+            0 => Outcome::Retry(WebError::new(
+                WebErrorKind::Network,
+                format!("{what} {name}: no HTTP response"),
+            )),
+            _ => Outcome::Fatal(WebError::with_status(
+                WebErrorKind::Http,
+                status,
+                format!("{what} {name}: unexpected HTTP {status}"),
+            )),
+        }
+    }
+
+    /// GET with retries of transient failures (exponential backoff from 100 ms, doubling up to
+    /// 5 s, with jitter), until `retry_total_ms` has passed since the first attempt.
+    pub(crate) fn get(&self, url: &str, want: Want) -> Result<Fetched, WebError> {
+        let t0 = Instant::now();
+        let budget = Duration::from_millis(self.opts.retry_total_ms);
+        let mut backoff = Duration::from_millis(100);
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let err = match self.attempt(url, want) {
+                Outcome::Done(f) => return Ok(f),
+                Outcome::Fatal(e) => return Err(e),
+                Outcome::Retry(e) => e,
+            };
+            let jitter = Duration::from_millis((t0.elapsed().subsec_nanos() % 97) as u64);
+            let sleep = backoff + jitter;
+            if self.cancel.load(Ordering::Relaxed) || t0.elapsed() + sleep > budget {
+                let msg = format!(
+                    "{} (gave up after {} attempt{} in {:.1} s)",
+                    err.message,
+                    attempts,
+                    if attempts == 1 { "" } else { "s" },
+                    t0.elapsed().as_secs_f64()
+                );
+                self.log.emit(2, || msg.clone());
+                return Err(WebError {
+                    message: msg,
+                    ..err
+                });
+            }
+            self.counters.retries.fetch_add(1, Ordering::Relaxed);
+            self.log.emit(2, || {
+                format!("{} -- retrying in {} ms", err.message, sleep.as_millis())
+            });
+            // Sleep in slices so that closing the file is not held up by a backoff.
+            let wake = Instant::now() + sleep;
+            while Instant::now() < wake && !self.cancel.load(Ordering::Relaxed) {
+                std::thread::sleep(
+                    wake.saturating_duration_since(Instant::now())
+                        .min(Duration::from_millis(50)),
+                );
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_content_range;
+    #[test]
+    fn content_range() {
+        assert_eq!(
+            parse_content_range("bytes 0-99/1234"),
+            Some((Some((0, 99)), Some(1234)))
+        );
+        assert_eq!(
+            parse_content_range("bytes */1234"),
+            Some((None, Some(1234)))
+        );
+        assert_eq!(
+            parse_content_range("bytes 5-9/*"),
+            Some((Some((5, 9)), None))
+        );
+        assert_eq!(parse_content_range("garbage"), None);
+        assert_eq!(parse_content_range("bytes 9-x/10"), None);
+    }
+}
