@@ -6,7 +6,9 @@
 //! [`PREFETCH_BYTES`] of decoded pages. Results come back to the connection's own thread, which
 //! alone touches the outer database, so the outer connection never needs locking.
 
-use crate::codec::{CodecError, CompressionDict, DecompressionDict, EncodedPage, Encoder, FrameDecoder};
+use crate::codec::{
+    CodecError, CompressionDict, DecompressionDict, EncodedPage, Encoder, FrameDecoder,
+};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -129,12 +131,20 @@ impl CompressPipeline {
             while let Some(r) = self.finished.remove(&self.next_out) {
                 self.next_out += 1;
                 let page = r.map_err(&on_worker_error)?;
-                if self.pending.get(&page.pageno).is_some_and(|(seq, _)| *seq < self.next_out) {
+                if self
+                    .pending
+                    .get(&page.pageno)
+                    .is_some_and(|(seq, _)| *seq < self.next_out)
+                {
                     self.pending.remove(&page.pageno);
                 }
                 store(page)?;
             }
-            let limit = if all { 0 } else { self.max_in_flight.saturating_sub(1) };
+            let limit = if all {
+                0
+            } else {
+                self.max_in_flight.saturating_sub(1)
+            };
             if self.in_flight() <= limit {
                 return Ok(());
             }
@@ -190,10 +200,10 @@ impl Prefetcher {
         self.requested_to = 0;
     }
 
-    /// Notes a read of `pageno`; returns the range of pages worth fetching ahead now (empty
-    /// for random access). Reads that move forward by a few pages count as sequential: b-tree
+    /// Notes a read of `pageno`; returns the first and last page worth fetching ahead now
+    /// (none for random access). Reads that move forward by a few pages count as sequential: b-tree
     /// leaves are nearly contiguous after VACUUM, with interior pages between them.
-    pub fn observe(&mut self, pageno: u64, page_size: usize) -> std::ops::RangeInclusive<u64> {
+    pub fn observe(&mut self, pageno: u64, page_size: usize) -> Option<(u64, u64)> {
         if page_size != self.page_size {
             self.clear();
             self.page_size = page_size;
@@ -208,7 +218,7 @@ impl Prefetcher {
         self.last_read = pageno;
         self.slots.retain(|&p, _| p > pageno);
         if self.run < 3 {
-            return 1..=0;
+            return None;
         }
         let max_pages = (PREFETCH_BYTES / page_size.max(1)).max(1) as u64;
         let window = (u64::from(self.run) * 2).min(max_pages);
@@ -216,10 +226,10 @@ impl Prefetcher {
         let to = pageno + window;
         // Fetch in batches of at least a quarter window, so each query is worth its cost.
         if to < from || to - from + 1 < (window / 4).max(1) {
-            return 1..=0;
+            return None;
         }
         self.requested_to = to;
-        from..=to
+        Some((from, to))
     }
 
     /// Decodes `pages` on the pool.

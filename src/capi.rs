@@ -14,7 +14,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 type OpenV2 = unsafe extern "C" fn(*const c_char, *mut *mut sqlite3, c_int, *const c_char) -> c_int;
 type EnableLoadExtension = unsafe extern "C" fn(*mut sqlite3, c_int) -> c_int;
-type LoadExtension = unsafe extern "C" fn(*mut sqlite3, *const c_char, *const c_char, *mut *mut c_char) -> c_int;
+type LoadExtension =
+    unsafe extern "C" fn(*mut sqlite3, *const c_char, *const c_char, *mut *mut c_char) -> c_int;
 type Close = unsafe extern "C" fn(*mut sqlite3) -> c_int;
 type Free = unsafe extern "C" fn(*mut c_void);
 
@@ -75,7 +76,12 @@ pub unsafe extern "C" fn genomicsqlite_init(
             return SQLITE_ERROR;
         };
         let mut db = std::ptr::null_mut();
-        let rc = open_v2(c":memory:".as_ptr(), &mut db, SQLITE_OPEN_READWRITE, std::ptr::null());
+        let rc = open_v2(
+            c":memory:".as_ptr(),
+            &mut db,
+            SQLITE_OPEN_READWRITE,
+            std::ptr::null(),
+        );
         if rc != SQLITE_OK {
             if !db.is_null() {
                 close(db);
@@ -86,7 +92,12 @@ pub unsafe extern "C" fn genomicsqlite_init(
         if rc == SQLITE_OK {
             // The host's loader allocates the message with the host's sqlite3_malloc, which is
             // what the caller frees it with.
-            rc = load(db, path.as_ptr(), c"sqlite3_genomicsqlite_init".as_ptr(), pz_err_msg);
+            rc = load(
+                db,
+                path.as_ptr(),
+                c"sqlite3_genomicsqlite_init".as_ptr(),
+                pz_err_msg,
+            );
         }
         close(db);
         rc
@@ -118,7 +129,11 @@ unsafe fn arg(p: *const c_char, what: &str) -> Result<String, String> {
 
 /// Parses a config argument (NULL or "" = defaults).
 unsafe fn config_arg(p: *const c_char) -> Result<Config, String> {
-    let json = if p.is_null() { String::new() } else { text_of(p) };
+    let json = if p.is_null() {
+        String::new()
+    } else {
+        text_of(p)
+    };
     Config::from_json(&json).map_err(|e| e.0)
 }
 
@@ -135,17 +150,31 @@ pub extern "C" fn genomicsqlite_default_config_json() -> *mut c_char {
 /// # Safety
 /// Arguments are NUL-terminated strings (config may be NULL).
 #[no_mangle]
-pub unsafe extern "C" fn genomicsqlite_uri(dbfile: *const c_char, config_json: *const c_char) -> *mut c_char {
-    string_result(|| Ok(config::uri(&arg(dbfile, "dbfile")?, &config_arg(config_json)?)))
+pub unsafe extern "C" fn genomicsqlite_uri(
+    dbfile: *const c_char,
+    config_json: *const c_char,
+) -> *mut c_char {
+    string_result(|| {
+        Ok(config::uri(
+            &arg(dbfile, "dbfile")?,
+            &config_arg(config_json)?,
+        ))
+    })
 }
 
 /// # Safety
 /// Arguments are NUL-terminated strings (config and schema may be NULL).
 #[no_mangle]
-pub unsafe extern "C" fn genomicsqlite_tuning_sql(config_json: *const c_char, schema: *const c_char) -> *mut c_char {
+pub unsafe extern "C" fn genomicsqlite_tuning_sql(
+    config_json: *const c_char,
+    schema: *const c_char,
+) -> *mut c_char {
     string_result(|| {
         let schema = (!schema.is_null()).then(|| text_of(schema));
-        Ok(config::tuning_sql(&config_arg(config_json)?, schema.as_deref()))
+        Ok(config::tuning_sql(
+            &config_arg(config_json)?,
+            schema.as_deref(),
+        ))
     })
 }
 
@@ -169,8 +198,16 @@ pub unsafe extern "C" fn genomicsqlite_attach_sql(
 /// # Safety
 /// Arguments are NUL-terminated strings (config may be NULL).
 #[no_mangle]
-pub unsafe extern "C" fn genomicsqlite_vacuum_into_sql(destfile: *const c_char, config_json: *const c_char) -> *mut c_char {
-    string_result(|| Ok(config::vacuum_into_sql(&arg(destfile, "destfile")?, &config_arg(config_json)?)))
+pub unsafe extern "C" fn genomicsqlite_vacuum_into_sql(
+    destfile: *const c_char,
+    config_json: *const c_char,
+) -> *mut c_char {
+    string_result(|| {
+        Ok(config::vacuum_into_sql(
+            &arg(destfile, "destfile")?,
+            &config_arg(config_json)?,
+        ))
+    })
 }
 
 /// Why the last compressed-database open on this thread failed ("" if none failed); SQLite
@@ -180,7 +217,8 @@ pub extern "C" fn genomicsqlite_last_open_error() -> *mut c_char {
     if sqlite_api::try_api().is_none() {
         return std::ptr::null_mut();
     }
-    catch_unwind(|| sqlite_string(&vfs::take_last_open_error(), false)).unwrap_or(std::ptr::null_mut())
+    catch_unwind(|| sqlite_string(&vfs::take_last_open_error(), false))
+        .unwrap_or(std::ptr::null_mut())
 }
 
 /// Opens a compressed database with the tuning of `config_json` applied; on failure `*ppDb` is
@@ -203,9 +241,14 @@ pub unsafe extern "C" fn genomicsqlite_open(
                 "genomicsqlite_open: call GENOMICSQLITE_C_INIT (genomicsqlite_init) first",
             ));
         }
-        let path = arg(db_filename, "db_filename").map_err(|m| SqliteError::new(SQLITE_MISUSE, m))?;
+        let path =
+            arg(db_filename, "db_filename").map_err(|m| SqliteError::new(SQLITE_MISUSE, m))?;
         let config = config_arg(config_json).map_err(|m| SqliteError::new(SQLITE_ERROR, m))?;
-        let flags = if flags == 0 { SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE } else { flags };
+        let flags = if flags == 0 {
+            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+        } else {
+            flags
+        };
         let conn = crate::open_tuned(&path, flags, &config)?;
         Ok(conn.into_raw())
     }));

@@ -107,7 +107,8 @@ impl Decoder {
     /// Prepares dictionary `id` from its stored bytes.
     pub fn add_dict(&mut self, id: i64, dict: &[u8]) -> Result<DecompressionDict, CodecError> {
         let ddict = Arc::new(
-            DDict::try_create(dict).ok_or_else(|| CodecError(format!("zstd dictionary {id} cannot be loaded")))?,
+            DDict::try_create(dict)
+                .ok_or_else(|| CodecError(format!("zstd dictionary {id} cannot be loaded")))?,
         );
         self.dicts.insert(id, ddict.clone());
         Ok(ddict)
@@ -115,7 +116,12 @@ impl Decoder {
 
     /// Decodes a stored page into `out`, which must be exactly one page long. A dictionary
     /// page needs its dictionary added first (see [`Decoder::dict`]).
-    pub fn decode(&mut self, data: &[u8], meta1: Option<i64>, out: &mut [u8]) -> Result<(), CodecError> {
+    pub fn decode(
+        &mut self,
+        data: &[u8],
+        meta1: Option<i64>,
+        out: &mut [u8],
+    ) -> Result<(), CodecError> {
         let dict = match meta1 {
             Some(id) if id >= 0 => Some(
                 self.dicts
@@ -135,7 +141,9 @@ pub struct FrameDecoder {
 
 impl Default for FrameDecoder {
     fn default() -> Self {
-        FrameDecoder { dctx: DCtx::create() }
+        FrameDecoder {
+            dctx: DCtx::create(),
+        }
     }
 }
 
@@ -162,7 +170,9 @@ impl FrameDecoder {
                 return Ok(());
             }
             (Some(-1), _) => self.dctx.decompress(out, data),
-            (Some(id), Some(ddict)) if id >= 0 => self.dctx.decompress_using_ddict(out, data, ddict),
+            (Some(id), Some(ddict)) if id >= 0 => {
+                self.dctx.decompress_using_ddict(out, data, ddict)
+            }
             (Some(id), None) if id >= 0 => {
                 return Err(CodecError(format!("zstd dictionary {id} is missing")));
             }
@@ -248,7 +258,9 @@ mod tests {
         assert_eq!(e.meta1, Some(-1));
         assert!(e.data.len() < p.len() / 2);
         let mut out = vec![0; p.len()];
-        Decoder::default().decode(&e.data, e.meta1, &mut out).unwrap();
+        Decoder::default()
+            .decode(&e.data, e.meta1, &mut out)
+            .unwrap();
         assert_eq!(out, p);
     }
 
@@ -289,7 +301,9 @@ mod tests {
         let e = Encoder::new(6).encode(&p, None);
         let mut out = vec![0; p.len()];
         let mut d = Decoder::default();
-        assert!(d.decode(&e.data[..e.data.len() / 2], e.meta1, &mut out).is_err());
+        assert!(d
+            .decode(&e.data[..e.data.len() / 2], e.meta1, &mut out)
+            .is_err());
         assert!(d.decode(&p[..100], None, &mut out).is_err());
         assert!(d.decode(&e.data, Some(-5), &mut out).is_err());
     }

@@ -101,17 +101,18 @@ pub const KEYS: [&str; 14] = [
 ];
 
 fn expect_bool(key: &str, v: &Value) -> Result<bool, ConfigError> {
-    v.as_bool().ok_or_else(|| {
-        ConfigError(format!(
-            "config key {key:?} must be true or false, not {v}"
-        ))
-    })
+    v.as_bool()
+        .ok_or_else(|| ConfigError(format!("config key {key:?} must be true or false, not {v}")))
 }
 
-fn expect_int(key: &str, v: &Value, range: std::ops::RangeInclusive<i64>) -> Result<i64, ConfigError> {
-    let n = v.as_i64().ok_or_else(|| {
-        ConfigError(format!("config key {key:?} must be an integer, not {v}"))
-    })?;
+fn expect_int(
+    key: &str,
+    v: &Value,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ConfigError> {
+    let n = v
+        .as_i64()
+        .ok_or_else(|| ConfigError(format!("config key {key:?} must be an integer, not {v}")))?;
     if !range.contains(&n) {
         return Err(ConfigError(format!(
             "config key {key:?} = {n} is out of range; allowed: {} to {}",
@@ -177,7 +178,9 @@ impl Config {
                     self.web_dbi_url = v
                         .as_str()
                         .ok_or_else(|| {
-                            ConfigError(format!("config key \"web_dbi_url\" must be a string, not {v}"))
+                            ConfigError(format!(
+                                "config key \"web_dbi_url\" must be a string, not {v}"
+                            ))
                         })?
                         .to_string()
                 }
@@ -269,7 +272,10 @@ pub fn is_web_url(dbfile: &str) -> bool {
 pub(crate) fn percent_encode(s: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || (keep_slash && b == b'/') {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'.' | b'_' | b'~')
+            || (keep_slash && b == b'/')
+        {
             out.push(b as char);
         } else {
             let _ = write!(out, "%{b:02X}");
@@ -297,9 +303,17 @@ pub fn uri(dbfile: &str, config: &Config) -> String {
         let _ = write!(u, "&vfs_log={}", config.vfs_log);
     }
     if web {
-        let _ = write!(u, "&mode=ro&immutable=1&web_url={}", percent_encode(dbfile, false));
+        let _ = write!(
+            u,
+            "&mode=ro&immutable=1&web_url={}",
+            percent_encode(dbfile, false)
+        );
         if !config.web_dbi_url.is_empty() {
-            let _ = write!(u, "&web_dbi_url={}", percent_encode(&config.web_dbi_url, false));
+            let _ = write!(
+                u,
+                "&web_dbi_url={}",
+                percent_encode(&config.web_dbi_url, false)
+            );
         }
         if config.web_insecure {
             u.push_str("&web_insecure=1");
@@ -360,18 +374,26 @@ pub fn quote_literal(s: &str) -> String {
 /// The pragmas that tune a connection (or, with `schema`, an attached database) for a
 /// compressed database; `page_size` comes first because it only takes effect on a new database.
 pub fn tuning_sql(config: &Config, schema: Option<&str>) -> String {
-    let p = schema.map(|s| format!("{}.", quote_identifier(s))).unwrap_or_default();
+    let p = schema
+        .map(|s| format!("{}.", quote_identifier(s)))
+        .unwrap_or_default();
     let mut sql = format!(
         "PRAGMA {p}page_size={}; PRAGMA {p}cache_size={}; ",
         config.inner_page_KiB * 1024,
         -960 * config.page_cache_MiB
     );
     if config.unsafe_load {
-        let _ = write!(sql, "PRAGMA {p}journal_mode=OFF; PRAGMA {p}locking_mode=EXCLUSIVE; ");
+        let _ = write!(
+            sql,
+            "PRAGMA {p}journal_mode=OFF; PRAGMA {p}locking_mode=EXCLUSIVE; "
+        );
     } else {
         let _ = write!(sql, "PRAGMA {p}journal_mode=MEMORY; ");
     }
-    let _ = write!(sql, "PRAGMA {p}max_page_count=2147483646; PRAGMA {p}secure_delete=ON");
+    let _ = write!(
+        sql,
+        "PRAGMA {p}max_page_count=2147483646; PRAGMA {p}secure_delete=ON"
+    );
     if config.unsafe_load {
         let _ = write!(sql, "; PRAGMA {p}synchronous=OFF");
     }
@@ -449,12 +471,18 @@ mod tests {
         let e = Config::from_json(r#"{"threads": "x"}"#).unwrap_err();
         assert!(e.0.contains("threads"), "{e}");
         let e = Config::from_json(r#"{"inner_page_KiB": 3}"#).unwrap_err();
-        assert!(e.0.contains("inner_page_KiB") && e.0.contains("1, 2, 4"), "{e}");
+        assert!(
+            e.0.contains("inner_page_KiB") && e.0.contains("1, 2, 4"),
+            "{e}"
+        );
         let e = Config::from_json(r#"{"zstd_level": 30}"#).unwrap_err();
         assert!(e.0.contains("-7 to 22"), "{e}");
         let e = Config::from_json(r#"{"page_cache_MiB": -5}"#).unwrap_err();
         assert!(e.0.contains("page_cache_MiB"), "{e}");
-        assert!(Config::from_json("not json").unwrap_err().0.contains("malformed"));
+        assert!(Config::from_json("not json")
+            .unwrap_err()
+            .0
+            .contains("malformed"));
         assert!(Config::from_json("[]").unwrap_err().0.contains("object"));
     }
 

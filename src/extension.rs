@@ -33,12 +33,19 @@ pub fn register_process_wide() -> Result<(), SqliteError> {
         // pointer as a void(*)(void) and casts it back.
         let rc = unsafe {
             (api.auto_extension)(Some(std::mem::transmute::<
-                unsafe extern "C" fn(*mut sqlite3, *mut *mut c_char, *const sqlite3_api_routines) -> c_int,
+                unsafe extern "C" fn(
+                    *mut sqlite3,
+                    *mut *mut c_char,
+                    *const sqlite3_api_routines,
+                ) -> c_int,
                 unsafe extern "C" fn(),
             >(auto_init)))
         };
         if rc != SQLITE_OK {
-            return Err(SqliteError::new(rc, "cannot register the genomicsqlite auto-extension"));
+            return Err(SqliteError::new(
+                rc,
+                "cannot register the genomicsqlite auto-extension",
+            ));
         }
         Ok(())
     })
@@ -56,14 +63,18 @@ pub unsafe extern "C" fn sqlite3_genomicsqlite_init(
     routines: *const sqlite3_api_routines,
 ) -> c_int {
     let r = catch_unwind(AssertUnwindSafe(|| -> Result<(), SqliteError> {
-        sqlite_api::install(ApiSource::Host(routines)).map_err(|m| SqliteError::new(SQLITE_ERROR, m))?;
+        sqlite_api::install(ApiSource::Host(routines))
+            .map_err(|m| SqliteError::new(SQLITE_ERROR, m))?;
         register_process_wide()?;
         register_functions(db)
     }));
     let failure = match r {
         Ok(Ok(())) => return SQLITE_OK_LOAD_PERMANENTLY,
         Ok(Err(e)) => e,
-        Err(_) => SqliteError::new(SQLITE_INTERNAL, "genomicsqlite: internal error while loading"),
+        Err(_) => SqliteError::new(
+            SQLITE_INTERNAL,
+            "genomicsqlite: internal error while loading",
+        ),
     };
     if !pz_err_msg.is_null() && sqlite_api::try_api().is_some() {
         *pz_err_msg = sqlite_api::sqlite_string(&failure.message, false);
@@ -89,7 +100,9 @@ type SqlFn = fn(&[Option<String>]) -> Result<String, String>;
 
 const FUNCTIONS: [(&CStr, c_int, SqlFn); 9] = [
     (c"genomicsqlite_version", 0, |_| Ok(version())),
-    (c"genomicsqlite_default_config_json", 0, |_| Ok(Config::default().to_json())),
+    (c"genomicsqlite_default_config_json", 0, |_| {
+        Ok(Config::default().to_json())
+    }),
     (c"genomicsqlite_uri", 1, sql_uri),
     (c"genomicsqlite_uri", 2, sql_uri),
     (c"genomicsqlite_tuning_sql", 1, sql_tuning),
@@ -111,7 +124,10 @@ fn config_arg(args: &[Option<String>], i: usize) -> Result<Config, String> {
 }
 
 fn sql_uri(args: &[Option<String>]) -> Result<String, String> {
-    Ok(config::uri(required(args, 0, "dbfile")?, &config_arg(args, 1)?))
+    Ok(config::uri(
+        required(args, 0, "dbfile")?,
+        &config_arg(args, 1)?,
+    ))
 }
 
 fn sql_tuning(args: &[Option<String>]) -> Result<String, String> {
@@ -128,11 +144,14 @@ fn sql_attach(args: &[Option<String>]) -> Result<String, String> {
 }
 
 fn sql_vacuum_into(args: &[Option<String>]) -> Result<String, String> {
-    Ok(config::vacuum_into_sql(required(args, 0, "destfile")?, &config_arg(args, 1)?))
+    Ok(config::vacuum_into_sql(
+        required(args, 0, "destfile")?,
+        &config_arg(args, 1)?,
+    ))
 }
 
 /// Registers the SQL functions on one connection.
-pub fn register_functions(db: *mut sqlite3) -> Result<(), SqliteError> {
+fn register_functions(db: *mut sqlite3) -> Result<(), SqliteError> {
     let api = sqlite_api::api();
     for (i, (name, n_arg, _)) in FUNCTIONS.iter().enumerate() {
         // SAFETY: valid connection and name; the user-data pointer encodes the table index.
@@ -150,18 +169,27 @@ pub fn register_functions(db: *mut sqlite3) -> Result<(), SqliteError> {
             )
         };
         if rc != SQLITE_OK {
-            return Err(SqliteError::new(rc, format!("cannot register SQL function {name:?}")));
+            return Err(SqliteError::new(
+                rc,
+                format!("cannot register SQL function {name:?}"),
+            ));
         }
     }
     Ok(())
 }
 
 /// Calls the entry of [`FUNCTIONS`] whose index was registered as the function's user data.
-unsafe extern "C" fn call_sql_fn(ctx: *mut sqlite3_context, argc: c_int, argv: *mut *mut sqlite3_value) {
+unsafe extern "C" fn call_sql_fn(
+    ctx: *mut sqlite3_context,
+    argc: c_int,
+    argv: *mut *mut sqlite3_value,
+) {
     let api = sqlite_api::api();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let index = (api.user_data)(ctx) as usize;
-        let (name, _, f) = FUNCTIONS.get(index).ok_or_else(|| "unknown function".to_string())?;
+        let (name, _, f) = FUNCTIONS
+            .get(index)
+            .ok_or_else(|| "unknown function".to_string())?;
         let args: Vec<Option<String>> = (0..argc.max(0) as usize)
             .map(|i| {
                 let v = *argv.add(i);
@@ -173,7 +201,8 @@ unsafe extern "C" fn call_sql_fn(ctx: *mut sqlite3_context, argc: c_int, argv: *
                     Some(if p.is_null() {
                         String::new()
                     } else {
-                        String::from_utf8_lossy(std::slice::from_raw_parts(p, n.max(0) as usize)).into_owned()
+                        String::from_utf8_lossy(std::slice::from_raw_parts(p, n.max(0) as usize))
+                            .into_owned()
                     })
                 }
             })

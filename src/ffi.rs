@@ -35,7 +35,6 @@ pub struct sqlite3_api_routines {
     _private: [u8; 0],
 }
 
-pub type sqlite3_int64 = i64;
 pub type Destructor = Option<unsafe extern "C" fn(*mut c_void)>;
 
 /// `struct sqlite3_file`: every open file begins with its method table.
@@ -59,7 +58,8 @@ pub struct sqlite3_io_methods {
     pub x_lock: Option<unsafe extern "C" fn(*mut sqlite3_file, c_int) -> c_int>,
     pub x_unlock: Option<unsafe extern "C" fn(*mut sqlite3_file, c_int) -> c_int>,
     pub x_check_reserved_lock: Option<unsafe extern "C" fn(*mut sqlite3_file, *mut c_int) -> c_int>,
-    pub x_file_control: Option<unsafe extern "C" fn(*mut sqlite3_file, c_int, *mut c_void) -> c_int>,
+    pub x_file_control:
+        Option<unsafe extern "C" fn(*mut sqlite3_file, c_int, *mut c_void) -> c_int>,
     pub x_sector_size: Option<unsafe extern "C" fn(*mut sqlite3_file) -> c_int>,
     pub x_device_characteristics: Option<unsafe extern "C" fn(*mut sqlite3_file) -> c_int>,
     // Version 2 and 3 members (xShmMap ... xUnfetch) are absent: i_version is 1.
@@ -101,7 +101,8 @@ pub struct sqlite3_vfs {
     pub x_randomness: Option<unsafe extern "C" fn(*mut sqlite3_vfs, c_int, *mut c_char) -> c_int>,
     pub x_sleep: Option<unsafe extern "C" fn(*mut sqlite3_vfs, c_int) -> c_int>,
     pub x_current_time: Option<unsafe extern "C" fn(*mut sqlite3_vfs, *mut f64) -> c_int>,
-    pub x_get_last_error: Option<unsafe extern "C" fn(*mut sqlite3_vfs, c_int, *mut c_char) -> c_int>,
+    pub x_get_last_error:
+        Option<unsafe extern "C" fn(*mut sqlite3_vfs, c_int, *mut c_char) -> c_int>,
     pub x_current_time_int64: Option<unsafe extern "C" fn(*mut sqlite3_vfs, *mut i64) -> c_int>,
 }
 
@@ -141,8 +142,6 @@ pub const SQLITE_LOCK_NONE: c_int = 0;
 pub const SQLITE_LOCK_SHARED: c_int = 1;
 pub const SQLITE_LOCK_RESERVED: c_int = 2;
 
-pub const SQLITE_ACCESS_EXISTS: c_int = 0;
-
 pub const SQLITE_FCNTL_LOCKSTATE: c_int = 1;
 pub const SQLITE_FCNTL_VFSNAME: c_int = 12;
 pub const SQLITE_FCNTL_PRAGMA: c_int = 14;
@@ -151,9 +150,6 @@ pub const SQLITE_FCNTL_COMMIT_PHASETWO: c_int = 22;
 pub const SQLITE_IOCAP_IMMUTABLE: c_int = 0x2000;
 
 pub const SQLITE_INTEGER: c_int = 1;
-pub const SQLITE_FLOAT: c_int = 2;
-pub const SQLITE_TEXT: c_int = 3;
-pub const SQLITE_BLOB: c_int = 4;
 pub const SQLITE_NULL: c_int = 5;
 
 pub const SQLITE_UTF8: c_int = 1;

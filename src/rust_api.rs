@@ -15,7 +15,10 @@ pub enum Error {
     /// The configuration was rejected; the message names the key.
     Config(ConfigError),
     /// SQLite failed; `reason` adds what the VFS knows (e.g. "not a compressed database").
-    Sqlite { source: rusqlite::Error, reason: String },
+    Sqlite {
+        source: rusqlite::Error,
+        reason: String,
+    },
     /// The VFS could not be registered in the linked SQLite.
     Init(String),
 }
@@ -69,7 +72,10 @@ fn ensure_registered() -> Result<(), Error> {
 pub fn open(path: &str, flags: OpenFlags, config: &Config) -> Result<Connection, Error> {
     ensure_registered()?;
     crate::vfs::take_last_open_error();
-    let conn = Connection::open_with_flags(config::uri(path, config), flags | OpenFlags::SQLITE_OPEN_URI)?;
+    let conn = Connection::open_with_flags(
+        config::uri(path, config),
+        flags | OpenFlags::SQLITE_OPEN_URI,
+    )?;
     conn.execute_batch(&config::tuning_sql(config, None))?;
     Ok(conn)
 }

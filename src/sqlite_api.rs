@@ -75,11 +75,9 @@ routine_table! {
     bind_blob @ 2 = sqlite3_bind_blob: fn(*mut sqlite3_stmt, c_int, *const c_void, c_int, Destructor) -> c_int;
     bind_int64 @ 5 = sqlite3_bind_int64: fn(*mut sqlite3_stmt, c_int, i64) -> c_int;
     bind_null @ 6 = sqlite3_bind_null: fn(*mut sqlite3_stmt, c_int) -> c_int;
-    bind_text @ 10 = sqlite3_bind_text: fn(*mut sqlite3_stmt, c_int, *const c_char, c_int, Destructor) -> c_int;
     column_blob @ 19 = sqlite3_column_blob: fn(*mut sqlite3_stmt, c_int) -> *const c_void;
     column_bytes @ 20 = sqlite3_column_bytes: fn(*mut sqlite3_stmt, c_int) -> c_int;
     column_int64 @ 29 = sqlite3_column_int64: fn(*mut sqlite3_stmt, c_int) -> i64;
-    column_text @ 36 = sqlite3_column_text: fn(*mut sqlite3_stmt, c_int) -> *const c_uchar;
     column_type @ 38 = sqlite3_column_type: fn(*mut sqlite3_stmt, c_int) -> c_int;
     malloc @ 68 = sqlite3_malloc: fn(c_int) -> *mut c_void;
     free @ 58 = sqlite3_free: fn(*mut c_void);
@@ -241,14 +239,6 @@ impl Connection {
         Ok(conn)
     }
 
-    /// Wraps a handle this crate opened elsewhere; closed on drop.
-    ///
-    /// # Safety
-    /// `db` must be a valid connection not owned by anything else.
-    pub unsafe fn from_raw(db: *mut sqlite3) -> Connection {
-        Connection { db }
-    }
-
     /// Gives up ownership of the handle.
     pub fn into_raw(self) -> *mut sqlite3 {
         let db = self.db;
@@ -300,13 +290,7 @@ impl Connection {
         let mut stmt = std::ptr::null_mut();
         // SAFETY: valid handle, string and out-pointer.
         let rc = unsafe {
-            (api().prepare_v2)(
-                self.db,
-                c_sql.as_ptr(),
-                -1,
-                &mut stmt,
-                std::ptr::null_mut(),
-            )
+            (api().prepare_v2)(self.db, c_sql.as_ptr(), -1, &mut stmt, std::ptr::null_mut())
         };
         if rc != SQLITE_OK {
             return Err(self.error(rc));
@@ -333,10 +317,6 @@ impl Connection {
     pub fn autocommit(&self) -> bool {
         // SAFETY: valid handle.
         unsafe { (api().get_autocommit)(self.db) != 0 }
-    }
-
-    pub fn handle(&self) -> *mut sqlite3 {
-        self.db
     }
 }
 
@@ -395,21 +375,6 @@ impl Statement {
         })
     }
 
-    pub fn bind_text(&mut self, index: c_int, text: &str) -> Result<()> {
-        let len = c_int::try_from(text.len())
-            .map_err(|_| SqliteError::new(SQLITE_ERROR, "text too large"))?;
-        // SAFETY: valid statement; SQLITE_TRANSIENT makes SQLite copy the bytes.
-        self.check(unsafe {
-            (api().bind_text)(
-                self.stmt,
-                index,
-                text.as_ptr() as *const c_char,
-                len,
-                transient(),
-            )
-        })
-    }
-
     /// Steps once: `Ok(true)` when a row is available, `Ok(false)` when done.
     pub fn step(&mut self) -> Result<bool> {
         // SAFETY: valid statement.
@@ -462,19 +427,6 @@ impl Statement {
             }
         }
     }
-
-    pub fn column_text(&self, col: c_int) -> String {
-        // SAFETY: valid statement on a row.
-        unsafe {
-            let p = (api().column_text)(self.stmt, col);
-            let n = (api().column_bytes)(self.stmt, col);
-            if p.is_null() || n <= 0 {
-                String::new()
-            } else {
-                String::from_utf8_lossy(std::slice::from_raw_parts(p, n as usize)).into_owned()
-            }
-        }
-    }
 }
 
 impl Drop for Statement {
@@ -486,7 +438,8 @@ impl Drop for Statement {
 
 /// Converts to a C string, rejecting interior NULs with a clear error.
 pub fn cstring(s: &str) -> Result<CString> {
-    CString::new(s).map_err(|_| SqliteError::new(SQLITE_MISUSE, format!("string contains a NUL byte: {s:?}")))
+    CString::new(s)
+        .map_err(|_| SqliteError::new(SQLITE_MISUSE, format!("string contains a NUL byte: {s:?}")))
 }
 
 /// Copies a NUL-terminated C string (NULL gives "").

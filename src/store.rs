@@ -174,12 +174,17 @@ impl PageStore {
         } else {
             SQLITE_OPEN_READWRITE
         } | SQLITE_OPEN_NOMUTEX;
-        let conn = Connection::open(&opts.outer_uri, flags, opts.outer_vfs.as_deref()).map_err(|e| {
-            SqliteError::new(
-                if e.code & 0xff == SQLITE_CANTOPEN { SQLITE_CANTOPEN } else { e.code },
-                format!("cannot open {name}: {}", e.message),
-            )
-        })?;
+        let conn =
+            Connection::open(&opts.outer_uri, flags, opts.outer_vfs.as_deref()).map_err(|e| {
+                SqliteError::new(
+                    if e.code & 0xff == SQLITE_CANTOPEN {
+                        SQLITE_CANTOPEN
+                    } else {
+                        e.code
+                    },
+                    format!("cannot open {name}: {}", e.message),
+                )
+            })?;
         conn.set_busy_timeout(0);
         if let Some(size) = opts.outer_cache_size {
             conn.exec(&format!("PRAGMA cache_size = {size}"))?;
@@ -188,8 +193,10 @@ impl PageStore {
             conn.exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")?;
         }
         Self::check_or_create_schema(&conn, &opts)?;
-        let snapshot = conn.prepare("SELECT 1 UNION ALL SELECT 2 FROM nested_vfs_zstd_pages WHERE pageno = 1")?;
-        let select_page = conn.prepare("SELECT data, meta1 FROM nested_vfs_zstd_pages WHERE pageno = ?")?;
+        let snapshot = conn
+            .prepare("SELECT 1 UNION ALL SELECT 2 FROM nested_vfs_zstd_pages WHERE pageno = 1")?;
+        let select_page =
+            conn.prepare("SELECT data, meta1 FROM nested_vfs_zstd_pages WHERE pageno = ?")?;
         let select_range = conn.prepare(
             "SELECT pageno, data, meta1 FROM nested_vfs_zstd_pages WHERE pageno BETWEEN ? AND ? ORDER BY pageno",
         )?;
@@ -228,7 +235,10 @@ impl PageStore {
             if matches!(e.code & 0xff, SQLITE_NOTADB | SQLITE_CORRUPT) {
                 SqliteError::new(
                     SQLITE_NOTADB,
-                    format!("{name} is not a compressed database: it is not a SQLite file at all ({})", e.message),
+                    format!(
+                        "{name} is not a compressed database: it is not a SQLite file at all ({})",
+                        e.message
+                    ),
                 )
             } else {
                 SqliteError::new(e.code, format!("{name}: {}", e.message))
@@ -283,7 +293,10 @@ impl PageStore {
             Ok(()) => conn.exec("COMMIT"),
             Err(e) => {
                 let _ = conn.exec("ROLLBACK");
-                Err(SqliteError::new(e.code, format!("cannot create {name}: {}", e.message)))
+                Err(SqliteError::new(
+                    e.code,
+                    format!("cannot create {name}: {}", e.message),
+                ))
             }
         }
         // A page_size pragma issued before any table exists takes effect at CREATE TABLE; if the
@@ -291,7 +304,9 @@ impl PageStore {
         // needed, which never happens for a zero-length file.
         .and_then(|()| {
             let still_plain = conn
-                .query_i64("SELECT count(*) FROM sqlite_master WHERE name = 'nested_vfs_zstd_pages'")?
+                .query_i64(
+                    "SELECT count(*) FROM sqlite_master WHERE name = 'nested_vfs_zstd_pages'",
+                )?
                 .unwrap_or(0)
                 == 0;
             if still_plain {
@@ -305,17 +320,8 @@ impl PageStore {
         })
     }
 
-    pub fn display_name(&self) -> &str {
-        &self.opts.display_name
-    }
-
     pub fn readonly(&self) -> bool {
         self.opts.readonly
-    }
-
-    /// Inner page size, if the database has pages.
-    pub fn page_size(&self) -> Option<usize> {
-        self.page_size
     }
 
     /// Inner database size in bytes.
@@ -333,7 +339,13 @@ impl PageStore {
     fn refresh(&mut self) -> Result<()> {
         let max = {
             let stmt = &mut self.max_pageno;
-            let r = stmt.step().map(|row| if row && stmt.column_type(0) != SQLITE_NULL { stmt.column_i64(0) } else { 0 });
+            let r = stmt.step().map(|row| {
+                if row && stmt.column_type(0) != SQLITE_NULL {
+                    stmt.column_i64(0)
+                } else {
+                    0
+                }
+            });
             stmt.reset();
             r?
         };
@@ -346,9 +358,13 @@ impl PageStore {
         let size = self
             .conn
             .query_i64("SELECT length(data) FROM nested_vfs_zstd_pages WHERE pageno = 1")?
-            .ok_or_else(|| corrupt(&self.opts.display_name, "page 1 is missing"))? as usize;
+            .ok_or_else(|| corrupt(&self.opts.display_name, "page 1 is missing"))?
+            as usize;
         if !valid_page_size(size) {
-            return Err(corrupt(&self.opts.display_name, format!("page 1 has an invalid size of {size} bytes")));
+            return Err(corrupt(
+                &self.opts.display_name,
+                format!("page 1 has an invalid size of {size} bytes"),
+            ));
         }
         self.page_size = Some(size);
         self.page_count = max;
@@ -500,12 +516,13 @@ impl PageStore {
         if self.txn != OuterTxn::Write {
             if let Some(prefetcher) = self.prefetcher.as_mut() {
                 let ahead = prefetcher.take(pageno);
-                let next = prefetcher.observe(pageno, out.len());
-                if !next.is_empty() {
-                    self.read_ahead(*next.start(), *next.end())?;
+                if let Some((from, to)) = prefetcher.observe(pageno, out.len()) {
+                    self.read_ahead(from, to)?;
                 }
                 if let Some(page) = ahead {
-                    let page = page.map_err(|e| corrupt(&self.opts.display_name, format!("page {pageno}: {e}")))?;
+                    let page = page.map_err(|e| {
+                        corrupt(&self.opts.display_name, format!("page {pageno}: {e}"))
+                    })?;
                     out.copy_from_slice(&page);
                     return Ok(());
                 }
@@ -525,7 +542,8 @@ impl PageStore {
             loop {
                 match stmt.step() {
                     Ok(true) => {
-                        let meta1 = (stmt.column_type(2) == SQLITE_INTEGER).then(|| stmt.column_i64(2));
+                        let meta1 =
+                            (stmt.column_type(2) == SQLITE_INTEGER).then(|| stmt.column_i64(2));
                         raw.push(RawPage {
                             pageno: stmt.column_i64(0) as u64,
                             data: stmt.column_blob(1).to_vec(),
@@ -578,14 +596,20 @@ impl PageStore {
         };
         if !found {
             stmt.reset();
-            return Err(corrupt(name, format!("page {pageno} is missing (the page numbers have a gap)")));
+            return Err(corrupt(
+                name,
+                format!("page {pageno} is missing (the page numbers have a gap)"),
+            ));
         }
         let meta1 = match stmt.column_type(1) {
             SQLITE_NULL => None,
             SQLITE_INTEGER => Some(stmt.column_i64(1)),
             _ => {
                 stmt.reset();
-                return Err(corrupt(name, format!("page {pageno} has an invalid meta1 column")));
+                return Err(corrupt(
+                    name,
+                    format!("page {pageno} has an invalid meta1 column"),
+                ));
             }
         };
         if let Some(id) = meta1.filter(|&id| id >= 0) {
@@ -605,12 +629,17 @@ impl PageStore {
     }
 
     fn load_dict(&self, id: i64) -> Result<Vec<u8>> {
-        let mut stmt = self.conn.prepare("SELECT dict FROM nested_vfs_zstd_dicts WHERE id = ?")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT dict FROM nested_vfs_zstd_dicts WHERE id = ?")?;
         stmt.bind_i64(1, id)?;
         if stmt.step()? {
             Ok(stmt.column_blob(0).to_vec())
         } else {
-            Err(corrupt(&self.opts.display_name, format!("zstd dictionary {id} is missing")))
+            Err(corrupt(
+                &self.opts.display_name,
+                format!("zstd dictionary {id} is missing"),
+            ))
         }
     }
 
@@ -620,7 +649,9 @@ impl PageStore {
         // it takes that lock once and keeps it across transactions: start the outer one here.
         self.begin_write()?;
         let page_size = match self.page_size {
-            Some(size) if !(offset == 0 && data.len() != size && valid_page_size(data.len())) => size,
+            Some(size) if !(offset == 0 && data.len() != size && valid_page_size(data.len())) => {
+                size
+            }
             // The first write to a new database (VACUUM INTO writes page 1 last, so it may be any
             // page), or page 1 rewritten at a new size (VACUUM after PRAGMA page_size): SQLite
             // writes the main database one whole page at a time, so the length is the page size.
@@ -679,7 +710,9 @@ impl PageStore {
         }
         self.begin_write()?;
         self.flush()?;
-        let mut stmt = self.conn.prepare("DELETE FROM nested_vfs_zstd_pages WHERE pageno > ?")?;
+        let mut stmt = self
+            .conn
+            .prepare("DELETE FROM nested_vfs_zstd_pages WHERE pageno > ?")?;
         stmt.bind_i64(1, keep as i64)?;
         stmt.run()?;
         self.page_count = keep;
@@ -700,15 +733,31 @@ impl PageStore {
             }
             let dict = self.dict.current.clone();
             if let Some(pipeline) = self.pipeline.as_mut() {
-                pipeline.submit(pageno, page.to_vec(), is_btree_interior(pageno, page), dict, self.opts.level);
+                pipeline.submit(
+                    pageno,
+                    page.to_vec(),
+                    is_btree_interior(pageno, page),
+                    dict,
+                    self.opts.level,
+                );
                 self.page_count = self.page_count.max(pageno);
                 return self.drain(false);
             }
             self.encoder.encode(page, dict.as_deref())
         };
-        store_row(&mut self.upsert_page, pageno as i64, &encoded, is_btree_interior(pageno, page))?;
+        store_row(
+            &mut self.upsert_page,
+            pageno as i64,
+            &encoded,
+            is_btree_interior(pageno, page),
+        )?;
         if pageno == 1 {
-            store_row(&mut self.upsert_page, HEADER_ROW, &codec::plain(&page[..100.min(page.len())]), false)?;
+            store_row(
+                &mut self.upsert_page,
+                HEADER_ROW,
+                &codec::plain(&page[..100.min(page.len())]),
+                false,
+            )?;
         }
         self.page_count = self.page_count.max(pageno);
         Ok(())
@@ -717,7 +766,9 @@ impl PageStore {
     /// Stores pages the workers have finished; with `all`, waits for every page in flight.
     fn drain(&mut self, all: bool) -> Result<()> {
         let PageStore {
-            pipeline, upsert_page, ..
+            pipeline,
+            upsert_page,
+            ..
         } = self;
         match pipeline {
             Some(p) => p.drain(
@@ -734,7 +785,6 @@ impl PageStore {
         self.drain(true)
     }
 
-
     /// Loads the newest dictionary the first time it is needed, and trains a new one when
     /// enough pages were written since (see REFERENCE: 100 sampled pages, ~96 KiB, again after
     /// 3x the recorded page count).
@@ -744,9 +794,9 @@ impl PageStore {
         }
         if !self.dict.loaded {
             self.dict.loaded = true;
-            let mut stmt = self
-                .conn
-                .prepare("SELECT id, dict, page_count FROM nested_vfs_zstd_dicts ORDER BY id DESC LIMIT 1")?;
+            let mut stmt = self.conn.prepare(
+                "SELECT id, dict, page_count FROM nested_vfs_zstd_dicts ORDER BY id DESC LIMIT 1",
+            )?;
             if stmt.step()? {
                 let id = stmt.column_i64(0);
                 self.dict.current = CompressionDict::new(id, stmt.column_blob(1), self.opts.level);
@@ -762,14 +812,19 @@ impl PageStore {
         }
         let due = match self.dict.current {
             None => {
-                pages >= codec::DICT_SAMPLE_PAGES as i64 && pages * page_size as i64 >= 4 * codec::DICT_SIZE as i64
+                pages >= codec::DICT_SAMPLE_PAGES as i64
+                    && pages * page_size as i64 >= 4 * codec::DICT_SIZE as i64
             }
             Some(_) => self.dict.written_since >= 3 * self.dict.recorded_pages.max(1),
         };
         if !due {
             return Ok(());
         }
-        let recorded = if self.dict.current.is_some() { self.dict.written_since } else { pages };
+        let recorded = if self.dict.current.is_some() {
+            self.dict.written_since
+        } else {
+            pages
+        };
         let samples = std::mem::take(&mut self.dict.reservoir);
         // Whatever happens, don't try again before as many pages were written once more.
         self.dict.written_since = 0;
@@ -794,7 +849,12 @@ impl PageStore {
 }
 
 /// Stores one page row.
-fn store_row(upsert: &mut Option<Statement>, pageno: i64, encoded: &EncodedPage, interior: bool) -> Result<()> {
+fn store_row(
+    upsert: &mut Option<Statement>,
+    pageno: i64,
+    encoded: &EncodedPage,
+    interior: bool,
+) -> Result<()> {
     let stmt = upsert
         .as_mut()
         .ok_or_else(|| SqliteError::new(SQLITE_READONLY, "database is open read-only"))?;

@@ -51,14 +51,19 @@ fn load(conn: &Connection, n: i64) {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let blob: Vec<u8> = (0..(x % 64)).map(|j| (j as u64 ^ x) as u8).collect();
+            let blob: Vec<u8> = (0..(x % 64)).map(|j| (j ^ x) as u8).collect();
             ins.execute(rusqlite::params![
                 format!("chr{}", x % 22 + 1),
                 (x % 250_000_000) as i64,
                 ["A", "C", "G", "T"][(x % 4) as usize],
                 ["A", "C", "G", "T"][((x >> 3) % 4) as usize],
                 (x % 10_000) as f64 / 7.0,
-                format!("DP={};AF={:.3};GENE=G{:05}", x % 500, (x % 1000) as f64 / 1000.0, i / 50),
+                format!(
+                    "DP={};AF={:.3};GENE=G{:05}",
+                    x % 500,
+                    (x % 1000) as f64 / 1000.0,
+                    i / 50
+                ),
                 blob
             ])
             .unwrap();
@@ -69,7 +74,9 @@ fn load(conn: &Connection, n: i64) {
 
 /// A digest of the whole table in a stable order, plus an index-driven aggregate.
 fn digest(conn: &Connection) -> (i64, String) {
-    let count: i64 = conn.query_row("SELECT count(*) FROM v", [], |r| r.get(0)).unwrap();
+    let count: i64 = conn
+        .query_row("SELECT count(*) FROM v", [], |r| r.get(0))
+        .unwrap();
     let mut stmt = conn.prepare("SELECT * FROM v ORDER BY id").unwrap();
     let mut h = std::collections::hash_map::DefaultHasher::new();
     let mut rows = stmt.query([]).unwrap();
@@ -100,13 +107,23 @@ fn same_content_for_every_thread_count() {
         let path = dir.join(format!("t{threads}.db"));
         let conn = open(path_str(&path), rw(), &config(threads)).unwrap();
         load(&conn, 60_000);
-        assert_eq!(digest(&conn), expected, "threads={threads} in the writing connection");
+        assert_eq!(
+            digest(&conn),
+            expected,
+            "threads={threads} in the writing connection"
+        );
         drop(conn);
         for read_threads in [1, 2, 8] {
             let conn = open(path_str(&path), ro(), &config(read_threads)).unwrap();
-            let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+            let ok: String = conn
+                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .unwrap();
             assert_eq!(ok, "ok");
-            assert_eq!(digest(&conn), expected, "written with {threads}, read with {read_threads}");
+            assert_eq!(
+                digest(&conn),
+                expected,
+                "written with {threads}, read with {read_threads}"
+            );
         }
     }
 }
@@ -144,20 +161,32 @@ fn transactions_commit_roll_back_and_savepoints() {
     conn.execute_batch("PRAGMA cache_size = 50").unwrap();
     load(&conn, 20_000);
     let before = digest(&conn);
-    conn.execute_batch("BEGIN; DELETE FROM v WHERE id % 3 = 0; UPDATE v SET info = info || 'x'; ROLLBACK")
-        .unwrap();
-    assert_eq!(digest(&conn), before, "a large rolled-back transaction leaves no trace");
+    conn.execute_batch(
+        "BEGIN; DELETE FROM v WHERE id % 3 = 0; UPDATE v SET info = info || 'x'; ROLLBACK",
+    )
+    .unwrap();
+    assert_eq!(
+        digest(&conn),
+        before,
+        "a large rolled-back transaction leaves no trace"
+    );
     conn.execute_batch(
         "BEGIN; DELETE FROM v WHERE id <= 100; SAVEPOINT s; DELETE FROM v; ROLLBACK TO s; RELEASE s; COMMIT",
     )
     .unwrap();
-    let n: i64 = conn.query_row("SELECT count(*) FROM v", [], |r| r.get(0)).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM v", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(n, 19_900);
     drop(conn);
     let conn = open(path_str(&path), ro(), &config(1)).unwrap();
-    let n: i64 = conn.query_row("SELECT count(*) FROM v", [], |r| r.get(0)).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM v", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(n, 19_900);
-    let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let ok: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(ok, "ok");
 }
 
@@ -173,7 +202,9 @@ fn attach_and_vacuum_into() {
     conn.execute_batch("CREATE TABLE other.g AS SELECT id, chrom FROM v WHERE id % 2 = 0")
         .unwrap();
     let joined: i64 = conn
-        .query_row("SELECT count(*) FROM v JOIN other.g USING (id)", [], |r| r.get(0))
+        .query_row("SELECT count(*) FROM v JOIN other.g USING (id)", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(joined, 2_500);
     vacuum_into(&conn, path_str(&c), &config(2)).unwrap();
@@ -249,10 +280,16 @@ fn damaged_pages_are_corrupt_errors_not_crashes() {
     .filter_map(|sql| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).err())
     .map(|e| e.to_string())
     .collect();
-    assert_eq!(errors.len(), 1, "exactly one of table and index is damaged: {errors:?}");
+    assert_eq!(
+        errors.len(),
+        1,
+        "exactly one of table and index is damaged: {errors:?}"
+    );
     assert!(errors[0].contains("malformed"), "{errors:?}");
     // Pages before the damaged one still read.
-    let first: i64 = conn.query_row("SELECT id FROM v ORDER BY id LIMIT 1", [], |r| r.get(0)).unwrap();
+    let first: i64 = conn
+        .query_row("SELECT id FROM v ORDER BY id LIMIT 1", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(first, 1);
     drop(conn);
     assert_eq!(std::fs::read(&path).unwrap(), before);

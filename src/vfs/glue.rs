@@ -90,7 +90,10 @@ pub fn register(name: &'static CStr, opener: Box<dyn Opener>) -> Result<(), Sqli
         });
         let rc = (api.vfs_register)(Box::into_raw(vfs), 0);
         if rc != SQLITE_OK {
-            return Err(SqliteError::new(rc, format!("cannot register VFS {name:?}")));
+            return Err(SqliteError::new(
+                rc,
+                format!("cannot register VFS {name:?}"),
+            ));
         }
     }
     Ok(())
@@ -118,7 +121,8 @@ impl UriParams {
             None => default,
             Some(v) => {
                 let v = v.to_ascii_lowercase();
-                matches!(v.as_str(), "1" | "yes" | "true" | "on") || v.parse::<i64>().is_ok_and(|n| n != 0)
+                matches!(v.as_str(), "1" | "yes" | "true" | "on")
+                    || v.parse::<i64>().is_ok_and(|n| n != 0)
             }
         }
     }
@@ -147,7 +151,11 @@ unsafe extern "C" fn x_open(
         } else {
             FileKind::Other
         };
-        let path = if name.is_null() { String::new() } else { text_of(name) };
+        let path = if name.is_null() {
+            String::new()
+        } else {
+            text_of(name)
+        };
         let opened = match kind {
             FileKind::Other => {
                 let x_open = (*d.default).x_open.expect("every VFS has xOpen");
@@ -162,7 +170,8 @@ unsafe extern "C" fn x_open(
                 (*handle).base.methods = &IO_METHODS;
                 if !out_flags.is_null() {
                     *out_flags = if readonly {
-                        (flags & !(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY
+                        (flags & !(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
+                            | SQLITE_OPEN_READONLY
                     } else {
                         flags
                     };
@@ -183,7 +192,11 @@ fn is_inner_journal_name(name: &str) -> bool {
     name.ends_with("-journal") || name.ends_with("-wal")
 }
 
-unsafe extern "C" fn x_delete(vfs: *mut sqlite3_vfs, name: *const c_char, sync_dir: c_int) -> c_int {
+unsafe extern "C" fn x_delete(
+    vfs: *mut sqlite3_vfs,
+    name: *const c_char,
+    sync_dir: c_int,
+) -> c_int {
     guard(SQLITE_IOERR, || {
         if !name.is_null() && is_inner_journal_name(&text_of(name)) {
             return SQLITE_OK;
@@ -193,7 +206,12 @@ unsafe extern "C" fn x_delete(vfs: *mut sqlite3_vfs, name: *const c_char, sync_d
     })
 }
 
-unsafe extern "C" fn x_access(vfs: *mut sqlite3_vfs, name: *const c_char, flags: c_int, res: *mut c_int) -> c_int {
+unsafe extern "C" fn x_access(
+    vfs: *mut sqlite3_vfs,
+    name: *const c_char,
+    flags: c_int,
+    res: *mut c_int,
+) -> c_int {
     guard(SQLITE_IOERR, || {
         if !name.is_null() && is_inner_journal_name(&text_of(name)) {
             *res = 0;
@@ -233,7 +251,11 @@ unsafe extern "C" fn x_current_time_int64(vfs: *mut sqlite3_vfs, t: *mut i64) ->
             Some(f) if (*d.default).i_version >= 2 => f(d.default, t),
             _ => {
                 let mut days = 0f64;
-                let rc = ((*d.default).x_current_time.expect("every VFS has xCurrentTime"))(d.default, &mut days);
+                let rc = ((*d.default)
+                    .x_current_time
+                    .expect("every VFS has xCurrentTime"))(
+                    d.default, &mut days
+                );
                 *t = (days * 86_400_000.0) as i64;
                 rc
             }
@@ -260,7 +282,12 @@ fn code_of(r: Result<(), SqliteError>) -> c_int {
     }
 }
 
-unsafe extern "C" fn x_read(f: *mut sqlite3_file, buf: *mut c_void, amount: c_int, offset: i64) -> c_int {
+unsafe extern "C" fn x_read(
+    f: *mut sqlite3_file,
+    buf: *mut c_void,
+    amount: c_int,
+    offset: i64,
+) -> c_int {
     guard(SQLITE_IOERR_READ, || {
         let out = std::slice::from_raw_parts_mut(buf as *mut u8, amount.max(0) as usize);
         match file(f).read(offset.max(0) as u64, out) {
@@ -271,7 +298,12 @@ unsafe extern "C" fn x_read(f: *mut sqlite3_file, buf: *mut c_void, amount: c_in
     })
 }
 
-unsafe extern "C" fn x_write(f: *mut sqlite3_file, buf: *const c_void, amount: c_int, offset: i64) -> c_int {
+unsafe extern "C" fn x_write(
+    f: *mut sqlite3_file,
+    buf: *const c_void,
+    amount: c_int,
+    offset: i64,
+) -> c_int {
     guard(SQLITE_IOERR_WRITE, || {
         let data = std::slice::from_raw_parts(buf as *const u8, amount.max(0) as usize);
         code_of(file(f).write(offset.max(0) as u64, data))
@@ -279,7 +311,9 @@ unsafe extern "C" fn x_write(f: *mut sqlite3_file, buf: *const c_void, amount: c
 }
 
 unsafe extern "C" fn x_truncate(f: *mut sqlite3_file, size: i64) -> c_int {
-    guard(SQLITE_IOERR_TRUNCATE, || code_of(file(f).truncate(size.max(0) as u64)))
+    guard(SQLITE_IOERR_TRUNCATE, || {
+        code_of(file(f).truncate(size.max(0) as u64))
+    })
 }
 
 unsafe extern "C" fn x_sync(f: *mut sqlite3_file, _flags: c_int) -> c_int {

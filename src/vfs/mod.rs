@@ -155,14 +155,24 @@ impl InnerDbFile {
             Some(url) => {
                 // The outer database is read through the `web` VFS, which takes the same
                 // web_* parameters.
-                let mut query = vec![format!("web_url={}", crate::config::percent_encode(url, false))];
+                let mut query = vec![format!(
+                    "web_url={}",
+                    crate::config::percent_encode(url, false)
+                )];
                 for key in web::WEB_PARAMS.iter().chain(&["vfs_log"]) {
                     if let Some(value) = params.get(key) {
-                        query.push(format!("{key}={}", crate::config::percent_encode(&value, false)));
+                        query.push(format!(
+                            "{key}={}",
+                            crate::config::percent_encode(&value, false)
+                        ));
                     }
                 }
                 query.push("mode=ro&immutable=1".into());
-                (format!("file:/__web__?{}", query.join("&")), Some("web".to_string()), url.clone())
+                (
+                    format!("file:/__web__?{}", query.join("&")),
+                    Some("web".to_string()),
+                    url.clone(),
+                )
             }
             None => {
                 let mut outer_params = Vec::new();
@@ -188,10 +198,14 @@ impl InnerDbFile {
                     ));
                 }
                 if !exists && flags & SQLITE_OPEN_CREATE == 0 {
-                    return Err(SqliteError::new(SQLITE_CANTOPEN, format!("cannot open {path}: no such file")));
+                    return Err(SqliteError::new(
+                        SQLITE_CANTOPEN,
+                        format!("cannot open {path}: no such file"),
+                    ));
                 }
                 let journal = format!("{path}-journal");
-                if readonly && !immutable && std::fs::metadata(&journal).is_ok_and(|m| m.len() > 0) {
+                if readonly && !immutable && std::fs::metadata(&journal).is_ok_and(|m| m.len() > 0)
+                {
                     crate::store::recover_hot_journal(&format!("file:{}", uri_path(path)));
                 }
                 (outer_uri, None, path.to_string())
@@ -293,7 +307,9 @@ impl VfsFile for InnerDbFile {
     }
 
     fn check_pragma(&mut self, name: &str, value: Option<&str>) -> Result<()> {
-        if name.eq_ignore_ascii_case("journal_mode") && value.is_some_and(|v| v.eq_ignore_ascii_case("wal")) {
+        if name.eq_ignore_ascii_case("journal_mode")
+            && value.is_some_and(|v| v.eq_ignore_ascii_case("wal"))
+        {
             return Err(SqliteError::new(
                 SQLITE_ERROR,
                 "journal_mode=WAL is not supported on a compressed database: its outer database already \

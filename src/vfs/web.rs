@@ -19,7 +19,13 @@ pub const WEB_PARAMS: [&str; 4] = ["web_insecure", "web_nodbi", "web_small_KiB",
 pub struct WebOpener;
 
 impl Opener for WebOpener {
-    fn open(&self, kind: FileKind, _path: &str, params: &UriParams, _flags: c_int) -> Result<(Box<dyn VfsFile>, bool)> {
+    fn open(
+        &self,
+        kind: FileKind,
+        _path: &str,
+        params: &UriParams,
+        _flags: c_int,
+    ) -> Result<(Box<dyn VfsFile>, bool)> {
         match kind {
             FileKind::MainDb => Ok((Box::new(WebDbFile::open(params)?), true)),
             FileKind::MainJournal => Ok((Box::new(MemoryJournal::default()), false)),
@@ -50,14 +56,16 @@ impl WebDbFile {
         let mut opts = WebOptions::from_env().map_err(|e| open_error(e.to_string()))?;
         for key in WEB_PARAMS {
             if let Some(value) = params.get(key) {
-                opts.set_uri_param(key, &value).map_err(|e| open_error(e.to_string()))?;
+                opts.set_uri_param(key, &value)
+                    .map_err(|e| open_error(e.to_string()))?;
             }
         }
         if let Some(level) = params.int("vfs_log").filter(|&l| l >= 0) {
             opts.log_level = level.min(5) as i32;
         }
         opts.validate().map_err(|e| open_error(e.to_string()))?;
-        let (file, dbi) = WebFile::open_with_dbi(&url, &opts).map_err(|e| open_error(e.to_string()))?;
+        let (file, dbi) =
+            WebFile::open_with_dbi(&url, &opts).map_err(|e| open_error(e.to_string()))?;
         if let Some(source) = dbi {
             match read_dbi_pages(&source) {
                 Ok(pages) => {
@@ -74,8 +82,12 @@ impl WebDbFile {
 /// Reads `(offset, data)` of every page a .dbi holds, with SQLite (from a private temporary
 /// copy of the downloaded bytes, which SQLite needs as a file).
 fn read_dbi_pages(source: &DbiSource) -> std::result::Result<Vec<(u64, Vec<u8>)>, String> {
-    let tmp = TempFile::with_bytes(&source.bytes).map_err(|e| format!("cannot stage the .dbi: {e}"))?;
-    let uri = format!("file:{}?mode=ro&immutable=1", super::uri_path(&tmp.path.to_string_lossy()));
+    let tmp =
+        TempFile::with_bytes(&source.bytes).map_err(|e| format!("cannot stage the .dbi: {e}"))?;
+    let uri = format!(
+        "file:{}?mode=ro&immutable=1",
+        super::uri_path(&tmp.path.to_string_lossy())
+    );
     let read = || -> std::result::Result<Vec<(u64, Vec<u8>)>, SqliteError> {
         let conn = Connection::open(&uri, SQLITE_OPEN_READONLY, None)?;
         let mut stmt = conn.prepare("SELECT offset, data FROM web_dbi_pages ORDER BY offset")?;
@@ -83,7 +95,10 @@ fn read_dbi_pages(source: &DbiSource) -> std::result::Result<Vec<(u64, Vec<u8>)>
         while stmt.step()? {
             let offset = stmt.column_i64(0);
             if offset < 0 {
-                return Err(SqliteError::new(SQLITE_CORRUPT, format!("negative offset {offset}")));
+                return Err(SqliteError::new(
+                    SQLITE_CORRUPT,
+                    format!("negative offset {offset}"),
+                ));
             }
             pages.push((offset as u64, stmt.column_blob(1).to_vec()));
         }
@@ -107,7 +122,10 @@ impl TempFile {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
         let staged = TempFile { path };
         f.write_all(bytes)?;
         Ok(staged)
@@ -134,11 +152,17 @@ impl VfsFile for WebDbFile {
     }
 
     fn write(&mut self, _offset: u64, _data: &[u8]) -> Result<()> {
-        Err(SqliteError::new(SQLITE_READONLY, format!("{} is read-only (read over the web)", self.file.url())))
+        Err(SqliteError::new(
+            SQLITE_READONLY,
+            format!("{} is read-only (read over the web)", self.file.url()),
+        ))
     }
 
     fn truncate(&mut self, _size: u64) -> Result<()> {
-        Err(SqliteError::new(SQLITE_READONLY, format!("{} is read-only (read over the web)", self.file.url())))
+        Err(SqliteError::new(
+            SQLITE_READONLY,
+            format!("{} is read-only (read over the web)", self.file.url()),
+        ))
     }
 
     fn file_size(&mut self) -> Result<u64> {
