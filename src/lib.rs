@@ -36,7 +36,8 @@
 //! ```
 //!
 //! Layers, top to bottom: the FFI boundary ([`capi`], [`extension`], `vfs::glue`), the VFS file
-//! objects (`vfs`), the nested page store (`store`), the page codec (`codec`); beside them the
+//! objects (`vfs`), the nested page store (`store`), the page codec (`codec`) and background work
+//! (`background`), the web reader ([`web`]); beside them the
 //! configuration ([`config`]) and the SQLite routine table (`sqlite_api`).
 
 pub mod capi;
@@ -51,7 +52,7 @@ mod rust_api;
 mod sqlite_api;
 mod store;
 mod vfs;
-mod web;
+pub mod web;
 
 pub use config::{Config, ConfigError};
 pub use rust_api::{attach, attach_sql, open, tuning_sql, uri, vacuum_into, vacuum_into_sql, Error};
