@@ -173,62 +173,110 @@ pub struct RawPage {
 }
 
 /// Decodes pages ahead of SQLite while it reads sequentially.
+///
+/// Several forward streams are followed at once, since a join reads a table and one or more
+/// indexes in step; each stream's read-ahead window doubles as it keeps going. Reads that move
+/// forward by a few pages count as sequential: b-tree leaves are nearly contiguous after VACUUM,
+/// with interior pages between them.
 pub struct Prefetcher {
     page_size: usize,
-    last_read: u64,
-    run: u32,
-    /// Highest page number requested so far in the current run.
-    requested_to: u64,
-    slots: HashMap<u64, Receiver<Result<Vec<u8>, CodecError>>>,
+    streams: Vec<Stream>,
+    tick: u64,
+    slots: BTreeMap<u64, Receiver<Result<Vec<u8>, CodecError>>>,
 }
+
+/// One forward-moving run of reads.
+struct Stream {
+    last: u64,
+    run: u32,
+    /// Highest page requested ahead for this stream.
+    requested_to: u64,
+    last_used: u64,
+}
+
+/// Streams followed at once.
+const MAX_STREAMS: usize = 4;
+/// How far forward a read may skip and still continue its stream.
+const MAX_SKIP: u64 = 4;
 
 impl Prefetcher {
     pub fn new() -> Prefetcher {
         Prefetcher {
             page_size: 0,
-            last_read: 0,
-            run: 0,
-            requested_to: 0,
-            slots: HashMap::new(),
+            streams: Vec::new(),
+            tick: 0,
+            slots: BTreeMap::new(),
         }
     }
 
     /// Forgets everything fetched (the database may have changed).
     pub fn clear(&mut self) {
         self.slots.clear();
-        self.run = 0;
-        self.requested_to = 0;
+        self.streams.clear();
+    }
+
+    fn max_pages(&self) -> u64 {
+        (PREFETCH_BYTES / self.page_size.max(1)).max(1) as u64
     }
 
     /// Notes a read of `pageno`; returns the first and last page worth fetching ahead now
-    /// (none for random access). Reads that move forward by a few pages count as sequential: b-tree
-    /// leaves are nearly contiguous after VACUUM, with interior pages between them.
+    /// (none for random access).
     pub fn observe(&mut self, pageno: u64, page_size: usize) -> Option<(u64, u64)> {
         if page_size != self.page_size {
             self.clear();
             self.page_size = page_size;
         }
-        if pageno > self.last_read && pageno - self.last_read <= 4 {
-            self.run = self.run.saturating_add(1);
-        } else {
-            self.run = 0;
-            self.slots.clear();
-            self.requested_to = 0;
-        }
-        self.last_read = pageno;
-        self.slots.retain(|&p, _| p > pageno);
-        if self.run < 3 {
+        self.tick += 1;
+        let tick = self.tick;
+        let index = match self
+            .streams
+            .iter()
+            .position(|s| pageno > s.last && pageno - s.last <= MAX_SKIP)
+        {
+            Some(i) => {
+                let s = &mut self.streams[i];
+                // Pages this stream skipped over will not be read by it.
+                let skipped: Vec<u64> = self
+                    .slots
+                    .range(s.last + 1..pageno)
+                    .map(|(&p, _)| p)
+                    .collect();
+                for p in skipped {
+                    self.slots.remove(&p);
+                }
+                s.last = pageno;
+                s.run = s.run.saturating_add(1);
+                s.last_used = tick;
+                i
+            }
+            None => {
+                let fresh = Stream {
+                    last: pageno,
+                    run: 0,
+                    requested_to: 0,
+                    last_used: tick,
+                };
+                if self.streams.len() < MAX_STREAMS {
+                    self.streams.push(fresh);
+                } else if let Some(oldest) = self.streams.iter_mut().min_by_key(|s| s.last_used) {
+                    *oldest = fresh;
+                }
+                return None;
+            }
+        };
+        let max_pages = self.max_pages();
+        let s = &mut self.streams[index];
+        if s.run < 3 || self.slots.len() as u64 >= max_pages {
             return None;
         }
-        let max_pages = (PREFETCH_BYTES / page_size.max(1)).max(1) as u64;
-        let window = (u64::from(self.run) * 2).min(max_pages);
-        let from = self.requested_to.max(pageno) + 1;
+        let window = (u64::from(s.run) * 2).min(max_pages / 2).max(1);
+        let from = s.requested_to.max(pageno) + 1;
         let to = pageno + window;
         // Fetch in batches of at least a quarter window, so each query is worth its cost.
         if to < from || to - from + 1 < (window / 4).max(1) {
             return None;
         }
-        self.requested_to = to;
+        s.requested_to = to;
         Some((from, to))
     }
 

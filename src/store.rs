@@ -534,6 +534,12 @@ impl PageStore {
     /// Starts decoding pages `from..=to` on the workers.
     fn read_ahead(&mut self, from: u64, to: u64) -> Result<()> {
         let to = to.min(self.page_count);
+        crate::log::debug(4, || {
+            format!(
+                "{}: reading ahead pages {from}..={to}",
+                self.opts.display_name
+            )
+        });
         let mut raw = Vec::new();
         {
             let stmt = &mut self.select_range;
@@ -584,6 +590,9 @@ impl PageStore {
 
     /// Fetches and decodes one page from the outer database.
     fn fetch_page(&mut self, pageno: u64, out: &mut [u8]) -> Result<()> {
+        crate::log::debug(5, || {
+            format!("{}: fetching page {pageno}", self.opts.display_name)
+        });
         let name = &self.opts.display_name;
         let stmt = &mut self.select_page;
         stmt.bind_i64(1, pageno as i64)?;
