@@ -7,7 +7,8 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use zstd::zstd_safe::{self, CCtx, CDict, DCtx, DDict};
+use std::sync::atomic::{AtomicU64, Ordering};
+use zstd::zstd_safe::{self, CCtx, CParameter, DCtx, DDict, ResetDirective};
 
 /// Target size of a trained dictionary, as the reference trains them.
 pub const DICT_SIZE: usize = 96 * 1024;
@@ -31,23 +32,37 @@ pub struct EncodedPage {
     pub meta1: Option<i64>,
 }
 
-/// A dictionary prepared for compression, shared by all compressing threads.
+/// A dictionary for compression, shared by all compressing threads.
 pub struct CompressionDict {
+    /// Its id in `nested_vfs_zstd_dicts` (what `meta1` records).
     pub id: i64,
-    cdict: CDict<'static>,
+    /// Unique in the process: ids repeat across databases, so encoders tell dictionaries
+    /// apart by this.
+    serial: u64,
+    bytes: Vec<u8>,
 }
 
 impl CompressionDict {
-    /// Prepares `dict` (as stored in `nested_vfs_zstd_dicts`) for compression at `level`.
-    pub fn new(id: i64, dict: &[u8], level: i32) -> Option<Arc<CompressionDict>> {
-        CDict::try_create(dict, level).map(|cdict| Arc::new(CompressionDict { id, cdict }))
+    pub fn new(id: i64, dict: &[u8]) -> Arc<CompressionDict> {
+        static SERIAL: AtomicU64 = AtomicU64::new(0);
+        Arc::new(CompressionDict {
+            id,
+            serial: SERIAL.fetch_add(1, Ordering::Relaxed),
+            bytes: dict.to_vec(),
+        })
     }
 }
 
 /// Compresses pages; one per thread (it owns a zstd context).
+///
+/// The dictionary is loaded into the context ("sticky") with a hint that inputs are one page
+/// long, rather than prepared as a `CDict` for inputs of unknown size: that keeps zstd's match
+/// tables sized for pages (a level-6 `CDict` and every context using it would carry megabytes).
 pub struct Encoder {
     cctx: CCtx<'static>,
     level: i32,
+    /// (dictionary serial, page length) the context is set up for.
+    configured: Option<(Option<u64>, usize)>,
 }
 
 impl Encoder {
@@ -55,7 +70,23 @@ impl Encoder {
         Encoder {
             cctx: CCtx::create(),
             level,
+            configured: None,
         }
+    }
+
+    fn configure(&mut self, page_len: usize, dict: Option<&CompressionDict>) -> Result<(), usize> {
+        let wanted = (dict.map(|d| d.serial), page_len);
+        if self.configured == Some(wanted) {
+            return Ok(());
+        }
+        self.configured = None;
+        self.cctx.reset(ResetDirective::SessionAndParameters)?;
+        self.cctx.set_parameter(CParameter::CompressionLevel(self.level))?;
+        self.cctx
+            .set_parameter(CParameter::SrcSizeHint(page_len.try_into().unwrap_or(u32::MAX)))?;
+        self.cctx.load_dictionary(dict.map_or(&[][..], |d| &d.bytes))?;
+        self.configured = Some(wanted);
+        Ok(())
     }
 
     /// Encodes `page`, with `dict` when given; falls back to storing it as is when compression
@@ -63,10 +94,9 @@ impl Encoder {
     /// lost over it).
     pub fn encode(&mut self, page: &[u8], dict: Option<&CompressionDict>) -> EncodedPage {
         let mut out = Vec::with_capacity(zstd_safe::compress_bound(page.len()));
-        let result = match dict {
-            Some(d) => self.cctx.compress_using_cdict(&mut out, page, &d.cdict),
-            None => self.cctx.compress(&mut out, page, self.level),
-        };
+        let result = self
+            .configure(page.len(), dict)
+            .and_then(|()| self.cctx.compress2(&mut out, page));
         match result {
             Ok(n) if n * 5 <= page.len() * 4 => {
                 out.truncate(n);
@@ -75,7 +105,11 @@ impl Encoder {
                     meta1: Some(dict.map_or(-1, |d| d.id)),
                 }
             }
-            _ => plain(page),
+            Ok(_) => plain(page),
+            Err(_) => {
+                self.configured = None;
+                plain(page)
+            }
         }
     }
 }
@@ -282,7 +316,7 @@ mod tests {
     fn dictionary_pages_need_their_dictionary() {
         let samples: Vec<Vec<u8>> = (1..=120).map(page).collect();
         let dict = train_dictionary(&samples, 6).expect("trainable");
-        let cdict = CompressionDict::new(7, &dict, 6).unwrap();
+        let cdict = CompressionDict::new(7, &dict);
         let p = page(200);
         let e = Encoder::new(6).encode(&p, Some(&cdict));
         assert_eq!(e.meta1, Some(7));

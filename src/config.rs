@@ -308,18 +308,17 @@ pub fn uri(dbfile: &str, config: &Config) -> String {
             "&mode=ro&immutable=1&web_url={}",
             percent_encode(dbfile, false)
         );
-        if !config.web_dbi_url.is_empty() {
-            let _ = write!(
-                u,
-                "&web_dbi_url={}",
-                percent_encode(&config.web_dbi_url, false)
-            );
-        }
         if config.web_insecure {
             u.push_str("&web_insecure=1");
         }
         if config.web_nodbi {
             u.push_str("&web_nodbi=1");
+        } else if !config.web_dbi_url.is_empty() {
+            let _ = write!(
+                u,
+                "&web_dbi_url={}",
+                percent_encode(&config.web_dbi_url, false)
+            );
         }
         let _ = write!(u, "&web_small_KiB={}", config.web_small_KiB);
     }
@@ -352,13 +351,36 @@ pub fn uri(dbfile: &str, config: &Config) -> String {
     u
 }
 
+/// SQLite's keywords (https://sqlite.org/lang_keywords.html): a schema name spelled like one
+/// must be quoted.
+const SQL_KEYWORDS: &[&str] = &[
+    "ABORT", "ACTION", "ADD", "AFTER", "ALL", "ALTER", "ALWAYS", "ANALYZE", "AND", "AS", "ASC",
+    "ATTACH", "AUTOINCREMENT", "BEFORE", "BEGIN", "BETWEEN", "BY", "CASCADE", "CASE", "CAST",
+    "CHECK", "COLLATE", "COLUMN", "COMMIT", "CONFLICT", "CONSTRAINT", "CREATE", "CROSS",
+    "CURRENT", "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP", "DATABASE", "DEFAULT",
+    "DEFERRABLE", "DEFERRED", "DELETE", "DESC", "DETACH", "DISTINCT", "DO", "DROP", "EACH",
+    "ELSE", "END", "ESCAPE", "EXCEPT", "EXCLUDE", "EXCLUSIVE", "EXISTS", "EXPLAIN", "FAIL",
+    "FILTER", "FIRST", "FOLLOWING", "FOR", "FOREIGN", "FROM", "FULL", "GENERATED", "GLOB",
+    "GROUP", "GROUPS", "HAVING", "IF", "IGNORE", "IMMEDIATE", "IN", "INDEX", "INDEXED",
+    "INITIALLY", "INNER", "INSERT", "INSTEAD", "INTERSECT", "INTO", "IS", "ISNULL", "JOIN",
+    "KEY", "LAST", "LEFT", "LIKE", "LIMIT", "MATCH", "MATERIALIZED", "NATURAL", "NO", "NOT",
+    "NOTHING", "NOTNULL", "NULL", "NULLS", "OF", "OFFSET", "ON", "OR", "ORDER", "OTHERS",
+    "OUTER", "OVER", "PARTITION", "PLAN", "PRAGMA", "PRECEDING", "PRIMARY", "QUERY", "RAISE",
+    "RANGE", "RECURSIVE", "REFERENCES", "REGEXP", "REINDEX", "RELEASE", "RENAME", "REPLACE",
+    "RESTRICT", "RETURNING", "RIGHT", "ROLLBACK", "ROW", "ROWS", "SAVEPOINT", "SELECT", "SET",
+    "TABLE", "TEMP", "TEMPORARY", "THEN", "TIES", "TO", "TRANSACTION", "TRIGGER", "UNBOUNDED",
+    "UNION", "UNIQUE", "UPDATE", "USING", "VACUUM", "VALUES", "VIEW", "VIRTUAL", "WHEN",
+    "WHERE", "WINDOW", "WITH", "WITHOUT",
+];
+
 /// Quotes a schema name for SQL when it is not a plain identifier.
 pub fn quote_identifier(name: &str) -> String {
     let plain = name
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !SQL_KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(name));
     if plain {
         name.to_string()
     } else {
@@ -500,5 +522,7 @@ mod tests {
              PRAGMA \"my schema\".synchronous=OFF"
         );
         assert!(vacuum_into_sql("/x", &c).matches("outer_unsafe=1").count() == 1);
+        assert_eq!(quote_identifier("aux"), "aux");
+        assert_eq!(quote_identifier("select"), "\"select\"");
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::config::{self, Config};
 use crate::ffi::*;
-use crate::sqlite_api::{self, ApiSource, SqliteError};
+use crate::sqlite_api::{self, SqliteError};
 use crate::vfs::{glue, web::WebOpener, ZstdOpener};
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_void};
@@ -63,7 +63,7 @@ pub unsafe extern "C" fn sqlite3_genomicsqlite_init(
     routines: *const sqlite3_api_routines,
 ) -> c_int {
     let r = catch_unwind(AssertUnwindSafe(|| -> Result<(), SqliteError> {
-        sqlite_api::install(ApiSource::Host(routines))
+        sqlite_api::install_from_host(routines)
             .map_err(|m| SqliteError::new(SQLITE_ERROR, m))?;
         register_process_wide()?;
         register_functions(db)

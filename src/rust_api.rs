@@ -6,7 +6,7 @@
 
 use crate::config::{self, Config, ConfigError};
 use crate::extension;
-use crate::sqlite_api::{self, ApiSource};
+use crate::sqlite_api;
 use rusqlite::{Connection, OpenFlags};
 
 /// Errors of the Rust API.
@@ -61,7 +61,7 @@ impl From<rusqlite::Error> for Error {
 
 /// Registers the VFS and SQL functions in the linked SQLite (once).
 fn ensure_registered() -> Result<(), Error> {
-    sqlite_api::install(ApiSource::Linked).map_err(Error::Init)?;
+    sqlite_api::install_linked().map_err(Error::Init)?;
     extension::register_process_wide().map_err(|e| Error::Init(e.message))
 }
 

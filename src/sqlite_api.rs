@@ -98,34 +98,37 @@ routine_table! {
 
 static API: OnceLock<Api> = OnceLock::new();
 
-/// Where the process's routine table came from; the first source wins for the process.
-pub enum ApiSource {
-    /// Pointer passed by a host to `sqlite3_genomicsqlite_init`.
-    Host(*const sqlite3_api_routines),
-    /// The SQLite linked into this (Rust) program.
-    Linked,
+/// Fills the routine table (if still empty) from the `sqlite3_api_routines` a host passed to
+/// the extension entry point, and checks the host's version.
+pub fn install_from_host(
+    routines: *const sqlite3_api_routines,
+) -> std::result::Result<&'static Api, String> {
+    if routines.is_null() {
+        return Err("genomicsqlite: the host passed no sqlite3_api_routines".into());
+    }
+    let api = match API.get() {
+        Some(api) => api,
+        None => {
+            // SAFETY: `routines` came from SQLite's extension loader.
+            let table = unsafe { Api::from_routines(routines) }.ok_or_else(|| {
+                "genomicsqlite: the host SQLite lacks routines this library needs (SQLite >= 3.31 required)"
+                    .to_string()
+            })?;
+            API.get_or_init(|| table)
+        }
+    };
+    check_version(api)
 }
 
-/// Fills the routine table if it is still empty and checks the host version.
-pub fn install(source: ApiSource) -> std::result::Result<&'static Api, String> {
-    let api = match source {
-        ApiSource::Host(routines) => {
-            if routines.is_null() {
-                return Err("genomicsqlite: the host passed no sqlite3_api_routines".into());
-            }
-            if let Some(api) = API.get() {
-                api
-            } else {
-                // SAFETY: `routines` came from SQLite's extension loader.
-                let table = unsafe { Api::from_routines(routines) }.ok_or_else(|| {
-                    "genomicsqlite: the host SQLite lacks routines this library needs (SQLite >= 3.31 required)"
-                        .to_string()
-                })?;
-                API.get_or_init(|| table)
-            }
-        }
-        ApiSource::Linked => API.get_or_init(Api::from_linked),
-    };
+/// Fills the routine table (if still empty) from the SQLite linked into this Rust program.
+///
+/// Only the Rust API calls this, never the extension's entry points, so the linker leaves the
+/// linked SQLite out of `libgenomicsqlite.so`.
+pub fn install_linked() -> std::result::Result<&'static Api, String> {
+    check_version(API.get_or_init(Api::from_linked))
+}
+
+fn check_version(api: &'static Api) -> std::result::Result<&'static Api, String> {
     // SAFETY: plain call into SQLite.
     let version = unsafe { (api.libversion_number)() };
     if version < MIN_SQLITE_VERSION {

@@ -135,6 +135,8 @@ pub struct PageStore {
     pipeline: Option<CompressPipeline>,
     /// Read-ahead (None with a single thread or `noprefetch`).
     prefetcher: Option<Prefetcher>,
+    /// Page 1 was written in the current transaction (its page size may have changed).
+    page1_written: bool,
 }
 
 fn corrupt(name: &str, what: impl std::fmt::Display) -> SqliteError {
@@ -211,6 +213,7 @@ impl PageStore {
         let pipeline = (opts.threads > 1).then(|| CompressPipeline::new(opts.threads));
         let prefetcher = (opts.threads > 1 && opts.prefetch).then(Prefetcher::new);
         Ok(PageStore {
+            page1_written: false,
             pipeline,
             prefetcher,
             snapshot,
@@ -269,6 +272,10 @@ impl PageStore {
             // An empty (zero-length) file opened read-only is an empty database.
             return Ok(());
         }
+        // The page size of an empty database can only be set before a transaction starts.
+        if let Some(size) = opts.outer_page_size {
+            conn.exec(&format!("PRAGMA page_size = {size}"))?;
+        }
         conn.exec("BEGIN IMMEDIATE")?;
         let created = (|| {
             // Another process may have created it between our check and the lock.
@@ -278,9 +285,6 @@ impl PageStore {
                 > 0
             {
                 return Ok(());
-            }
-            if let Some(size) = opts.outer_page_size {
-                conn.exec(&format!("PRAGMA page_size = {size}"))?;
             }
             conn.exec(SCHEMA_PAGES)?;
             if !opts.no_dbi_indexes {
@@ -425,6 +429,9 @@ impl PageStore {
         if self.txn != OuterTxn::Write {
             return Ok(());
         }
+        if std::mem::take(&mut self.page1_written) {
+            self.recut_to_header_page_size()?;
+        }
         self.flush()?;
         self.conn.set_busy_timeout(COMMIT_BUSY_TIMEOUT_MS);
         let r = self.conn.exec("COMMIT");
@@ -445,6 +452,7 @@ impl PageStore {
             if let Some(p) = self.pipeline.as_mut() {
                 p.abandon();
             }
+            self.page1_written = false;
             // A dictionary trained in the rolled-back transaction is gone from the outer
             // database, and its id may be handed out again: forget every dictionary.
             self.dict = DictState::default();
@@ -652,49 +660,38 @@ impl PageStore {
         }
     }
 
-    /// Writes whole pages at `offset` (SQLite writes the main database a page at a time).
+    /// Writes `data` at `offset` of the inner database. SQLite writes one page at a time, but
+    /// while VACUUM changes the page size it writes the new image in pieces of the old size
+    /// (see [`PageStore::recut_to_header_page_size`]), so any byte range is accepted.
     pub fn write(&mut self, offset: u64, data: &[u8]) -> Result<()> {
         // SQLite writes only under a write lock, but in exclusive locking mode (or with nolock)
         // it takes that lock once and keeps it across transactions: start the outer one here.
         self.begin_write()?;
         let page_size = match self.page_size {
-            Some(size) if !(offset == 0 && data.len() != size && valid_page_size(data.len())) => {
-                size
-            }
-            // The first write to a new database (VACUUM INTO writes page 1 last, so it may be any
-            // page), or page 1 rewritten at a new size (VACUUM after PRAGMA page_size): SQLite
-            // writes the main database one whole page at a time, so the length is the page size.
+            Some(size) => size,
+            // The first write to a new database (VACUUM INTO writes page 1 last, so it may be
+            // any page) tells the page size.
             None if valid_page_size(data.len()) && offset % data.len() as u64 == 0 => {
                 self.page_size = Some(data.len());
                 data.len()
             }
-            Some(_) if offset == 0 && valid_page_size(data.len()) => {
-                self.page_size = Some(data.len());
-                data.len()
-            }
-            _ => {
+            None => {
                 return Err(SqliteError::new(
                     SQLITE_IOERR_WRITE,
                     format!(
-                        "{}: write of {} bytes at offset {offset} does not match the page size",
+                        "{}: first write of {} bytes at offset {offset} is not a page",
                         self.opts.display_name,
                         data.len()
                     ),
                 ))
             }
         };
-        if offset % page_size as u64 != 0 || data.len() % page_size != 0 {
-            return Err(SqliteError::new(
-                SQLITE_IOERR_WRITE,
-                format!(
-                    "{}: unaligned write of {} bytes at offset {offset} (page size {page_size})",
-                    self.opts.display_name,
-                    data.len()
-                ),
-            ));
-        }
-        for (i, page) in data.chunks(page_size).enumerate() {
-            let pageno = offset / page_size as u64 + 1 + i as u64;
+        let mut done = 0usize;
+        while done < data.len() {
+            let pos = offset + done as u64;
+            let pageno = pos / page_size as u64 + 1;
+            let within = (pos % page_size as u64) as usize;
+            let take = (page_size - within).min(data.len() - done);
             // Writing past the end leaves no gap: the pages in between read as zeros, as they
             // would in an ordinary file.
             if pageno > self.page_count + 1 {
@@ -703,8 +700,67 @@ impl PageStore {
                     self.put_page(gap, &zeros)?;
                 }
             }
-            self.put_page(pageno, page)?;
+            if take == page_size {
+                self.put_page(pageno, &data[done..done + take])?;
+            } else {
+                let mut page = vec![0u8; page_size];
+                if pageno <= self.page_count {
+                    self.read_page(pageno, &mut page)?;
+                }
+                page[within..within + take].copy_from_slice(&data[done..done + take]);
+                self.put_page(pageno, &page)?;
+            }
+            done += take;
         }
+        Ok(())
+    }
+
+    /// After a VACUUM that changed the page size, re-cuts the stored rows to the page size the
+    /// database header now declares: the page size of a compressed database is the length of
+    /// its page 1 row, for us and for GenomicSQLite 0.9.4 alike. Called at commit when page 1
+    /// was rewritten; the rows are rewritten in an order that never overwrites one still to be
+    /// read.
+    fn recut_to_header_page_size(&mut self) -> Result<()> {
+        let Some(old) = self.page_size else {
+            return Ok(());
+        };
+        let mut header = [0u8; 100];
+        if !self.read(0, &mut header)? || &header[..16] != b"SQLite format 3\0" {
+            return Ok(());
+        }
+        let new = match u16::from_be_bytes([header[16], header[17]]) {
+            1 => 65536,
+            n => usize::from(n),
+        };
+        if new == old || !valid_page_size(new) {
+            return Ok(());
+        }
+        self.flush()?;
+        let total = self.page_count * old as u64;
+        let new_count = total.div_ceil(new as u64);
+        let order: Box<dyn Iterator<Item = u64>> = if new > old {
+            Box::new(1..=new_count)
+        } else {
+            Box::new((1..=new_count).rev())
+        };
+        let mut page = vec![0u8; new];
+        for pageno in order {
+            page.fill(0);
+            self.read((pageno - 1) * new as u64, &mut page)?;
+            self.put_page(pageno, &page)?;
+            // Rows are read through the old page size until the loop ends.
+            self.flush()?;
+        }
+        let mut stmt = self
+            .conn
+            .prepare("DELETE FROM nested_vfs_zstd_pages WHERE pageno > ?")?;
+        stmt.bind_i64(1, new_count as i64)?;
+        stmt.run()?;
+        self.page_size = Some(new);
+        self.page_count = new_count;
+        crate::log::debug(2, || {
+            format!("{}: page size changed from {old} to {new} bytes", self.opts.display_name)
+        });
         Ok(())
     }
 
@@ -732,6 +788,7 @@ impl PageStore {
     }
 
     fn put_page(&mut self, pageno: u64, page: &[u8]) -> Result<()> {
+        self.page1_written |= pageno == 1;
         let encoded = if pageno == 1 {
             codec::plain(page)
         } else {
@@ -808,7 +865,7 @@ impl PageStore {
             )?;
             if stmt.step()? {
                 let id = stmt.column_i64(0);
-                self.dict.current = CompressionDict::new(id, stmt.column_blob(1), self.opts.level);
+                self.dict.current = Some(CompressionDict::new(id, stmt.column_blob(1)));
                 self.dict.recorded_pages = stmt.column_i64(2);
             }
         }
@@ -852,7 +909,7 @@ impl PageStore {
             .conn
             .query_i64("SELECT max(id) FROM nested_vfs_zstd_dicts")?
             .unwrap_or(0);
-        self.dict.current = CompressionDict::new(id, &dict, self.opts.level);
+        self.dict.current = Some(CompressionDict::new(id, &dict));
         Ok(())
     }
 }
