@@ -13,24 +13,65 @@ use crossbeam_channel::{unbounded, Receiver, Sender};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, OnceLock};
+use std::os::raw::c_int;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Arc, Once};
 
 /// Upper bound on decoded pages a prefetcher holds ahead of SQLite, per connection.
 pub const PREFETCH_BYTES: usize = 4 << 20;
 
-/// The shared worker pool: one thread per processor, at most 8.
+/// Bumped in the child after `fork()`: worker threads do not survive a fork, so the pool and all
+/// work in flight belong to the parent (a `multiprocessing` child would otherwise wait forever
+/// for pages its parent's workers were decoding).
+static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+extern "C" {
+    fn pthread_atfork(
+        prepare: Option<unsafe extern "C" fn()>,
+        parent: Option<unsafe extern "C" fn()>,
+        child: Option<unsafe extern "C" fn()>,
+    ) -> c_int;
+}
+
+unsafe extern "C" fn after_fork_in_child() {
+    FORK_GENERATION.fetch_add(1, Ordering::SeqCst);
+}
+
+fn fork_generation() -> u64 {
+    FORK_GENERATION.load(Ordering::Acquire)
+}
+
+/// The shared worker pool of this process (rebuilt in a forked child): one thread per
+/// processor, at most 8. Only atomics guard it, since a lock held by another thread at
+/// `fork()` would stay locked forever in the child.
 fn pool() -> &'static rayon::ThreadPool {
-    static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
-    POOL.get_or_init(|| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(crate::config::host_threads() as usize)
-            .thread_name(|i| format!("genomicsqlite-{i}"))
-            .build()
-            // Building a pool only fails if threads cannot be spawned at all; a pool of one
-            // is then tried, and failing that the process is out of resources anyway.
-            .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
-            .expect("cannot start a worker thread")
-    })
+    static WATCH_FORKS: Once = Once::new();
+    static POOL: AtomicPtr<rayon::ThreadPool> = AtomicPtr::new(std::ptr::null_mut());
+    static POOL_GENERATION: AtomicU64 = AtomicU64::new(u64::MAX);
+    WATCH_FORKS.call_once(|| {
+        // SAFETY: registers a handler that only bumps an atomic.
+        unsafe { pthread_atfork(None, None, Some(after_fork_in_child)) };
+    });
+    let generation = fork_generation();
+    let current = POOL.load(Ordering::Acquire);
+    if !current.is_null() && POOL_GENERATION.load(Ordering::Acquire) == generation {
+        // SAFETY: pools are leaked, so the pointer stays valid for the life of the process.
+        return unsafe { &*current };
+    }
+    let built = rayon::ThreadPoolBuilder::new()
+        .num_threads(crate::config::host_threads() as usize)
+        .thread_name(|i| format!("genomicsqlite-{i}"))
+        .build()
+        // Building a pool only fails if threads cannot be spawned at all; a pool of one is
+        // then tried, and failing that the process is out of resources anyway.
+        .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+        .expect("cannot start a worker thread");
+    // A parent's pool is never dropped in the child (its threads are gone); a pool built by a
+    // thread that lost a race here is simply not used.
+    let fresh: &'static rayon::ThreadPool = Box::leak(Box::new(built));
+    POOL.store(fresh as *const _ as *mut _, Ordering::Release);
+    POOL_GENERATION.store(generation, Ordering::Release);
+    fresh
 }
 
 thread_local! {
@@ -56,6 +97,8 @@ pub struct CompressPipeline {
     finished: BTreeMap<u64, Result<Compressed, String>>,
     /// Latest submitted bytes of each page not yet handed back, for reads in the meantime.
     pending: HashMap<u64, (u64, Arc<Vec<u8>>)>,
+    /// The [`fork_generation`] its work was started in.
+    generation: u64,
 }
 
 impl CompressPipeline {
@@ -69,6 +112,7 @@ impl CompressPipeline {
             rx,
             finished: BTreeMap::new(),
             pending: HashMap::new(),
+            generation: fork_generation(),
         }
     }
 
@@ -124,6 +168,15 @@ impl CompressPipeline {
         mut store: impl FnMut(Compressed) -> Result<(), E>,
         on_worker_error: impl Fn(String) -> E,
     ) -> Result<(), E> {
+        if self.generation != fork_generation() {
+            if self.in_flight() > 0 {
+                self.abandon();
+                return Err(on_worker_error(
+                    "a connection with a write in progress was carried across fork()".into(),
+                ));
+            }
+            self.generation = fork_generation();
+        }
         loop {
             while let Ok((seq, r)) = self.rx.try_recv() {
                 self.finished.insert(seq, r);
@@ -183,6 +236,8 @@ pub struct Prefetcher {
     streams: Vec<Stream>,
     tick: u64,
     slots: BTreeMap<u64, Receiver<Result<Vec<u8>, CodecError>>>,
+    /// The [`fork_generation`] its slots were filled in.
+    generation: u64,
 }
 
 /// One forward-moving run of reads.
@@ -206,6 +261,7 @@ impl Prefetcher {
             streams: Vec::new(),
             tick: 0,
             slots: BTreeMap::new(),
+            generation: fork_generation(),
         }
     }
 
@@ -304,6 +360,12 @@ impl Prefetcher {
 
     /// The decoded page if it was fetched ahead (waiting for its worker if need be).
     pub fn take(&mut self, pageno: u64) -> Option<Result<Vec<u8>, CodecError>> {
+        if self.generation != fork_generation() {
+            // The workers that were decoding these pages stayed in the parent.
+            self.clear();
+            self.generation = fork_generation();
+            return None;
+        }
         let rx = self.slots.remove(&pageno)?;
         rx.recv().ok()
     }

@@ -63,7 +63,8 @@ use sqlite_api::{Connection, SqliteError};
 /// table (used by the C API, which hands the raw handle to C).
 pub(crate) fn open_tuned(path: &str, flags: std::os::raw::c_int, config: &Config) -> Result<Connection, SqliteError> {
     vfs::take_last_open_error();
-    let conn = Connection::open(&config::uri(path, config), flags, None).map_err(with_open_reason)?;
+    let conn = vfs::quiet_opens(|| Connection::open(&config::uri(path, config), flags, None))
+        .map_err(with_open_reason)?;
     conn.exec(&config::tuning_sql(config, None)).map_err(with_open_reason)?;
     Ok(conn)
 }

@@ -72,10 +72,9 @@ fn ensure_registered() -> Result<(), Error> {
 pub fn open(path: &str, flags: OpenFlags, config: &Config) -> Result<Connection, Error> {
     ensure_registered()?;
     crate::vfs::take_last_open_error();
-    let conn = Connection::open_with_flags(
-        config::uri(path, config),
-        flags | OpenFlags::SQLITE_OPEN_URI,
-    )?;
+    let conn = crate::vfs::quiet_opens(|| {
+        Connection::open_with_flags(config::uri(path, config), flags | OpenFlags::SQLITE_OPEN_URI)
+    })?;
     conn.execute_batch(&config::tuning_sql(config, None))?;
     Ok(conn)
 }
@@ -104,7 +103,7 @@ pub fn vacuum_into_sql(dest: &str, config: &Config) -> String {
 pub fn attach(conn: &Connection, path: &str, schema: &str, config: &Config) -> Result<(), Error> {
     ensure_registered()?;
     crate::vfs::take_last_open_error();
-    conn.execute_batch(&attach_sql(path, schema, config))?;
+    crate::vfs::quiet_opens(|| conn.execute_batch(&attach_sql(path, schema, config)))?;
     Ok(())
 }
 

@@ -32,6 +32,8 @@ const HEADER_ROW: i64 = -100;
 /// How long an inner COMMIT waits for outer readers to finish (it cannot be retried by SQLite
 /// once the inner journal is finalized).
 const COMMIT_BUSY_TIMEOUT_MS: c_int = 60_000;
+/// How long opening waits for another connection's commit to finish.
+const OPEN_BUSY_TIMEOUT_MS: c_int = 10_000;
 
 const SCHEMA_PAGES: &str = "CREATE TABLE nested_vfs_zstd_pages (pageno INTEGER PRIMARY KEY, data BLOB NOT NULL, meta1 BLOB, meta2 BLOB, btree_interior BOOLEAN)";
 const SCHEMA_INDEXES: &str = "CREATE INDEX nested_vfs_zstd_pages_btree_interior ON nested_vfs_zstd_pages (pageno,data,meta1,meta2) WHERE btree_interior; \
@@ -187,7 +189,9 @@ impl PageStore {
                     format!("cannot open {name}: {}", e.message),
                 )
             })?;
-        conn.set_busy_timeout(0);
+        // Opening reads the outer schema, which a writer's commit may hold up for a moment
+        // (plain SQLite reads nothing at open, so it never fails there for that).
+        conn.set_busy_timeout(OPEN_BUSY_TIMEOUT_MS);
         if let Some(size) = opts.outer_cache_size {
             conn.exec(&format!("PRAGMA cache_size = {size}"))?;
         }
@@ -210,6 +214,8 @@ impl PageStore {
                 "INSERT OR REPLACE INTO nested_vfs_zstd_pages (pageno, data, meta1, meta2, btree_interior) VALUES (?, ?, ?, NULL, ?)",
             )?)
         };
+        // From here on, lock waits are the inner connection's busy handler's to decide.
+        conn.set_busy_timeout(0);
         let pipeline = (opts.threads > 1).then(|| CompressPipeline::new(opts.threads));
         let prefetcher = (opts.threads > 1 && opts.prefetch).then(Prefetcher::new);
         Ok(PageStore {
@@ -269,8 +275,12 @@ impl PageStore {
             ));
         }
         if opts.readonly {
-            // An empty (zero-length) file opened read-only is an empty database.
-            return Ok(());
+            return Err(SqliteError::new(
+                SQLITE_CANTOPEN,
+                format!(
+                    "{name} is empty, not a compressed database yet; open it read-write to create one"
+                ),
+            ));
         }
         // The page size of an empty database can only be set before a transaction starts.
         if let Some(size) = opts.outer_page_size {

@@ -79,14 +79,36 @@ pub trait Opener: Send + Sync {
 
 thread_local! {
     static LAST_OPEN_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+    static QUIET_OPENS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Remembers why the last open on this thread failed (SQLite itself can only report
-/// "unable to open database file"). Our APIs add it to their error; it is logged only from
-/// `vfs_log=2` on, since the caller usually reports it already.
+/// Remembers why the last open on this thread failed (SQLite itself can only report "unable
+/// to open database file" or "file is not a database") and logs it, since for a user of plain
+/// SQLite (the `sqlite3` shell, Python's `sqlite3`) the log is the only place to say why.
+/// Inside [`quiet_opens`] it is only remembered.
+///
+/// A compressed database read over the web opens its outer database through the `web` VFS; the
+/// reason that nested open recorded (say, a certificate problem) is kept in the message.
 pub fn record_open_error(e: &SqliteError) {
-    log::debug(2, || e.message.clone());
-    LAST_OPEN_ERROR.with(|m| *m.borrow_mut() = e.message.clone());
+    let nested = take_last_open_error();
+    let message = if nested.is_empty() || e.message.contains(&nested) {
+        e.message.clone()
+    } else {
+        format!("{}: {nested}", e.message)
+    };
+    if !QUIET_OPENS.with(|q| q.get()) {
+        log::error(&message);
+    }
+    LAST_OPEN_ERROR.with(|m| *m.borrow_mut() = message);
+}
+
+/// Runs `f` (an open by one of our APIs, which put the reason into their own error) without
+/// logging open failures.
+pub fn quiet_opens<T>(f: impl FnOnce() -> T) -> T {
+    let before = QUIET_OPENS.with(|q| q.replace(true));
+    let result = f();
+    QUIET_OPENS.with(|q| q.set(before));
+    result
 }
 
 /// The reason the last failed open on this thread failed, taking it ("" if none).
@@ -232,8 +254,10 @@ impl InnerDbFile {
             },
             prefetch: !params.flag("noprefetch", false),
         };
+        // A nested open (the outer database over the web) reports through ours.
+        let store = quiet_opens(|| PageStore::open(opts))?;
         Ok(InnerDbFile {
-            store: PageStore::open(opts)?,
+            store,
             lock: SQLITE_LOCK_NONE,
             immutable,
         })

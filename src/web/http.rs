@@ -231,6 +231,10 @@ impl Client {
         if self.opts.insecure {
             h.ssl_verify_peer(false)?;
             h.ssl_verify_host(false)?;
+        } else if let Some(bundle) = ca_bundle() {
+            // Our libcurl is built with rustls, which verifies against a CA file it is given
+            // (there is no compiled-in default): the system's bundle.
+            h.cainfo(bundle)?;
         }
         // HTTP/2 when the TLS server offers it (ALPN); HTTP/1.1 keep-alive otherwise. An old
         // libcurl without HTTP/2 refuses the option: then HTTP/1.1 it is.
@@ -542,6 +546,33 @@ impl Client {
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     }
+}
+
+/// Environment variables that name a CA certificate bundle, in order of precedence.
+const CA_BUNDLE_VARS: [&str; 2] = ["SSL_CERT_FILE", "CURL_CA_BUNDLE"];
+/// Where Linux distributions keep the system CA bundle (Debian/Ubuntu/Alpine, Fedora/RHEL,
+/// openSUSE, older RHEL, macOS/BSD).
+const CA_BUNDLE_PATHS: [&str; 5] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/tls/cacert.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// The CA certificate bundle TLS connections are verified against (found once per process).
+/// `None` when the system has none: connections then fail with curl's message, which says so.
+fn ca_bundle() -> Option<&'static str> {
+    static BUNDLE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    BUNDLE
+        .get_or_init(|| {
+            CA_BUNDLE_VARS
+                .iter()
+                .filter_map(|v| std::env::var(v).ok())
+                .chain(CA_BUNDLE_PATHS.iter().map(|p| p.to_string()))
+                .find(|p| !p.is_empty() && std::path::Path::new(p).is_file())
+        })
+        .as_deref()
 }
 
 #[cfg(test)]
