@@ -123,6 +123,8 @@ pub struct PageStore {
     select_range: Statement,
     upsert_page: Option<Statement>,
     max_pageno: Statement,
+    page1_len: Statement,
+    data_version: Statement,
     conn: Connection,
     opts: StoreOptions,
     txn: OuterTxn,
@@ -139,6 +141,12 @@ pub struct PageStore {
     prefetcher: Option<Prefetcher>,
     /// Page 1 was written in the current transaction (its page size may have changed).
     page1_written: bool,
+    /// The outer `PRAGMA data_version` our cached state (page count and size, header,
+    /// pages read ahead) is valid for: it changes when another connection commits.
+    seen_version: Option<i64>,
+    /// The inner database header (first 100 bytes of page 1), which SQLite reads at the start
+    /// of every transaction to see whether its cache is still valid.
+    header: Option<[u8; 100]>,
 }
 
 fn corrupt(name: &str, what: impl std::fmt::Display) -> SqliteError {
@@ -207,6 +215,9 @@ impl PageStore {
             "SELECT pageno, data, meta1 FROM nested_vfs_zstd_pages WHERE pageno BETWEEN ? AND ? ORDER BY pageno",
         )?;
         let max_pageno = conn.prepare("SELECT max(pageno) FROM nested_vfs_zstd_pages")?;
+        let page1_len =
+            conn.prepare("SELECT length(data) FROM nested_vfs_zstd_pages WHERE pageno = 1")?;
+        let data_version = conn.prepare("PRAGMA data_version")?;
         let upsert_page = if opts.readonly {
             None
         } else {
@@ -220,6 +231,10 @@ impl PageStore {
         let prefetcher = (opts.threads > 1 && opts.prefetch).then(Prefetcher::new);
         Ok(PageStore {
             page1_written: false,
+            seen_version: None,
+            header: None,
+            page1_len,
+            data_version,
             pipeline,
             prefetcher,
             snapshot,
@@ -351,6 +366,10 @@ impl PageStore {
     /// Re-reads the page count and page size (at the start of each transaction: another
     /// connection may have changed them).
     fn refresh(&mut self) -> Result<()> {
+        self.header = None;
+        if let Some(p) = self.prefetcher.as_mut() {
+            p.clear();
+        }
         let max = {
             let stmt = &mut self.max_pageno;
             let r = stmt.step().map(|row| {
@@ -369,10 +388,13 @@ impl PageStore {
             self.page_size = None;
             return Ok(());
         }
-        let size = self
-            .conn
-            .query_i64("SELECT length(data) FROM nested_vfs_zstd_pages WHERE pageno = 1")?
-            .ok_or_else(|| corrupt(&self.opts.display_name, "page 1 is missing"))?
+        let size = {
+            let stmt = &mut self.page1_len;
+            let r = stmt.step().map(|row| row.then(|| stmt.column_i64(0)));
+            stmt.reset();
+            r?
+        }
+        .ok_or_else(|| corrupt(&self.opts.display_name, "page 1 is missing"))?
             as usize;
         if !valid_page_size(size) {
             return Err(corrupt(
@@ -398,15 +420,27 @@ impl PageStore {
             }
         }
         self.txn = OuterTxn::Read;
-        // Pages read ahead in an earlier transaction may have changed since.
-        if let Some(p) = self.prefetcher.as_mut() {
-            p.clear();
-        }
-        if let Err(e) = self.refresh() {
+        // What we know of the database (and pages read ahead) stays valid unless another
+        // connection committed since: SQLite counts those commits in PRAGMA data_version.
+        let checked = self.outer_data_version().and_then(|version| {
+            if self.seen_version != Some(version) {
+                self.refresh()?;
+                self.seen_version = Some(version);
+            }
+            Ok(())
+        });
+        if let Err(e) = checked {
             self.end_read();
             return Err(e);
         }
         Ok(())
+    }
+
+    fn outer_data_version(&mut self) -> Result<i64> {
+        let stmt = &mut self.data_version;
+        let r = stmt.step().map(|_| stmt.column_i64(0));
+        stmt.reset();
+        r
     }
 
     /// Inner lock rose to RESERVED: start the outer write transaction.
@@ -463,6 +497,7 @@ impl PageStore {
                 p.abandon();
             }
             self.page1_written = false;
+            self.seen_version = None;
             // A dictionary trained in the rolled-back transaction is gone from the outer
             // database, and its id may be handed out again: forget every dictionary.
             self.dict = DictState::default();
@@ -500,6 +535,22 @@ impl PageStore {
             buf.fill(0);
             return Ok(buf.is_empty());
         };
+        let end = offset as usize + buf.len();
+        if end <= 100 && self.page_count > 0 {
+            let header = match self.header {
+                Some(header) => header,
+                None => {
+                    let mut page = vec![0u8; page_size];
+                    self.read_page(1, &mut page)?;
+                    let mut header = [0u8; 100];
+                    header.copy_from_slice(&page[..100]);
+                    self.header = Some(header);
+                    header
+                }
+            };
+            buf.copy_from_slice(&header[offset as usize..end]);
+            return Ok(true);
+        }
         let mut done = 0usize;
         let mut page_buf = Vec::new();
         while done < buf.len() {
@@ -769,7 +820,10 @@ impl PageStore {
         self.page_size = Some(new);
         self.page_count = new_count;
         crate::log::debug(2, || {
-            format!("{}: page size changed from {old} to {new} bytes", self.opts.display_name)
+            format!(
+                "{}: page size changed from {old} to {new} bytes",
+                self.opts.display_name
+            )
         });
         Ok(())
     }
@@ -798,7 +852,10 @@ impl PageStore {
     }
 
     fn put_page(&mut self, pageno: u64, page: &[u8]) -> Result<()> {
-        self.page1_written |= pageno == 1;
+        if pageno == 1 {
+            self.page1_written = true;
+            self.header = None;
+        }
         let encoded = if pageno == 1 {
             codec::plain(page)
         } else {
