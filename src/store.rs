@@ -32,8 +32,10 @@ const HEADER_ROW: i64 = -100;
 /// How long an inner COMMIT waits for outer readers to finish (it cannot be retried by SQLite
 /// once the inner journal is finalized).
 const COMMIT_BUSY_TIMEOUT_MS: c_int = 60_000;
-/// How long opening waits for another connection's commit to finish.
-const OPEN_BUSY_TIMEOUT_MS: c_int = 10_000;
+/// How long opening waits for another connection's commit to finish (commits hold the lock
+/// briefly). An open cannot see the connection's own busy timeout, so this stays short and
+/// callers that want to wait longer retry (as the Python `connect()` does, up to its `timeout`).
+const OPEN_BUSY_TIMEOUT_MS: c_int = 2_000;
 
 const SCHEMA_PAGES: &str = "CREATE TABLE nested_vfs_zstd_pages (pageno INTEGER PRIMARY KEY, data BLOB NOT NULL, meta1 BLOB, meta2 BLOB, btree_interior BOOLEAN)";
 const SCHEMA_INDEXES: &str = "CREATE INDEX nested_vfs_zstd_pages_btree_interior ON nested_vfs_zstd_pages (pageno,data,meta1,meta2) WHERE btree_interior; \
