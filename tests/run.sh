@@ -161,6 +161,15 @@ fi
 #   e.g.  .venv/debian/bin/python -m pip install -q --force-reinstall --no-deps ./bindings/python
 #         .venv/default/bin/python -m pip install -q --force-reinstall --no-deps ./bindings/python
 # >>> python binding install (begin) >>>
+section "install the Python binding into the test venvs"
+for venv in .venv/debian .venv/default; do
+    if LIBGENOMICSQLITE="$LIBGENOMICSQLITE" "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+            --force-reinstall --no-deps ./bindings/python </dev/null; then
+        echo "installed into $venv"
+    else
+        record "pip install bindings/python into $venv" 0 1 0 "INSTALL FAILED"
+    fi
+done
 # <<< python binding install (end) <<<
 
 # ---------------------------------------------------------------------------------------------
@@ -173,6 +182,10 @@ fi
 #   run_pytest "python binding (default)" .venv/default bindings/python/tests
 #   run_pytest "python binding (debian)"  .venv/debian  bindings/python/tests
 run_pytest "core: compressed database (ours)" .venv/debian tests/py
+run_pytest "python binding (default python3, no enable_load_extension)" .venv/default bindings/python/tests
+run_pytest "python binding (Debian python3)" .venv/debian bindings/python/tests
+run_suite  "C/C++ header, programs, valgrind, install" bash tests/c/run.sh
+run_suite  "genomicsqlite command" bash tests/shell/run.sh
 
 # ---------------------------------------------------------------------------------------------
 section "summary ($((SECONDS - START))s; logs in $LOGDIR)"

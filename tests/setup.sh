@@ -22,7 +22,7 @@ step() { SETUP_STEP="$*"; }
 trap 'rc=$?; echo "tests/setup.sh: FAILED (exit $rc) during: ${SETUP_STEP:-?}" >&2; exit $rc' ERR
 
 APT_PACKAGES=(build-essential pkg-config libsqlite3-dev sqlite3 libcurl4-openssl-dev
-              nginx-light libsqlitecpp-dev valgrind tmux python3-venv python3-pip zstd)
+              nginx-light libsqlitecpp-dev valgrind tmux python3-venv python3-pip zstd openssl)
 
 # ---------------------------------------------------------------------------------------------
 step "checking apt packages"
