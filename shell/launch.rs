@@ -1,0 +1,195 @@
+//! `genomicsqlite DB [--readonly] [--create] [sqlite3 args...] [SQL...]`: replace this process
+//! with the system `sqlite3` shell, the GenomicSQLite extension loaded and DB opened.
+
+use crate::api;
+use crate::fsutil::{self, DbKind};
+use crate::Failure;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where the loadable extension is: $LIBGENOMICSQLITE, else next to this executable, else in
+/// ../lib relative to it (install layout), else target/release of the build tree.
+pub fn find_extension() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("LIBGENOMICSQLITE") {
+        if !p.is_empty() {
+            let p = PathBuf::from(p);
+            if !p.is_file() {
+                return Err(format!(
+                    "LIBGENOMICSQLITE={}: no such file",
+                    p.display()
+                ));
+            }
+            return Ok(p);
+        }
+    }
+    let mut tried = Vec::new();
+    if let Ok(exe) = std::env::current_exe() {
+        let exe = std::fs::canonicalize(&exe).unwrap_or(exe);
+        if let Some(dir) = exe.parent() {
+            for c in [
+                dir.join("libgenomicsqlite.so"),
+                dir.join("../lib/libgenomicsqlite.so"),
+                dir.join("../release/libgenomicsqlite.so"),
+                dir.join("../../target/release/libgenomicsqlite.so"),
+            ] {
+                if c.is_file() {
+                    return Ok(std::fs::canonicalize(&c).unwrap_or(c));
+                }
+                tried.push(c);
+            }
+        }
+    }
+    let c = PathBuf::from("target/release/libgenomicsqlite.so");
+    if c.is_file() {
+        return Ok(std::fs::canonicalize(&c).unwrap_or(c));
+    }
+    tried.push(c);
+    Err(format!(
+        "cannot find the extension libgenomicsqlite.so (set LIBGENOMICSQLITE; looked in {})",
+        tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    ))
+}
+
+/// Quote an argument of a sqlite3 shell dot-command (double quotes, backslash escapes).
+pub fn dot_quote(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '\\' => o.push_str("\\\\"),
+            '"' => o.push_str("\\\""),
+            '\n' => o.push_str("\\n"),
+            '\t' => o.push_str("\\t"),
+            '\r' => o.push_str("\\r"),
+            _ => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+fn sqlite3_program() -> String {
+    match std::env::var("GENOMICSQLITE_SQLITE3") {
+        Ok(s) if !s.is_empty() => s,
+        _ => "sqlite3".to_string(),
+    }
+}
+
+pub fn main(args: Vec<String>) -> Result<i32, Failure> {
+    let db = args[0].clone();
+    let mut readonly = false;
+    let mut create = false;
+    let mut passthru: Vec<String> = Vec::new();
+    for a in &args[1..] {
+        match a.as_str() {
+            "--readonly" | "-readonly" => readonly = true,
+            "--create" => create = true,
+            "-h" | "--help" => {
+                print!("{}", crate::HELP);
+                return Ok(0);
+            }
+            _ => passthru.push(a.clone()),
+        }
+    }
+    if readonly && create {
+        return Err(Failure::usage("--readonly and --create cannot be used together"));
+    }
+
+    let mut cfg = serde_json::Map::new();
+    if readonly {
+        cfg.insert("mode".into(), "ro".into());
+    }
+    // How to open: (path or URI for .open, whether it's a URI, whether to add --readonly)
+    let open_target: String;
+    let mut tuning: Option<String> = None;
+    if fsutil::is_url(&db) {
+        cfg.insert("mode".into(), "ro".into());
+        cfg.insert("immutable".into(), true.into());
+        let j = serde_json::Value::Object(cfg.clone()).to_string();
+        open_target = api::uri(&db, &j).map_err(|e| format!("{}: {}", db, e))?;
+        readonly = true;
+    } else {
+        let kind = match fsutil::inspect(&db) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                let missing = !Path::new(&db).exists() && std::fs::symlink_metadata(&db).is_err();
+                if missing && create {
+                    None
+                } else if missing {
+                    return Err(Failure::new(format!(
+                        "{}: no such file (to create a new compressed database, add --create)",
+                        db
+                    )));
+                } else {
+                    return Err(Failure::new(e));
+                }
+            }
+        };
+        if create && kind.is_some() {
+            return Err(Failure::new(format!(
+                "{}: already exists; --create only makes a new database",
+                db
+            )));
+        }
+        match kind {
+            Some(DbKind::Plain) => {
+                // an ordinary SQLite file opens directly, without the zstd VFS
+                open_target = if db.starts_with("file:") { format!("./{}", db) } else { db.clone() };
+            }
+            Some(DbKind::Compressed) | Some(DbKind::Empty) | None => {
+                let j = serde_json::Value::Object(cfg.clone()).to_string();
+                open_target = api::uri(&db, &j).map_err(|e| format!("{}: {}", db, e))?;
+                tuning = Some(api::tuning_sql(&j).map_err(|e| format!("{}: {}", db, e))?);
+            }
+        }
+    }
+
+    let lib = find_extension()?;
+    let interactive = fsutil::stdin_is_tty();
+
+    let mut cmd = Command::new(sqlite3_program());
+    cmd.arg("-bail").arg("-header");
+    cmd.arg("-cmd").arg(format!(".load {}", dot_quote(&lib.to_string_lossy())));
+    let ro = if readonly && !open_target.starts_with("file:") { "--readonly " } else { "" };
+    cmd.arg("-cmd").arg(format!(".open {}{}", ro, dot_quote(&open_target)));
+    // the tuning PRAGMAs print values (journal_mode): keep them off the screen
+    cmd.arg("-cmd").arg(".output /dev/null");
+    // If .open failed, sqlite3 goes on with an empty in-memory database, even with -bail.
+    // Stop instead (-bail exits on this failing statement, after sqlite3's "unable to open").
+    cmd.arg("-cmd").arg(
+        "SELECT CASE WHEN file = '' THEN json('{the database did not open' || file) END \
+         FROM pragma_database_list WHERE name = 'main'",
+    );
+    if let Some(t) = tuning {
+        cmd.arg("-cmd").arg(t);
+    }
+    cmd.arg("-cmd").arg(".output stdout");
+    cmd.arg("-cmd").arg(".prompt \"GenomicSQLite> \" \"         ...> \"");
+    cmd.arg(":memory:");
+    if readonly {
+        cmd.arg("-readonly");
+    }
+    cmd.args(&passthru);
+    if interactive {
+        println!(
+            "GenomicSQLite {} (extension {})",
+            env!("CARGO_PKG_VERSION"),
+            lib.display()
+        );
+    }
+    let err = cmd.exec();
+    Err(Failure::new(format!(
+        "cannot run {}: {} (is the sqlite3 command installed? apt-get install sqlite3)",
+        sqlite3_program(),
+        err
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dot_quote() {
+        assert_eq!(super::dot_quote("a b"), "\"a b\"");
+        assert_eq!(super::dot_quote("x\"y\\z"), "\"x\\\"y\\\\z\"");
+    }
+}
