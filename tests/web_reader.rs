@@ -735,8 +735,8 @@ fn stderr_messages() {
         .unwrap();
         let mut buf = vec![0u8; 100];
         f.read_at(200_000, &mut buf).unwrap();
+        drop(f); // prints its counters at level >= 3
         eprintln!("CHILD: verbose done");
-        drop(f);
         // Level 0: a failed read is printed once, not at every retry of the caller.
         srv.put("/changing.db", main.clone());
         let f = WebFile::open(&srv.url("/changing.db"), &quiet()).unwrap();
@@ -803,6 +803,14 @@ fn stderr_messages() {
         "{warnings:?}"
     );
     let requests = &lines[stale + 1..verbose];
+    assert!(
+        requests
+            .last()
+            .unwrap()
+            .contains("closed http://127.0.0.1:")
+            && requests.last().unwrap().contains("2 requests"),
+        "{requests:?}"
+    );
     assert!(
         requests
             .iter()
