@@ -128,23 +128,27 @@ impl Opener for ZstdOpener {
         flags: c_int,
     ) -> Result<(Box<dyn VfsFile>, bool)> {
         match kind {
-            FileKind::MainDb => match InnerDbFile::open(path, params, flags) {
-                Ok(file) => {
+            FileKind::MainDb => {
+                let Some(url) = params.get("web_url").filter(|u| !u.is_empty()) else {
+                    let file = InnerDbFile::open(path, params, flags)?;
                     let readonly = file.store.readonly();
-                    Ok((Box::new(file), readonly))
-                }
-                // A plain SQLite file on the web is served as it is: it is read-only there, so
-                // nothing can turn it into a compressed database by accident.
-                Err(e) if e.code == SQLITE_NOTADB && params.get("web_url").is_some() => {
-                    let mut plain = web::WebDbFile::open(params)?;
-                    let mut header = [0u8; 16];
-                    match plain.read(0, &mut header) {
-                        Ok(true) if &header == b"SQLite format 3\0" => Ok((Box::new(plain), true)),
-                        _ => Err(e),
+                    return Ok((Box::new(file), readonly));
+                };
+                // Over the web: open the file once and look at its header. A plain SQLite
+                // file is served as it is (it is read-only there, so nothing can turn it into
+                // a compressed database by accident); a compressed one becomes the outer
+                // database, whose `web` open reuses this very file.
+                let mut remote = web::WebDbFile::open(params)?;
+                match remote.kind()? {
+                    web::RemoteKind::Plain => Ok((Box::new(remote), true)),
+                    web::RemoteKind::Compressed => {
+                        let file = web::with_handoff(&url, remote.shared(), || {
+                            InnerDbFile::open(path, params, flags)
+                        })?;
+                        Ok((Box::new(file), true))
                     }
                 }
-                Err(e) => Err(e),
-            },
+            }
             FileKind::MainJournal => Ok((Box::new(MemoryJournal::default()), false)),
             FileKind::Wal => Err(SqliteError::new(
                 SQLITE_CANTOPEN,

@@ -10,7 +10,9 @@ use crate::ffi::*;
 use crate::log;
 use crate::sqlite_api::{Connection, SqliteError};
 use crate::web::{DbiSource, WebErrorKind, WebFile, WebOptions};
+use std::cell::RefCell;
 use std::os::raw::c_int;
+use std::sync::Arc;
 
 /// URI parameters the web reader takes, passed on verbatim from the database URI.
 pub const WEB_PARAMS: [&str; 4] = ["web_insecure", "web_nodbi", "web_small_KiB", "web_dbi_url"];
@@ -39,7 +41,39 @@ impl Opener for WebOpener {
 
 /// A remote SQLite file.
 pub struct WebDbFile {
-    file: WebFile,
+    file: Arc<WebFile>,
+}
+
+thread_local! {
+    /// A file the `zstd` VFS already opened, waiting for the `web` VFS open it is about to
+    /// cause on this thread (its outer database), so the file is not fetched twice.
+    static HANDOFF: RefCell<Option<(String, Arc<WebFile>)>> = const { RefCell::new(None) };
+}
+
+/// Lends `file` to the next `web` open of `url` on this thread, for the duration of `f`.
+pub fn with_handoff<T>(url: &str, file: Arc<WebFile>, f: impl FnOnce() -> T) -> T {
+    HANDOFF.with(|h| *h.borrow_mut() = Some((url.to_string(), file)));
+    let result = f();
+    HANDOFF.with(|h| h.borrow_mut().take());
+    result
+}
+
+fn take_handoff(url: &str) -> Option<Arc<WebFile>> {
+    HANDOFF.with(|h| {
+        let mut slot = h.borrow_mut();
+        match slot.as_ref() {
+            Some((u, _)) if u == url => slot.take().map(|(_, file)| file),
+            _ => None,
+        }
+    })
+}
+
+/// What a remote file turned out to be, from its header.
+pub enum RemoteKind {
+    /// A compressed database (application_id "zstd").
+    Compressed,
+    /// Any other SQLite database.
+    Plain,
 }
 
 fn open_error(message: String) -> SqliteError {
@@ -53,6 +87,9 @@ impl WebDbFile {
             .get("web_url")
             .filter(|u| !u.is_empty())
             .ok_or_else(|| open_error("a web database URI needs web_url=URL".into()))?;
+        if let Some(file) = take_handoff(&url) {
+            return Ok(WebDbFile { file });
+        }
         let mut opts = WebOptions::from_env().map_err(|e| open_error(e.to_string()))?;
         for key in WEB_PARAMS {
             if let Some(value) = params.get(key) {
@@ -75,7 +112,33 @@ impl WebDbFile {
                 Err(reason) => file.reject_dbi(&source.origin, &reason),
             }
         }
-        Ok(WebDbFile { file })
+        Ok(WebDbFile {
+            file: Arc::new(file),
+        })
+    }
+
+    /// The open file, to lend to the outer database's open (see [`with_handoff`]).
+    pub fn shared(&self) -> Arc<WebFile> {
+        self.file.clone()
+    }
+
+    /// Tells a compressed database from a plain one by the header (already fetched at open).
+    pub fn kind(&mut self) -> Result<RemoteKind> {
+        let mut header = [0u8; 100];
+        if !self.read(0, &mut header)? || &header[..16] != b"SQLite format 3\0" {
+            return Err(SqliteError::new(
+                SQLITE_NOTADB,
+                format!("{} is not a SQLite database", self.file.url()),
+            ));
+        }
+        let application_id = u32::from_be_bytes([header[68], header[69], header[70], header[71]]);
+        Ok(
+            if i64::from(application_id) == crate::store::APPLICATION_ID {
+                RemoteKind::Compressed
+            } else {
+                RemoteKind::Plain
+            },
+        )
     }
 }
 
