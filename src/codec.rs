@@ -6,8 +6,8 @@
 //! cost time for almost no space.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use zstd::zstd_safe::{self, CCtx, CParameter, DCtx, DDict, ResetDirective};
 
 /// Target size of a trained dictionary, as the reference trains them.
@@ -81,10 +81,13 @@ impl Encoder {
         }
         self.configured = None;
         self.cctx.reset(ResetDirective::SessionAndParameters)?;
-        self.cctx.set_parameter(CParameter::CompressionLevel(self.level))?;
         self.cctx
-            .set_parameter(CParameter::SrcSizeHint(page_len.try_into().unwrap_or(u32::MAX)))?;
-        self.cctx.load_dictionary(dict.map_or(&[][..], |d| &d.bytes))?;
+            .set_parameter(CParameter::CompressionLevel(self.level))?;
+        self.cctx.set_parameter(CParameter::SrcSizeHint(
+            page_len.try_into().unwrap_or(u32::MAX),
+        ))?;
+        self.cctx
+            .load_dictionary(dict.map_or(&[][..], |d| &d.bytes))?;
         self.configured = Some(wanted);
         Ok(())
     }
@@ -228,6 +231,40 @@ impl FrameDecoder {
     }
 }
 
+/// Pages sampled for training a dictionary, kept in one buffer, which is the form zstd's
+/// trainer takes (so training needs no second copy of them).
+#[derive(Default)]
+pub struct Samples {
+    flat: Vec<u8>,
+    slot: usize,
+    count: usize,
+}
+
+impl Samples {
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Adds a page. Samples are all one page size: a page of another size (the database's page
+    /// size changed) starts the collection over.
+    pub fn push(&mut self, page: &[u8]) {
+        if page.len() != self.slot {
+            self.flat.clear();
+            self.count = 0;
+            self.slot = page.len();
+        }
+        self.flat.extend_from_slice(page);
+        self.count += 1;
+    }
+
+    /// Replaces sample `index` (ignored for a page of another size).
+    pub fn replace(&mut self, index: usize, page: &[u8]) {
+        if page.len() == self.slot && index < self.count {
+            self.flat[index * self.slot..(index + 1) * self.slot].copy_from_slice(page);
+        }
+    }
+}
+
 /// Trains a dictionary from sample pages; `None` when zstd finds too little to learn from.
 ///
 /// Uses zstd's fastCover trainer with fixed parameters rather than `ZDICT_trainFromBuffer`,
@@ -235,9 +272,9 @@ impl FrameDecoder {
 /// maintenance cheap during bulk loads, and `f` bounds its memory (6 * 2^f bytes, 768 KiB).
 /// On org.Hs.eg.sqlite these parameters (k = 2048) came within 0.4% of the optimizer's size
 /// at a third of its training time.
-pub fn train_dictionary(samples: &[Vec<u8>], level: i32) -> Option<Vec<u8>> {
-    let flat: Vec<u8> = samples.concat();
-    let sizes: Vec<usize> = samples.iter().map(Vec::len).collect();
+pub fn train_dictionary(samples: &Samples, level: i32) -> Option<Vec<u8>> {
+    let flat = &samples.flat;
+    let sizes = vec![samples.slot; samples.count];
     let params = zstd_sys::ZDICT_fastCover_params_t {
         k: 2048,
         d: 8,
@@ -314,7 +351,10 @@ mod tests {
 
     #[test]
     fn dictionary_pages_need_their_dictionary() {
-        let samples: Vec<Vec<u8>> = (1..=120).map(page).collect();
+        let mut samples = Samples::default();
+        for seed in 1..=120 {
+            samples.push(&page(seed));
+        }
         let dict = train_dictionary(&samples, 6).expect("trainable");
         let cdict = CompressionDict::new(7, &dict);
         let p = page(200);

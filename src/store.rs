@@ -91,7 +91,7 @@ struct DictState {
     /// A uniform sample of the pages written since the current dictionary was made: the next
     /// dictionary is trained on them, as they predict the pages still to come (say, the rest of
     /// the table being loaded) better than pages from all over the file.
-    reservoir: Vec<Vec<u8>>,
+    reservoir: codec::Samples,
     rng: u64,
 }
 
@@ -100,7 +100,7 @@ impl DictState {
     fn sample(&mut self, page: &[u8]) {
         let seen = self.written_since as u64;
         if self.reservoir.len() < codec::DICT_SAMPLE_PAGES {
-            self.reservoir.push(page.to_vec());
+            self.reservoir.push(page);
             return;
         }
         if self.rng == 0 {
@@ -110,9 +110,8 @@ impl DictState {
         self.rng ^= self.rng >> 7;
         self.rng ^= self.rng << 17;
         let slot = self.rng % seen.max(1);
-        if let Some(kept) = self.reservoir.get_mut(slot as usize) {
-            kept.clear();
-            kept.extend_from_slice(page);
+        if slot < codec::DICT_SAMPLE_PAGES as u64 {
+            self.reservoir.replace(slot as usize, page);
         }
     }
 }
@@ -202,13 +201,16 @@ impl PageStore {
         // Opening reads the outer schema, which a writer's commit may hold up for a moment
         // (plain SQLite reads nothing at open, so it never fails there for that).
         conn.set_busy_timeout(OPEN_BUSY_TIMEOUT_MS);
-        if let Some(size) = opts.outer_cache_size {
-            conn.exec(&format!("PRAGMA cache_size = {size}"))?;
-        }
         if opts.outer_unsafe && !opts.readonly {
             conn.exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")?;
         }
         Self::check_or_create_schema(&conn, &opts)?;
+        // Only now that the outer page size is known: SQLite turns a cache size in KiB into a
+        // page count for its spill threshold when the pragma runs, so set before the header
+        // was read (assuming 4 KiB pages) the cache grew to 8x its budget before spilling.
+        if let Some(size) = opts.outer_cache_size {
+            conn.exec(&format!("PRAGMA cache_size = {size}"))?;
+        }
         let snapshot = conn
             .prepare("SELECT 1 UNION ALL SELECT 2 FROM nested_vfs_zstd_pages WHERE pageno = 1")?;
         let select_page =
