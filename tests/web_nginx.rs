@@ -6,80 +6,40 @@
 #[path = "../src/web/mod.rs"]
 mod web;
 
-use std::collections::{HashMap, HashSet};
+#[path = "web/nginx_support.rs"]
+mod nginx_support;
+
+use nginx_support::Nginx;
+
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use web::{WebErrorKind, WebFile, WebOptions};
 
-fn script() -> PathBuf {
-    let me = Path::new(file!());
-    let me = if me.is_absolute() {
-        me.to_path_buf()
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(me)
-    };
-    me.parent().unwrap().join("web/nginx.sh")
+/// tests/web: the helper scripts.
+fn web_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/web")
 }
 
-struct Nginx {
-    vars: HashMap<String, String>,
-}
-
-impl Nginx {
-    fn start(dir: &Path, tls: bool) -> Nginx {
-        let mut c = Command::new("bash");
-        c.arg(script()).arg("start").arg(dir).args(["--ttl", "300"]);
-        if tls {
-            c.arg("--tls");
-        }
-        let out = c.output().expect("run tests/web/nginx.sh");
-        assert!(
-            out.status.success(),
-            "nginx.sh failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let vars = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| {
-                l.split_once('=')
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-            })
-            .collect();
-        Nginx { vars }
-    }
-    fn url(&self, name: &str) -> String {
-        format!("{}/{}", self.vars["URL"], name)
-    }
-    /// Access log lines: (status, bytes, connection, protocol, range).
-    fn log(&self) -> Vec<(u32, u64, u64, String, String)> {
-        // nginx writes each line when the request ends; give it a moment.
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        std::fs::read_to_string(&self.vars["ACCESS_LOG"])
-            .unwrap_or_default()
-            .lines()
-            .map(|l| {
-                let f: Vec<&str> = l.split(' ').collect();
-                let range = l.split('"').nth(3).unwrap_or("").to_string();
-                (
-                    f[0].parse().unwrap(),
-                    f[1].parse().unwrap(),
-                    f[2].parse().unwrap(),
-                    f[3].to_string(),
-                    range,
-                )
-            })
-            .collect()
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
-            .arg("stop")
-            .arg(&self.vars["PREFIX"])
-            .status();
-    }
+/// Access log lines: (status, bytes, connection, protocol, range).
+fn access_log(nginx: &Nginx) -> Vec<(u32, u64, u64, String, String)> {
+    // nginx writes each line when the request ends; give it a moment.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    nginx
+        .log_lines()
+        .iter()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let range = l.split('"').nth(3).unwrap_or("").to_string();
+            (
+                f[0].parse().unwrap(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+                f[3].to_string(),
+                range,
+            )
+        })
+        .collect()
 }
 
 fn random_file(dir: &Path, name: &str, n: usize, seed: u64) -> Vec<u8> {
@@ -109,7 +69,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 fn nginx_random_and_sequential_reads_with_request_counting() {
     let dir = temp_dir("plain");
     let data = random_file(&dir, "data.bin", 20 * 1024 * 1024 + 777, 42);
-    let ngx = Nginx::start(&dir, false);
+    let ngx = Nginx::start(&dir, false, 300);
     let opts = WebOptions {
         log_level: 0,
         ..WebOptions::default()
@@ -139,7 +99,7 @@ fn nginx_random_and_sequential_reads_with_request_counting() {
         );
     }
     let s = f.stats();
-    let log = ngx.log();
+    let log = access_log(&ngx);
     assert_eq!(
         log.len() as u64,
         s.requests,
@@ -173,7 +133,7 @@ fn nginx_random_and_sequential_reads_with_request_counting() {
 
     // A sequential scan of the whole file: few, large requests.
     let f = WebFile::open(&ngx.url("data.bin"), &opts).unwrap();
-    let before = ngx.log().len();
+    let before = access_log(&ngx).len();
     let mut buf = vec![0u8; 16384];
     let mut off = 0u64;
     while off < data.len() as u64 {
@@ -182,7 +142,7 @@ fn nginx_random_and_sequential_reads_with_request_counting() {
         assert!(buf[..n] == data[off as usize..off as usize + n]);
         off += n as u64;
     }
-    let scan = ngx.log()[before..].to_vec();
+    let scan = access_log(&ngx)[before..].to_vec();
     eprintln!(
         "nginx: sequential scan of {} bytes took {} requests; stats {:?}",
         data.len(),
@@ -198,9 +158,9 @@ fn nginx_random_and_sequential_reads_with_request_counting() {
     assert!(total <= data.len() as u64 + 64 * 1024, "fetched {total}");
 
     // The .dbi probe of a file without one is one quiet 404.
-    let before = ngx.log().len();
+    let before = access_log(&ngx).len();
     assert!(f.fetch_dbi().unwrap().is_none());
-    let probe = ngx.log()[before..].to_vec();
+    let probe = access_log(&ngx)[before..].to_vec();
     assert_eq!(probe.len(), 1);
     assert_eq!(probe[0].0, 404);
     drop(f);
@@ -211,7 +171,7 @@ fn nginx_random_and_sequential_reads_with_request_counting() {
 fn https_self_signed_refused_by_default_accepted_when_insecure() {
     let dir = temp_dir("tls");
     let data = random_file(&dir, "t.bin", 3 * 1024 * 1024, 7);
-    let ngx = Nginx::start(&dir, true);
+    let ngx = Nginx::start(&dir, true, 300);
     let url = ngx.url("t.bin");
     assert!(url.starts_with("https://127.0.0.1:"));
     let opts = WebOptions {
@@ -230,7 +190,7 @@ fn https_self_signed_refused_by_default_accepted_when_insecure() {
         "{m}"
     );
     assert!(
-        ngx.log().is_empty(),
+        access_log(&ngx).is_empty(),
         "no request may be served over an unverified connection"
     );
 
@@ -247,7 +207,7 @@ fn https_self_signed_refused_by_default_accepted_when_insecure() {
         f.read_at(off, &mut buf).unwrap();
         assert!(buf == data[off as usize..off as usize + 10000]);
     }
-    let log = ngx.log();
+    let log = access_log(&ngx);
     assert_eq!(log.len() as u64, f.stats().requests);
     assert!(
         log.iter().all(|l| l.3 == "HTTP/2.0"),
@@ -271,8 +231,8 @@ fn through_delay_proxy_latency_and_batching() {
     use std::time::{Duration, Instant};
     let dir = temp_dir("proxy");
     let data = random_file(&dir, "p.bin", 8 * 1024 * 1024, 99);
-    let ngx = Nginx::start(&dir, false);
-    let proxy_py = script().parent().unwrap().join("delay_proxy.py");
+    let ngx = Nginx::start(&dir, false, 300);
+    let proxy_py = web_dir().join("delay_proxy.py");
     let mut child = Command::new("python3")
         .arg(&proxy_py)
         .args([
@@ -344,14 +304,7 @@ fn through_delay_proxy_latency_and_batching() {
 
 /// GenomicSQLite 0.9.4 (the peer, installed by tests/setup.sh): (python, genomicsqlite command).
 fn peer() -> (PathBuf, PathBuf) {
-    let repo = script()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     for dir in [
         repo.join(".venv/peer/bin"),
         PathBuf::from("/opt/gsq094/bin"),
@@ -392,7 +345,7 @@ fn peer_made_dbi_over_nginx() {
     );
     let main = std::fs::read(&db).unwrap();
     let dbi = std::fs::read(dir.join("x.db.dbi")).unwrap();
-    let ngx = Nginx::start(&dir, false);
+    let ngx = Nginx::start(&dir, false, 300);
     let f = WebFile::open(
         &ngx.url("x.db"),
         &WebOptions {
@@ -422,14 +375,14 @@ fn peer_made_dbi_over_nginx() {
         .collect();
     assert!(pages.len() >= 3, "{} pages", pages.len());
     assert_eq!(f.install_dbi(&src.origin, pages.clone()), pages.len());
-    let before = ngx.log().len();
+    let before = access_log(&ngx).len();
     for (o, p) in &pages {
         let mut buf = vec![0u8; p.len()];
         f.read_at(*o, &mut buf).unwrap();
         assert!(buf == main[*o as usize..*o as usize + p.len()]);
     }
     assert_eq!(
-        ngx.log().len(),
+        access_log(&ngx).len(),
         before,
         "pages from the .dbi must not be requested"
     );
@@ -443,6 +396,6 @@ fn peer_made_dbi_over_nginx() {
     let mut buf = vec![0u8; ps];
     f.read_at(other, &mut buf).unwrap();
     assert!(buf == main[other as usize..other as usize + ps]);
-    assert!(ngx.log().len() > before);
+    assert!(access_log(&ngx).len() > before);
     let _ = std::fs::remove_dir_all(&dir);
 }

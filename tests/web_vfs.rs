@@ -14,6 +14,10 @@
 
 #[path = "web/fault_server.rs"]
 mod fault_server;
+#[path = "web/nginx_support.rs"]
+mod nginx_support;
+
+use nginx_support::Nginx;
 
 use fault_server::{Fault, FaultServer};
 use genomicsqlite::Config;
@@ -305,10 +309,6 @@ fn sqlite_code(e: &rusqlite::Error) -> Option<ErrorCode> {
 // ------------------------------------------------------------------------------------------
 // nginx
 
-fn nginx_script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/web/nginx.sh")
-}
-
 fn have_nginx() -> bool {
     let found = Command::new("bash")
         .args(["-c", "command -v nginx || test -x /usr/sbin/nginx"])
@@ -321,51 +321,18 @@ fn have_nginx() -> bool {
     found
 }
 
-struct Nginx {
-    vars: HashMap<String, String>,
-}
-
 #[derive(Debug, Clone, Copy, Default)]
 struct Traffic {
     requests: u64,
     bytes: u64,
 }
 
-impl Nginx {
-    fn start(dir: &Path, tls: bool) -> Nginx {
-        let mut c = Command::new("bash");
-        c.arg(nginx_script())
-            .arg("start")
-            .arg(dir)
-            .args(["--ttl", "600"]);
-        if tls {
-            c.arg("--tls");
-        }
-        let out = c.output().expect("run tests/web/nginx.sh");
-        assert!(
-            out.status.success(),
-            "tests/web/nginx.sh start failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let vars = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| {
-                l.split_once('=')
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-            })
-            .collect();
-        Nginx { vars }
-    }
-    fn url(&self, name: &str) -> String {
-        format!("{}/{name}", self.vars["URL"])
-    }
-    fn log_lines(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.vars["ACCESS_LOG"])
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
+/// Traffic measurements on the access log.
+trait Measure {
+    fn measure<T>(&self, f: impl FnOnce() -> T) -> (T, Traffic, Vec<String>);
+}
+
+impl Measure for Nginx {
     /// Runs `f` and returns the requests nginx logged meanwhile (it logs each request when it
     /// ends; transfers aborted when a connection closes are logged too).
     fn measure<T>(&self, f: impl FnOnce() -> T) -> (T, Traffic, Vec<String>) {
@@ -392,18 +359,6 @@ impl Nginx {
                 .unwrap_or(0);
         }
         (r, t, new)
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        if let Some(prefix) = self.vars.get("PREFIX") {
-            let _ = Command::new("bash")
-                .arg(nginx_script())
-                .arg("stop")
-                .arg(prefix)
-                .output();
-        }
     }
 }
 
@@ -487,7 +442,7 @@ fn nginx_results_match_the_local_files() {
         return;
     }
     let f = fixture();
-    let nginx = Nginx::start(&f.dir, false);
+    let nginx = Nginx::start(&f.dir, false, 600);
     let mut failures = Vec::new();
     for case in cases(&f.dir) {
         let (res, traffic, log) = nginx.measure(|| {
@@ -533,7 +488,7 @@ fn nginx_point_lookup_traffic() {
         return;
     }
     let f = fixture();
-    let nginx = Nginx::start(&f.dir, false);
+    let nginx = Nginx::start(&f.dir, false, 600);
     let nodbi = Config {
         web_nodbi: true,
         ..cfg()
@@ -587,7 +542,7 @@ fn nginx_writes_are_refused_read_only() {
         return;
     }
     let f = fixture();
-    let nginx = Nginx::start(&f.dir, false);
+    let nginx = Nginx::start(&f.dir, false, 600);
     let writes = [
         "INSERT INTO t(k, v) VALUES ('new', 1)",
         "CREATE TABLE z(a)",
@@ -635,7 +590,7 @@ fn nginx_https_self_signed_refused_by_default() {
         return;
     }
     let f = fixture();
-    let nginx = Nginx::start(&f.dir, true);
+    let nginx = Nginx::start(&f.dir, true, 600);
     let url = nginx.url("comp.db");
     assert!(url.starts_with("https://127.0.0.1:"), "{url}");
     // Refused by default, naming the certificate problem.
@@ -689,7 +644,7 @@ fn nginx_https_insecure() {
         return;
     }
     let f = fixture();
-    let nginx = Nginx::start(&f.dir, true);
+    let nginx = Nginx::start(&f.dir, true, 600);
     let url = nginx.url("comp.db");
     // web_insecure (config and URI).
     let insecure = Config {
@@ -738,7 +693,7 @@ fn nginx_command_line_shell_with_url() {
         return;
     }
     let f = fixture();
-    let nginx = Nginx::start(&f.dir, false);
+    let nginx = Nginx::start(&f.dir, false, 600);
     for file in ["comp.db", "plain.db"] {
         let out = Command::new(bin())
             .arg(nginx.url(file))
@@ -1021,7 +976,7 @@ fn nginx_plain_file_via_zstd_fetches_dbi_once() {
         return;
     }
     let f = fixture();
-    let nginx = Nginx::start(&f.dir, false);
+    let nginx = Nginx::start(&f.dir, false, 600);
     let (_, t_web, log_web) = nginx.measure(|| {
         let c = open_web(&nginx.url("plain.db"), "").unwrap();
         query(&c, POINT_LOOKUP).unwrap()
@@ -1051,7 +1006,7 @@ fn nginx_https_verified_with_a_trusted_ca() {
         return;
     }
     let f = fixture();
-    let nginx = Nginx::start(&f.dir, true);
+    let nginx = Nginx::start(&f.dir, true, 600);
     let out = Command::new("bash")
         .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/web/vfs_tls_ca.sh"))
         .arg(&nginx.vars["PREFIX"])
@@ -1135,7 +1090,7 @@ fn nginx_concurrent_readers() {
         return;
     }
     let f = fixture();
-    let nginx = Nginx::start(&f.dir, false);
+    let nginx = Nginx::start(&f.dir, false, 600);
     let shared = std::sync::Mutex::new(open_zstd(&nginx.url("comp.db"), &cfg()).unwrap());
     std::thread::scope(|scope| {
         let mut handles = Vec::new();
@@ -1171,7 +1126,7 @@ fn nginx_chunk_sizes() {
         return;
     }
     let f = fixture();
-    let nginx = Nginx::start(&f.dir, false);
+    let nginx = Nginx::start(&f.dir, false, 600);
     for kib in [1, 4, 16, 512, 4096] {
         for (file, nodbi) in [("comp.db", false), ("comp.db", true), ("plain.db", false)] {
             let config = Config {
