@@ -45,6 +45,8 @@ struct Stream {
 }
 
 const MAX_STREAMS: usize = 8;
+/// Random reads that fetch a single chunk before requests start to grow (see [`WebFile`]).
+const RANDOM_MISSES_BEFORE_GROWTH: u64 = 8;
 
 struct State {
     cache: ChunkCache,
@@ -52,6 +54,8 @@ struct State {
     tick: u64,
     /// Set once the file is known to have changed on the server: every later read fails.
     broken: Option<WebError>,
+    /// Requests made for random (non-sequential) reads so far.
+    random_misses: u64,
 }
 
 struct Dbi {
@@ -88,6 +92,11 @@ pub(crate) struct Inner {
 /// * **Chunks.** The file is cut into aligned chunks of `small_kib` KiB. A read needing a missing
 ///   chunk fetches it with one `Range` request, so an isolated page read costs about `small_kib`
 ///   of transfer no matter where it lands.
+/// * **Many random reads.** After 8 random reads that needed a request, each further one fetches
+///   the aligned block around it, twice as large as the previous (up to `max_request_kib`): a
+///   workload of thousands of lookups then costs a few dozen round trips and about one transfer
+///   of the file, instead of a round trip per page, while a single lookup still costs a few
+///   small requests.
 /// * **Sequential streams.** Up to 8 recent access streams are tracked. A read in the chunk after
 ///   a stream's last chunk advances it; after two advances the request size doubles with every
 ///   further advance (2, 4, 8 ... chunks) up to `max_request_kib`. While a stream is sequential,
@@ -276,6 +285,7 @@ impl WebFile {
                 streams: Vec::new(),
                 tick: 0,
                 broken: None,
+                random_misses: 0,
             }),
             cond: Condvar::new(),
             dbi: RwLock::new(None),
@@ -710,7 +720,31 @@ impl Inner {
                 }
             }
             if let Some(m) = missing {
-                let want_last = c1.max(m + window - 1).min(self.last_chunk());
+                // A random read fetches the aligned block around it: one chunk at first, then,
+                // once a file has seen RANDOM_MISSES_BEFORE_GROWTH of them, blocks doubling with
+                // every further miss, so that a workload of many lookups ends up streaming the
+                // file in large requests instead of paying a round trip per page.
+                let block = if window == 1 {
+                    let growth = st
+                        .random_misses
+                        .saturating_sub(RANDOM_MISSES_BEFORE_GROWTH - 1);
+                    st.random_misses += 1;
+                    (1u64 << growth.min(30)).min(self.max_chunks)
+                } else {
+                    1
+                };
+                let mut first = m;
+                let block_start = m - m % block;
+                while first > block_start
+                    && !st.cache.contains(first - 1)
+                    && !st.cache.is_pending(first - 1)
+                {
+                    first -= 1;
+                }
+                let want_last = c1
+                    .max(m + window - 1)
+                    .max(block_start + block - 1)
+                    .min(self.last_chunk());
                 let mut last = m;
                 while last < want_last
                     && !st.cache.contains(last + 1)
@@ -718,6 +752,7 @@ impl Inner {
                 {
                     last += 1;
                 }
+                let m = first;
                 for c in m..=last {
                     st.cache.set_pending(c);
                 }
