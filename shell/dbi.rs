@@ -10,7 +10,9 @@
 //!   * every interior page of every b-tree (including sqlite_schema);
 //!   * every page (b-tree and overflow pages) of the system tables (`sqlite_sequence`,
 //!     `sqlite_stat*`) and of b-trees named `*pages_btree_interior` or
-//!     `*pages_btree_interior_pageno` (the indexes of interior pages in a compressed file).
+//!     `*pages_btree_interior_pageno` (the indexes of interior pages in a compressed file);
+//!   * every page of `nested_vfs_zstd_dicts` (a compressed file's zstd dictionaries, which
+//!     nearly every page read needs; GenomicSQLite 0.9.4 leaves them out).
 //! web_dbi_meta holds `page_size`, `dbfile_size` and one `main.NAME` row (value NULL) for
 //! sqlite_master and for each entry of sqlite_master.
 
@@ -409,11 +411,14 @@ pub fn schema_entries(db: &DbFile) -> Result<Vec<(String, String, u64)>, String>
     Ok(out)
 }
 
-/// b-trees whose every page goes into the .dbi
+/// b-trees whose every page goes into the .dbi. Beyond GenomicSQLite 0.9.4's choice, the
+/// dictionaries of a compressed file: nearly every page read needs one, so a web reader would
+/// otherwise spend its first requests fetching them.
 fn copy_whole_btree(kind: &str, name: &str) -> bool {
     (kind == "table" && name.starts_with("sqlite_"))
         || name.ends_with("pages_btree_interior")
         || name.ends_with("pages_btree_interior_pageno")
+        || (kind == "table" && name == "nested_vfs_zstd_dicts")
 }
 
 /// The page numbers to copy, and the meta key names.

@@ -431,7 +431,8 @@ sys.exit(0 if ok and n > 0 else 1)
 EOF
 }
 # same_selection_as_peer DB: our --dbi and the peer's --dbi choose the same offsets (ours may
-# add offset 0 where the peer omits page 1) and the same meta rows
+# add offset 0 where the peer omits page 1, and the pages of nested_vfs_zstd_dicts, which we
+# always include) and the same meta rows
 same_selection_as_peer() {
     local db=$1
     rm -f "$db.peer.dbi" "$db.ours.dbi"
@@ -444,7 +445,10 @@ po = set(r[0] for r in p.execute("SELECT offset FROM web_dbi_pages"))
 oo = set(r[0] for r in o.execute("SELECT offset FROM web_dbi_pages"))
 pm = sorted(p.execute("SELECT key, quote(value) FROM web_dbi_meta"))
 om = sorted(o.execute("SELECT key, quote(value) FROM web_dbi_meta"))
-extra = oo - po; missing = po - oo
+m = sqlite3.connect(sys.argv[1].rsplit(".peer.dbi", 1)[0])
+ps = m.execute("PRAGMA page_size").fetchone()[0]
+dicts = set((r[0] - 1) * ps for r in m.execute("SELECT pageno FROM dbstat WHERE name = 'nested_vfs_zstd_dicts'"))
+extra = oo - po - dicts; missing = po - oo
 print("  peer %d pages, ours %d; only ours: %s; only peer: %s" % (len(po), len(oo), sorted(extra)[:5], sorted(missing)[:5]))
 ok = not missing and extra <= {0} and pm == om
 if pm != om: print("  meta differs")
