@@ -73,7 +73,10 @@ pub fn open(path: &str, flags: OpenFlags, config: &Config) -> Result<Connection,
     ensure_registered()?;
     crate::vfs::take_last_open_error();
     let conn = crate::vfs::quiet_opens(|| {
-        Connection::open_with_flags(config::uri(path, config), flags | OpenFlags::SQLITE_OPEN_URI)
+        Connection::open_with_flags(
+            config::uri(path, config),
+            flags | OpenFlags::SQLITE_OPEN_URI,
+        )
     })?;
     conn.execute_batch(&config::tuning_sql(config, None))?;
     Ok(conn)
@@ -100,6 +103,24 @@ pub fn vacuum_into_sql(dest: &str, config: &Config) -> String {
 }
 
 /// Attaches a compressed database to `conn` as `schema`.
+///
+/// ```
+/// use genomicsqlite::{attach, open, Config};
+/// use rusqlite::OpenFlags;
+///
+/// let dir = std::env::temp_dir().join(format!("gsq-doc-attach-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let (main, other) = (dir.join("main.db"), dir.join("other.db"));
+/// let rwc = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
+/// # let _ = (std::fs::remove_file(&main), std::fs::remove_file(&other));
+/// let conn = open(main.to_str().unwrap(), rwc, &Config::default())?;
+/// attach(&conn, other.to_str().unwrap(), "other", &Config::default())?;
+/// conn.execute_batch("CREATE TABLE other.genes(name TEXT); INSERT INTO other.genes VALUES ('TP53')")?;
+/// let n: i64 = conn.query_row("SELECT count(*) FROM other.genes", [], |r| r.get(0))?;
+/// assert_eq!(n, 1);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn attach(conn: &Connection, path: &str, schema: &str, config: &Config) -> Result<(), Error> {
     ensure_registered()?;
     crate::vfs::take_last_open_error();
@@ -108,6 +129,27 @@ pub fn attach(conn: &Connection, path: &str, schema: &str, config: &Config) -> R
 }
 
 /// Writes a compressed copy of `conn`'s main database to `dest` (which must not exist).
+///
+/// Any SQLite connection works as the source, compressed or not:
+///
+/// ```
+/// use genomicsqlite::{open, vacuum_into, Config};
+/// use rusqlite::{Connection, OpenFlags};
+///
+/// let dir = std::env::temp_dir().join(format!("gsq-doc-vacuum-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let dest = dir.join("copy.db");
+/// # let _ = std::fs::remove_file(&dest);
+/// let plain = Connection::open_in_memory()?;
+/// plain.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1), (2), (3)")?;
+/// vacuum_into(&plain, dest.to_str().unwrap(), &Config::default())?;
+///
+/// let copy = open(dest.to_str().unwrap(), OpenFlags::SQLITE_OPEN_READ_ONLY, &Config::default())?;
+/// let sum: i64 = copy.query_row("SELECT sum(x) FROM t", [], |r| r.get(0))?;
+/// assert_eq!(sum, 6);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn vacuum_into(conn: &Connection, dest: &str, config: &Config) -> Result<(), Error> {
     ensure_registered()?;
     conn.execute_batch(&vacuum_into_sql(dest, config))?;
