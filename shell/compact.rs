@@ -74,7 +74,10 @@ fn parse(args: Vec<String>) -> Result<Option<Opts>, Failure> {
         } else if let Some(v) = opt_any(&args, &mut i, &["--level", "-l"])? {
             let n = int("--level", &v)?;
             if !(-7..=22).contains(&n) {
-                return Err(Failure::usage(format!("--level must be from -7 to 22 (got {})", v)));
+                return Err(Failure::usage(format!(
+                    "--level must be from -7 to 22 (got {})",
+                    v
+                )));
             }
             o.level = n as i32;
         } else if let Some(v) = opt_value(&args, &mut i, "--inner-page-KiB")? {
@@ -84,7 +87,10 @@ fn parse(args: Vec<String>) -> Result<Option<Opts>, Failure> {
         } else if let Some(v) = opt_any(&args, &mut i, &["-@", "--threads"])? {
             let n = int("-@", &v)?;
             if !(1..=1024).contains(&n) {
-                return Err(Failure::usage(format!("-@ THREADS must be from 1 to 1024 (got {})", v)));
+                return Err(Failure::usage(format!(
+                    "-@ THREADS must be from 1 to 1024 (got {})",
+                    v
+                )));
             }
             o.threads = Some(n as i32);
         } else if a.starts_with('-') && a.len() > 1 {
@@ -131,11 +137,17 @@ impl Progress {
                 if el < 1.0 {
                     continue;
                 }
-                let read = fsutil::proc_read_bytes().unwrap_or(base).saturating_sub(base);
+                let read = fsutil::proc_read_bytes()
+                    .unwrap_or(base)
+                    .saturating_sub(base);
                 let done = read.min(total_bytes * 99 / 100);
                 let pages = done / page_size.max(1);
                 let rate = done as f64 / el;
-                let eta = if rate > 0.0 { (total_bytes - done) as f64 / rate } else { 0.0 };
+                let eta = if rate > 0.0 {
+                    (total_bytes - done) as f64 / rate
+                } else {
+                    0.0
+                };
                 eprint!(
                     "\r{}: {:3}%  {} / {} pages  {:.1} MB/s  ETA {}:{:02}   ",
                     label,
@@ -152,7 +164,10 @@ impl Progress {
                 eprint!("\r{}: done{:60}\n", label, "");
             }
         });
-        Progress { stop, handle: Some(handle) }
+        Progress {
+            stop,
+            handle: Some(handle),
+        }
     }
     fn finish(mut self) {
         self.stop.store(true, Ordering::SeqCst);
@@ -189,11 +204,17 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
         None => return Ok(0),
     };
     if fsutil::is_url(&o.db) {
-        return Err(Failure::new(format!("{}: --compact needs a local file", o.db)));
+        return Err(Failure::new(format!(
+            "{}: --compact needs a local file",
+            o.db
+        )));
     }
     let kind = fsutil::inspect(&o.db)?;
     if kind == DbKind::Empty {
-        return Err(Failure::new(format!("{}: empty file, nothing to compact", o.db)));
+        return Err(Failure::new(format!(
+            "{}: empty file, nothing to compact",
+            o.db
+        )));
     }
     let out = PathBuf::from(o.out.clone().unwrap_or_else(|| format!("{}.compact", o.db)));
     fsutil::check_output(&out, &o.db, o.force)?;
@@ -227,19 +248,25 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
                 .map_err(|e| format!("{}: cannot open compressed database: {}", o.db, e))?
         }
         _ => Connection::open_with_flags(
-                &o.db,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(|e| format!("{}: cannot open: {}", o.db, e))?,
+            &o.db,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| format!("{}: cannot open: {}", o.db, e))?,
     };
     // fail early, with a clear message, if the input isn't a readable database
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
-        .map_err(|e| format!("{}: cannot read the database: {}", o.db, e))?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_err(|e| format!("{}: cannot read the database: {}", o.db, e))?;
     if !o.quiet {
         eprintln!(
             "{}: {} database, {}",
             o.db,
-            if kind == DbKind::Compressed { "compressed" } else { "uncompressed" },
+            if kind == DbKind::Compressed {
+                "compressed"
+            } else {
+                "uncompressed"
+            },
             fsutil::human(in_size)
         );
     }
@@ -288,7 +315,11 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
             fsutil::human(out_size),
             fsutil::commas(in_size),
             fsutil::commas(out_size),
-            if out_size > 0 { in_size as f64 / out_size as f64 } else { 0.0 },
+            if out_size > 0 {
+                in_size as f64 / out_size as f64
+            } else {
+                0.0
+            },
             secs
         );
     }

@@ -13,6 +13,7 @@
 //!     `*pages_btree_interior_pageno` (the indexes of interior pages in a compressed file);
 //!   * every page of `nested_vfs_zstd_dicts` (a compressed file's zstd dictionaries, which
 //!     nearly every page read needs; GenomicSQLite 0.9.4 leaves them out).
+//!
 //! web_dbi_meta holds `page_size`, `dbfile_size` and one `main.NAME` row (value NULL) for
 //! sqlite_master and for each entry of sqlite_master.
 
@@ -64,23 +65,30 @@ fn varint(b: &[u8], o: usize) -> Result<(u64, usize), String> {
 impl DbFile {
     pub fn open(path: &str) -> Result<DbFile, String> {
         let file = File::open(path).map_err(|e| format!("{}: cannot read: {}", path, e))?;
-        let file_size = file.metadata().map_err(|e| format!("{}: {}", path, e))?.len();
+        let file_size = file
+            .metadata()
+            .map_err(|e| format!("{}: {}", path, e))?
+            .len();
         let mut hdr = [0u8; 100];
         if file_size < 100 {
             return Err(format!("{}: not a SQLite database (too short)", path));
         }
-        file.read_exact_at(&mut hdr, 0).map_err(|e| format!("{}: {}", path, e))?;
+        file.read_exact_at(&mut hdr, 0)
+            .map_err(|e| format!("{}: {}", path, e))?;
         if &hdr[..16] != fsutil::SQLITE_MAGIC {
             return Err(format!("{}: not a SQLite database (bad file header)", path));
         }
         let ps = match be16(&hdr, 16) {
             1 => 65536,
-            p if p >= 512 && p <= 32768 && p.is_power_of_two() => p,
+            p if (512..=32768).contains(&p) && p.is_power_of_two() => p,
             p => return Err(format!("{}: invalid page size {} in header", path, p)),
         };
         let reserved = hdr[20] as u64;
         if ps - reserved < 480 {
-            return Err(format!("{}: invalid reserved space {} in header", path, reserved));
+            return Err(format!(
+                "{}: invalid reserved space {} in header",
+                path, reserved
+            ));
         }
         if file_size % ps != 0 {
             return Err(format!(
@@ -130,7 +138,11 @@ impl DbFile {
     /// The header's size of the payload kept on a b-tree page, per the file format.
     fn local_payload(&self, page_type: u8, p: u64) -> u64 {
         let u = self.usable;
-        let x = if page_type == 0x0D { u - 35 } else { ((u - 12) * 64 / 255) - 23 };
+        let x = if page_type == 0x0D {
+            u - 35
+        } else {
+            ((u - 12) * 64 / 255) - 23
+        };
         if p <= x {
             return p;
         }
@@ -170,7 +182,11 @@ fn parse_btree_page(db: &DbFile, pgno: u64, buf: &[u8]) -> Result<BtreePage, Str
     };
     let ncells = be16(buf, h + 3) as usize;
     let hdr_len = if interior { 12 } else { 8 };
-    let right_child = if interior { Some(be32(buf, h + 8)) } else { None };
+    let right_child = if interior {
+        Some(be32(buf, h + 8))
+    } else {
+        None
+    };
     if h + hdr_len + 2 * ncells > buf.len() {
         return Err(bad("too many cells"));
     }
@@ -188,7 +204,12 @@ fn parse_btree_page(db: &DbFile, pgno: u64, buf: &[u8]) -> Result<BtreePage, Str
         }
         if page_type == 0x05 {
             // table interior: child + integer key, no payload
-            cells.push(Cell { child, local: Vec::new(), total_payload: 0, first_overflow: None });
+            cells.push(Cell {
+                child,
+                local: Vec::new(),
+                total_payload: 0,
+                first_overflow: None,
+            });
             continue;
         }
         let (plen, n) = varint(&buf[..usable], o).map_err(|e| bad(&e))?;
@@ -216,7 +237,11 @@ fn parse_btree_page(db: &DbFile, pgno: u64, buf: &[u8]) -> Result<BtreePage, Str
             first_overflow,
         });
     }
-    Ok(BtreePage { page_type, cells, right_child })
+    Ok(BtreePage {
+        page_type,
+        cells,
+        right_child,
+    })
 }
 
 /// Follow an overflow chain, calling `visit` for each page; returns the payload bytes read.
@@ -232,11 +257,17 @@ fn overflow_chain(
     let mut steps = 0u64;
     while remaining > 0 {
         if pg == 0 {
-            return Err(format!("{}: corrupt database: overflow chain ends early", db.path));
+            return Err(format!(
+                "{}: corrupt database: overflow chain ends early",
+                db.path
+            ));
         }
         steps += 1;
         if steps > db.page_count {
-            return Err(format!("{}: corrupt database: overflow chain loops", db.path));
+            return Err(format!(
+                "{}: corrupt database: overflow chain loops",
+                db.path
+            ));
         }
         visit(pg);
         let buf = db.page(pg)?;
@@ -283,8 +314,12 @@ fn walk_btree(
         if !interior {
             continue;
         }
-        let children: Vec<u64> =
-            bp.cells.iter().filter_map(|c| c.child).chain(bp.right_child).collect();
+        let children: Vec<u64> = bp
+            .cells
+            .iter()
+            .filter_map(|c| c.child)
+            .chain(bp.right_child)
+            .collect();
         if !overflow {
             // A b-tree is balanced: when one child is a leaf, all are. Leaves aren't wanted
             // here, so don't read them (that would mean reading nearly the whole file).
@@ -324,38 +359,42 @@ fn decode_record(rec: &[u8]) -> Result<Vec<Val>, String> {
     let mut d = hlen;
     let mut vals = Vec::new();
     for t in types {
-        let (len, v): (usize, Box<dyn Fn(&[u8]) -> Val>) = match t {
-            0 => (0, Box::new(|_| Val::Null)),
-            1..=6 => {
-                let len = [0, 1, 2, 3, 4, 6, 8][t as usize];
-                (
-                    len,
-                    Box::new(move |b: &[u8]| {
-                        let mut v: i64 = if b[0] & 0x80 != 0 { -1 } else { 0 };
-                        for &x in b {
-                            v = (v << 8) | x as i64;
-                        }
-                        Val::Int(v)
-                    }),
-                )
-            }
-            7 => (8, Box::new(|_| Val::Other)),
-            8 => (0, Box::new(|_| Val::Int(0))),
-            9 => (0, Box::new(|_| Val::Int(1))),
-            t if t >= 12 && t % 2 == 0 => (((t - 12) / 2) as usize, Box::new(|_| Val::Other)),
-            t if t >= 13 => (
-                ((t - 13) / 2) as usize,
-                Box::new(|b: &[u8]| Val::Text(String::from_utf8_lossy(b).into_owned())),
-            ),
-            _ => return Err(format!("bad serial type {}", t)),
-        };
+        let len = serial_len(t).ok_or_else(|| format!("bad serial type {}", t))?;
         if d + len > rec.len() {
             return Err("record runs past its payload".into());
         }
-        vals.push(v(&rec[d..d + len]));
+        vals.push(decode_value(t, &rec[d..d + len]));
         d += len;
     }
     Ok(vals)
+}
+
+/// Byte length of a record value of serial type `t` (None for the reserved types 10 and 11).
+fn serial_len(t: u64) -> Option<usize> {
+    match t {
+        0 | 8 | 9 => Some(0),
+        1..=4 => Some(t as usize),
+        5 => Some(6),
+        6 | 7 => Some(8),
+        // blobs (even) and text (odd)
+        t if t >= 12 => Some(((t - 12) / 2) as usize),
+        _ => None,
+    }
+}
+
+/// A record value of serial type `t` stored in `b` (as long as [`serial_len`] says).
+fn decode_value(t: u64, b: &[u8]) -> Val {
+    match t {
+        0 => Val::Null,
+        1..=6 => {
+            let sign = if b[0] & 0x80 != 0 { -1 } else { 0 };
+            Val::Int(b.iter().fold(sign, |v, &x| (v << 8) | i64::from(x)))
+        }
+        8 => Val::Int(0),
+        9 => Val::Int(1),
+        t if t >= 13 && t % 2 == 1 => Val::Text(String::from_utf8_lossy(b).into_owned()),
+        _ => Val::Other,
+    }
 }
 
 /// Entries of sqlite_master: (type, name, rootpage).
@@ -386,9 +425,8 @@ pub fn schema_entries(db: &DbFile) -> Result<Vec<(String, String, u64)>, String>
                         let rem = c.total_payload - c.local.len() as u64;
                         payload.extend(overflow_chain(db, first, rem, true, &mut |_| {})?);
                     }
-                    let v = decode_record(&payload).map_err(|e| {
-                        format!("{}: corrupt sqlite_schema record: {}", db.path, e)
-                    })?;
+                    let v = decode_record(&payload)
+                        .map_err(|e| format!("{}: corrupt sqlite_schema record: {}", db.path, e))?;
                     let text = |i: usize| match v.get(i) {
                         Some(Val::Text(s)) => s.clone(),
                         _ => String::new(),
@@ -454,7 +492,12 @@ pub fn select_pages(db: &DbFile) -> Result<(BTreeSet<u64>, Vec<String>), String>
     Ok((sel, keys))
 }
 
-pub fn write_dbi(db: &DbFile, out_tmp: &str, sel: &BTreeSet<u64>, keys: &[String]) -> Result<(), String> {
+pub fn write_dbi(
+    db: &DbFile,
+    out_tmp: &str,
+    sel: &BTreeSet<u64>,
+    keys: &[String],
+) -> Result<(), String> {
     let e = |e: rusqlite::Error| format!("writing {}: {}", out_tmp, e);
     let mut c = Connection::open(out_tmp).map_err(e)?;
     c.execute_batch(&format!(
@@ -467,16 +510,23 @@ pub fn write_dbi(db: &DbFile, out_tmp: &str, sel: &BTreeSet<u64>, keys: &[String
     .map_err(e)?;
     let tx = c.transaction().map_err(e)?;
     {
-        let mut m = tx.prepare("INSERT OR IGNORE INTO web_dbi_meta(key, value) VALUES (?1, ?2)").map_err(e)?;
-        m.execute(params!["page_size", db.page_size as i64]).map_err(e)?;
-        m.execute(params!["dbfile_size", db.file_size as i64]).map_err(e)?;
+        let mut m = tx
+            .prepare("INSERT OR IGNORE INTO web_dbi_meta(key, value) VALUES (?1, ?2)")
+            .map_err(e)?;
+        m.execute(params!["page_size", db.page_size as i64])
+            .map_err(e)?;
+        m.execute(params!["dbfile_size", db.file_size as i64])
+            .map_err(e)?;
         for k in keys {
             m.execute(params![k, rusqlite::types::Null]).map_err(e)?;
         }
-        let mut p = tx.prepare("INSERT INTO web_dbi_pages(offset, data) VALUES (?1, ?2)").map_err(e)?;
+        let mut p = tx
+            .prepare("INSERT INTO web_dbi_pages(offset, data) VALUES (?1, ?2)")
+            .map_err(e)?;
         for &pg in sel {
             let data = db.page(pg)?;
-            p.execute(params![((pg - 1) * db.page_size) as i64, data]).map_err(e)?;
+            p.execute(params![((pg - 1) * db.page_size) as i64, data])
+                .map_err(e)?;
         }
     }
     tx.commit().map_err(e)?;
@@ -515,13 +565,16 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
     }
     let dbpath = db.ok_or_else(|| Failure::usage("--dbi: missing DB_FILENAME"))?;
     if fsutil::is_url(&dbpath) {
-        return Err(Failure::new(format!("{}: --dbi needs a local file", dbpath)));
+        return Err(Failure::new(format!(
+            "{}: --dbi needs a local file",
+            dbpath
+        )));
     }
-    match fsutil::inspect(&dbpath)? {
-        fsutil::DbKind::Empty => {
-            return Err(Failure::new(format!("{}: empty file, not a database", dbpath)))
-        }
-        _ => {}
+    if let fsutil::DbKind::Empty = fsutil::inspect(&dbpath)? {
+        return Err(Failure::new(format!(
+            "{}: empty file, not a database",
+            dbpath
+        )));
     }
     let out = PathBuf::from(out.unwrap_or_else(|| format!("{}.dbi", dbpath)));
     fsutil::check_output(&out, &dbpath, force)?;
@@ -575,8 +628,14 @@ mod tests {
         assert!(copy_whole_btree("table", "sqlite_sequence"));
         assert!(copy_whole_btree("table", "sqlite_stat1"));
         assert!(!copy_whole_btree("index", "sqlite_autoindex_t_1"));
-        assert!(copy_whole_btree("index", "nested_vfs_zstd_pages_btree_interior"));
-        assert!(copy_whole_btree("index", "nested_vfs_zstd_pages_btree_interior_pageno"));
+        assert!(copy_whole_btree(
+            "index",
+            "nested_vfs_zstd_pages_btree_interior"
+        ));
+        assert!(copy_whole_btree(
+            "index",
+            "nested_vfs_zstd_pages_btree_interior_pageno"
+        ));
         assert!(!copy_whole_btree("index", "x_btree_interior"));
         assert!(!copy_whole_btree("table", "nested_vfs_zstd_pages"));
     }

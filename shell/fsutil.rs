@@ -57,7 +57,11 @@ pub fn inspect(path: &str) -> Result<DbKind, String> {
         return Err(format!("{}: not a SQLite database (bad file header)", path));
     }
     let app_id = u32::from_be_bytes([hdr[68], hdr[69], hdr[70], hdr[71]]);
-    Ok(if app_id == ZSTD_APPLICATION_ID { DbKind::Compressed } else { DbKind::Plain })
+    Ok(if app_id == ZSTD_APPLICATION_ID {
+        DbKind::Compressed
+    } else {
+        DbKind::Plain
+    })
 }
 
 /// An http(s) URL (case-sensitive, like the library's web reader).
@@ -86,7 +90,8 @@ const SIGTERM: c_int = 15;
 // Paths to unlink from the signal handler. Each slot holds a leaked CString (or null); the
 // handler only calls unlink() (async-signal-safe) on them.
 const SLOTS: usize = 32;
-static CLEANUP: [AtomicPtr<std::os::raw::c_char>; SLOTS] = [const { AtomicPtr::new(std::ptr::null_mut()) }; SLOTS];
+static CLEANUP: [AtomicPtr<std::os::raw::c_char>; SLOTS] =
+    [const { AtomicPtr::new(std::ptr::null_mut()) }; SLOTS];
 
 extern "C" fn on_signal(sig: c_int) {
     for slot in CLEANUP.iter() {
@@ -114,7 +119,15 @@ pub fn install_signal_handlers() {
 
 /// The file itself, then the side files SQLite (and the zstd VFS, for its inner database) may
 /// create next to it.
-const SIDE_FILES: [&str; 7] = ["", "-journal", "-wal", "-shm", "-inner-journal", "-inner-wal", "-inner-shm"];
+const SIDE_FILES: [&str; 7] = [
+    "",
+    "-journal",
+    "-wal",
+    "-shm",
+    "-inner-journal",
+    "-inner-wal",
+    "-inner-shm",
+];
 
 /// A temporary file path (plus the SQLite side files a crash could leave next to it) that is
 /// deleted when this guard drops or when the process gets SIGINT/SIGTERM/SIGHUP, unless
@@ -140,7 +153,10 @@ impl TempOutput {
             tag,
             std::process::id()
         ));
-        let mut t = TempOutput { path: tmp.clone(), slots: Vec::new() };
+        let mut t = TempOutput {
+            path: tmp.clone(),
+            slots: Vec::new(),
+        };
         for suffix in SIDE_FILES {
             let mut p = tmp.clone().into_os_string();
             p.push(suffix);
@@ -150,7 +166,12 @@ impl TempOutput {
             let mut placed = false;
             for (i, slot) in CLEANUP.iter().enumerate() {
                 if slot
-                    .compare_exchange(std::ptr::null_mut(), raw, Ordering::SeqCst, Ordering::SeqCst)
+                    .compare_exchange(
+                        std::ptr::null_mut(),
+                        raw,
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    )
                     .is_ok()
                 {
                     t.slots.push(i);
@@ -191,15 +212,25 @@ impl TempOutput {
 
     /// fsync the temporary file and rename it to `final_path` (replacing it if present).
     pub fn commit(mut self, final_path: &Path) -> Result<(), String> {
-        let f = fs::File::open(&self.path)
-            .map_err(|e| format!("{}: {}", self.path.display(), e))?;
-        f.sync_all().map_err(|e| format!("{}: fsync: {}", self.path.display(), e))?;
+        let f =
+            fs::File::open(&self.path).map_err(|e| format!("{}: {}", self.path.display(), e))?;
+        f.sync_all()
+            .map_err(|e| format!("{}: fsync: {}", self.path.display(), e))?;
         drop(f);
         fs::rename(&self.path, final_path).map_err(|e| {
-            format!("renaming {} to {}: {}", self.path.display(), final_path.display(), e)
+            format!(
+                "renaming {} to {}: {}",
+                self.path.display(),
+                final_path.display(),
+                e
+            )
         })?;
         if let Some(d) = final_path.parent() {
-            let d = if d.as_os_str().is_empty() { Path::new(".") } else { d };
+            let d = if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            };
             if let Ok(df) = fs::File::open(d) {
                 let _ = df.sync_all();
             }
@@ -233,11 +264,17 @@ pub fn check_output(out: &Path, input: &str, force: bool) -> Result<(), String> 
         }
         if let (Ok(a), Ok(b)) = (fs::canonicalize(out), fs::canonicalize(input)) {
             if a == b {
-                return Err(format!("{}: output would overwrite the input", out.display()));
+                return Err(format!(
+                    "{}: output would overwrite the input",
+                    out.display()
+                ));
             }
         }
         if !force {
-            return Err(format!("{}: already exists (use -f to overwrite)", out.display()));
+            return Err(format!(
+                "{}: already exists (use -f to overwrite)",
+                out.display()
+            ));
         }
     }
     let dir = match out.parent() {
@@ -246,7 +283,10 @@ pub fn check_output(out: &Path, input: &str, force: bool) -> Result<(), String> 
     };
     match fs::metadata(dir) {
         Ok(m) if m.is_dir() => Ok(()),
-        _ => Err(format!("{}: output directory does not exist", dir.display())),
+        _ => Err(format!(
+            "{}: output directory does not exist",
+            dir.display()
+        )),
     }
 }
 

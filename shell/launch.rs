@@ -15,10 +15,7 @@ pub fn find_extension() -> Result<PathBuf, String> {
         if !p.is_empty() {
             let p = PathBuf::from(p);
             if !p.is_file() {
-                return Err(format!(
-                    "LIBGENOMICSQLITE={}: no such file",
-                    p.display()
-                ));
+                return Err(format!("LIBGENOMICSQLITE={}: no such file", p.display()));
             }
             return Ok(p);
         }
@@ -47,7 +44,11 @@ pub fn find_extension() -> Result<PathBuf, String> {
     tried.push(c);
     Err(format!(
         "cannot find the extension libgenomicsqlite.so (set LIBGENOMICSQLITE; looked in {})",
-        tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        tried
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     ))
 }
 
@@ -92,7 +93,9 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
         }
     }
     if readonly && create {
-        return Err(Failure::usage("--readonly and --create cannot be used together"));
+        return Err(Failure::usage(
+            "--readonly and --create cannot be used together",
+        ));
     }
 
     let mut cfg = serde_json::Map::new();
@@ -134,7 +137,11 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
         match kind {
             Some(DbKind::Plain) => {
                 // an ordinary SQLite file opens directly, without the zstd VFS
-                open_target = if db.starts_with("file:") { format!("./{}", db) } else { db.clone() };
+                open_target = if db.starts_with("file:") {
+                    format!("./{}", db)
+                } else {
+                    db.clone()
+                };
             }
             Some(DbKind::Compressed) | Some(DbKind::Empty) | None => {
                 let j = serde_json::Value::Object(cfg.clone()).to_string();
@@ -149,9 +156,15 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
 
     let mut cmd = Command::new(sqlite3_program());
     cmd.arg("-bail").arg("-header");
-    cmd.arg("-cmd").arg(format!(".load {}", dot_quote(&lib.to_string_lossy())));
-    let ro = if readonly && !open_target.starts_with("file:") { "--readonly " } else { "" };
-    cmd.arg("-cmd").arg(format!(".open {}{}", ro, dot_quote(&open_target)));
+    cmd.arg("-cmd")
+        .arg(format!(".load {}", dot_quote(&lib.to_string_lossy())));
+    let ro = if readonly && !open_target.starts_with("file:") {
+        "--readonly "
+    } else {
+        ""
+    };
+    cmd.arg("-cmd")
+        .arg(format!(".open {}{}", ro, dot_quote(&open_target)));
     // the tuning PRAGMAs print values (journal_mode): keep them off the screen
     cmd.arg("-cmd").arg(".output /dev/null");
     // If .open failed, sqlite3 goes on with an empty in-memory database, even with -bail.
@@ -164,7 +177,8 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
         cmd.arg("-cmd").arg(t);
     }
     cmd.arg("-cmd").arg(".output stdout");
-    cmd.arg("-cmd").arg(".prompt \"GenomicSQLite> \" \"         ...> \"");
+    cmd.arg("-cmd")
+        .arg(".prompt \"GenomicSQLite> \" \"         ...> \"");
     cmd.arg(":memory:");
     if readonly {
         cmd.arg("-readonly");

@@ -21,10 +21,16 @@ pub struct Failure {
 }
 impl Failure {
     pub fn new(msg: impl Into<String>) -> Self {
-        Failure { msg: msg.into(), status: 1 }
+        Failure {
+            msg: msg.into(),
+            status: 1,
+        }
     }
     pub fn usage(msg: impl Into<String>) -> Self {
-        Failure { msg: msg.into(), status: 2 }
+        Failure {
+            msg: msg.into(),
+            status: 2,
+        }
     }
 }
 impl From<String> for Failure {
@@ -50,7 +56,9 @@ fn run(args: Vec<String>) -> Result<i32, Failure> {
     let compact = args.iter().any(|a| a == "--compact");
     let dbi = args.iter().any(|a| a == "--dbi");
     if compact && dbi {
-        return Err(Failure::usage("--compact and --dbi cannot be used together"));
+        return Err(Failure::usage(
+            "--compact and --dbi cannot be used together",
+        ));
     }
     if compact {
         let rest: Vec<String> = args.into_iter().filter(|a| a != "--compact").collect();
@@ -92,11 +100,7 @@ fn main() {
 
 /// Option parsing helper shared by --compact and --dbi: returns the value of an option that
 /// takes one (from `--opt=value`, `-oVALUE` for short options, or the next argument).
-pub fn opt_value(
-    args: &[String],
-    i: &mut usize,
-    name: &str,
-) -> Result<Option<String>, Failure> {
+pub fn opt_value(args: &[String], i: &mut usize, name: &str) -> Result<Option<String>, Failure> {
     let a = &args[*i];
     if a == name {
         *i += 1;

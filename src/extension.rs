@@ -63,8 +63,7 @@ pub unsafe extern "C" fn sqlite3_genomicsqlite_init(
     routines: *const sqlite3_api_routines,
 ) -> c_int {
     let r = catch_unwind(AssertUnwindSafe(|| -> Result<(), SqliteError> {
-        sqlite_api::install_from_host(routines)
-            .map_err(|m| SqliteError::new(SQLITE_ERROR, m))?;
+        sqlite_api::install_from_host(routines).map_err(|m| SqliteError::new(SQLITE_ERROR, m))?;
         register_process_wide()?;
         register_functions(db)
     }));

@@ -55,17 +55,24 @@ mod vfs;
 pub mod web;
 
 pub use config::{Config, ConfigError};
-pub use rust_api::{attach, attach_sql, open, tuning_sql, uri, vacuum_into, vacuum_into_sql, Error};
+pub use rust_api::{
+    attach, attach_sql, open, tuning_sql, uri, vacuum_into, vacuum_into_sql, Error,
+};
 
 use sqlite_api::{Connection, SqliteError};
 
 /// Opens `path` through the VFS with the tuning of `config` applied, with the process's routine
 /// table (used by the C API, which hands the raw handle to C).
-pub(crate) fn open_tuned(path: &str, flags: std::os::raw::c_int, config: &Config) -> Result<Connection, SqliteError> {
+pub(crate) fn open_tuned(
+    path: &str,
+    flags: std::os::raw::c_int,
+    config: &Config,
+) -> Result<Connection, SqliteError> {
     vfs::take_last_open_error();
     let conn = vfs::quiet_opens(|| Connection::open(&config::uri(path, config), flags, None))
         .map_err(with_open_reason)?;
-    conn.exec(&config::tuning_sql(config, None)).map_err(with_open_reason)?;
+    conn.exec(&config::tuning_sql(config, None))
+        .map_err(with_open_reason)?;
     Ok(conn)
 }
 
