@@ -168,9 +168,12 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
     // the tuning PRAGMAs print values (journal_mode): keep them off the screen
     cmd.arg("-cmd").arg(".output /dev/null");
     // If .open failed, sqlite3 goes on with an empty in-memory database, even with -bail.
-    // Stop instead (-bail exits on this failing statement, after sqlite3's "unable to open").
+    // Stop instead: -bail exits on this failing statement, after sqlite3's "unable to open"
+    // and the library's reason. Plain SQL has no way to raise an error with a message of its
+    // own; a JSON path error quotes the path, which reads as one.
     cmd.arg("-cmd").arg(
-        "SELECT CASE WHEN file = '' THEN json('{the database did not open' || file) END \
+        "SELECT CASE WHEN file = '' THEN \
+         json_extract('{}', '$ the database did not open (see the message above)') END \
          FROM pragma_database_list WHERE name = 'main'",
     );
     if let Some(t) = tuning {
