@@ -7,15 +7,7 @@
 # checked for the same row count and integrity_check. Prints a side-by-side table.
 set -eu
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-BIN=${GENOMICSQLITE_BIN:-$repo/target/release/genomicsqlite}
-export LIBGENOMICSQLITE=${LIBGENOMICSQLITE:-$repo/target/release/libgenomicsqlite.so}
-PEER_PY=${GSQ_PEER_PYTHON:-}
-if [ -z "$PEER_PY" ]; then
-    for c in "$repo/.venv/peer/bin/python" /opt/gsq094/bin/python; do
-        if [ -x "$c" ]; then PEER_PY=$c; break; fi
-    done
-fi
+. "$here/env.sh"
 [ -n "$PEER_PY" ] || { echo "peer python not found (tests/setup.sh)" >&2; exit 1; }
 ROWS=${GSQ_BENCH_ROWS:-500000}
 REPS=${GSQ_BENCH_REPS:-3}

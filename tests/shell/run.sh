@@ -23,15 +23,7 @@
 set -u
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-BIN=${GENOMICSQLITE_BIN:-$repo/target/release/genomicsqlite}
-export LIBGENOMICSQLITE=${LIBGENOMICSQLITE:-$repo/target/release/libgenomicsqlite.so}
-PEER_PY=${GSQ_PEER_PYTHON:-}
-if [ -z "$PEER_PY" ]; then
-    for c in "$repo/.venv/peer/bin/python" /opt/gsq094/bin/python; do
-        if [ -x "$c" ]; then PEER_PY=$c; break; fi
-    done
-fi
+. "$here/env.sh"
 PY=${GSQ_PYTHON:-python3}
 
 passed=0
