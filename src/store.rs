@@ -466,10 +466,9 @@ impl PageStore {
         if let Some(p) = self.prefetcher.as_mut() {
             p.clear();
         }
-        // The snapshot may predate another writer's commit only if SQLite let us take RESERVED
-        // anyway, which it does not (BEGIN IMMEDIATE fails with BUSY while our read snapshot is
-        // stale); refresh is still cheap insurance.
-        self.refresh()
+        // Nothing to re-read: our read snapshot held SHARED since begin_read checked
+        // data_version, so no other connection can have committed in between.
+        Ok(())
     }
 
     /// Inner transaction committed: commit the outer one, keeping the read snapshot.
