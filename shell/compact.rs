@@ -9,6 +9,7 @@
 use crate::api;
 use crate::fsutil::{self, DbKind, TempOutput};
 use crate::{opt_any, opt_value, Failure};
+use genomicsqlite::Config;
 use rusqlite::{Connection, OpenFlags};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,48 +19,50 @@ use std::time::{Duration, Instant};
 struct Opts {
     db: String,
     out: Option<String>,
-    level: i32,
-    inner_kib: u32,
-    outer_kib: u32,
+    /// The configuration the output is written with (the input is read with its `threads`).
+    config: Config,
     defrag: bool,
-    threads: Option<i32>,
     force: bool,
     quiet: bool,
 }
 
-const PAGE_KIB: [u32; 7] = [1, 2, 4, 8, 16, 32, 64];
+/// Parses the value of `flag` and stores it into the configuration with `set`; the library's
+/// [`Config::validate`] decides what is allowed.
+fn set_option<T: std::str::FromStr>(
+    config: &mut Config,
+    flag: &str,
+    value: &str,
+    set: impl FnOnce(&mut Config, T),
+) -> Result<(), Failure> {
+    let n = value
+        .trim()
+        .parse::<T>()
+        .map_err(|_| Failure::usage(format!("{flag}: expected an integer, got {value:?}")))?;
+    set(config, n);
+    config
+        .validate()
+        .map_err(|e| Failure::usage(format!("{flag}: {e}")))
+}
 
 fn parse(args: Vec<String>) -> Result<Option<Opts>, Failure> {
     let mut o = Opts {
         db: String::new(),
         out: None,
-        level: 6,
-        inner_kib: 16,
-        outer_kib: 64,
+        config: Config {
+            outer_page_KiB: 64,
+            // the library's own messages on stderr are off; our error messages carry them
+            vfs_log: 0,
+            ..Config::default()
+        },
         defrag: true,
-        threads: None,
         force: false,
         quiet: false,
     };
     let mut db: Option<String> = None;
     let mut i = 0;
-    let int = |name: &str, v: &str| -> Result<i64, Failure> {
-        v.trim()
-            .parse::<i64>()
-            .map_err(|_| Failure::usage(format!("{}: expected an integer, got {:?}", name, v)))
-    };
-    let page = |name: &str, v: &str| -> Result<u32, Failure> {
-        let n = int(name, v)?;
-        if n < 0 || !PAGE_KIB.contains(&(n as u32)) {
-            return Err(Failure::usage(format!(
-                "{} must be one of 1, 2, 4, 8, 16, 32, 64 (got {})",
-                name, v
-            )));
-        }
-        Ok(n as u32)
-    };
     while i < args.len() {
         let a = args[i].clone();
+        let c = &mut o.config;
         if a == "-h" || a == "--help" {
             print!("{}", crate::COMPACT_HELP);
             return Ok(None);
@@ -72,27 +75,13 @@ fn parse(args: Vec<String>) -> Result<Option<Opts>, Failure> {
         } else if let Some(v) = opt_value(&args, &mut i, "-o")? {
             o.out = Some(v);
         } else if let Some(v) = opt_any(&args, &mut i, &["--level", "-l"])? {
-            let n = int("--level", &v)?;
-            if !(-7..=22).contains(&n) {
-                return Err(Failure::usage(format!(
-                    "--level must be from -7 to 22 (got {})",
-                    v
-                )));
-            }
-            o.level = n as i32;
+            set_option(c, "--level", &v, |c, n| c.zstd_level = n)?;
         } else if let Some(v) = opt_value(&args, &mut i, "--inner-page-KiB")? {
-            o.inner_kib = page("--inner-page-KiB", &v)?;
+            set_option(c, "--inner-page-KiB", &v, |c, n| c.inner_page_KiB = n)?;
         } else if let Some(v) = opt_value(&args, &mut i, "--outer-page-KiB")? {
-            o.outer_kib = page("--outer-page-KiB", &v)?;
+            set_option(c, "--outer-page-KiB", &v, |c, n| c.outer_page_KiB = n)?;
         } else if let Some(v) = opt_any(&args, &mut i, &["-@", "--threads"])? {
-            let n = int("-@", &v)?;
-            if !(1..=1024).contains(&n) {
-                return Err(Failure::usage(format!(
-                    "-@ THREADS must be from 1 to 1024 (got {})",
-                    v
-                )));
-            }
-            o.threads = Some(n as i32);
+            set_option(c, "-@", &v, |c, n| c.threads = n)?;
         } else if a.starts_with('-') && a.len() > 1 {
             return Err(Failure::usage(format!(
                 "unknown --compact option {:?} (see genomicsqlite DB --compact --help)",
@@ -224,27 +213,15 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
     let t0 = Instant::now();
     let in_size = fsutil::file_size(std::path::Path::new(&o.db));
 
-    // the library configuration for writing the output
-    // vfs_log 0: the library's own messages on stderr are off; our error messages carry them
-    let mut cfg = serde_json::Map::new();
-    cfg.insert("vfs_log".into(), 0.into());
-    cfg.insert("zstd_level".into(), o.level.into());
-    cfg.insert("inner_page_KiB".into(), o.inner_kib.into());
-    cfg.insert("outer_page_KiB".into(), o.outer_kib.into());
-    if let Some(t) = o.threads {
-        cfg.insert("threads".into(), t.into());
-    }
-    let cfg_json = serde_json::Value::Object(cfg).to_string();
-
     // open the input read-only
     let conn: Connection = match kind {
         DbKind::Compressed => {
-            let mut icfg = serde_json::Map::new();
-            icfg.insert("vfs_log".into(), 0.into());
-            if let Some(t) = o.threads {
-                icfg.insert("threads".into(), t.into());
-            }
-            api::open(&o.db, true, &serde_json::Value::Object(icfg).to_string())
+            let input = Config {
+                vfs_log: 0,
+                threads: o.config.threads,
+                ..Config::default()
+            };
+            api::open_readonly(&o.db, &input)
                 .map_err(|e| format!("{}: cannot open compressed database: {}", o.db, e))?
         }
         _ => Connection::open_with_flags(
@@ -275,7 +252,7 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
     let tmp1 = TempOutput::new(&out, "compact")?;
     {
         let p = Progress::start("compressing", in_size, page_size_of(&o.db), show);
-        let r = api::vacuum_into(&conn, &tmp1.path_str(), &cfg_json);
+        let r = api::vacuum_into(&conn, &tmp1.path_str(), &o.config);
         p.finish();
         r.map_err(|e| format!("compressing {} into {}: {}", o.db, tmp1.path.display(), e))?;
     }
@@ -294,7 +271,10 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
         let p = Progress::start("defragmenting", sz, page_size_of(&tmp1.path_str()), show);
         // the outer page size asked for (VACUUM INTO uses the connection's page_size setting)
         let r = c
-            .execute_batch(&format!("PRAGMA page_size = {}", o.outer_kib * 1024))
+            .execute_batch(&format!(
+                "PRAGMA page_size = {}",
+                o.config.outer_page_KiB * 1024
+            ))
             .and_then(|_| c.execute("VACUUM INTO ?1", [tmp2.path_str()]));
         p.finish();
         r.map_err(|e| format!("defragmenting {}: {}", tmp1.path.display(), e))?;

@@ -1,7 +1,6 @@
 //! `genomicsqlite DB [--readonly] [--create] [sqlite3 args...] [SQL...]`: replace this process
 //! with the system `sqlite3` shell, the GenomicSQLite extension loaded and DB opened.
 
-use crate::api;
 use crate::fsutil::{self, DbKind};
 use crate::Failure;
 use std::os::unix::process::CommandExt;
@@ -98,18 +97,17 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
         ));
     }
 
-    let mut cfg = serde_json::Map::new();
+    let mut cfg = genomicsqlite::Config::default();
     if readonly {
-        cfg.insert("mode".into(), "ro".into());
+        cfg.mode = Some("ro".into());
     }
     // How to open: (path or URI for .open, whether it's a URI, whether to add --readonly)
     let open_target: String;
     let mut tuning: Option<String> = None;
     if fsutil::is_url(&db) {
-        cfg.insert("mode".into(), "ro".into());
-        cfg.insert("immutable".into(), true.into());
-        let j = serde_json::Value::Object(cfg.clone()).to_string();
-        open_target = api::uri(&db, &j).map_err(|e| format!("{}: {}", db, e))?;
+        cfg.mode = Some("ro".into());
+        cfg.immutable = true;
+        open_target = genomicsqlite::uri(&db, &cfg);
         readonly = true;
     } else {
         let kind = match fsutil::inspect(&db) {
@@ -144,9 +142,8 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
                 };
             }
             Some(DbKind::Compressed) | Some(DbKind::Empty) | None => {
-                let j = serde_json::Value::Object(cfg.clone()).to_string();
-                open_target = api::uri(&db, &j).map_err(|e| format!("{}: {}", db, e))?;
-                tuning = Some(api::tuning_sql(&j).map_err(|e| format!("{}: {}", db, e))?);
+                open_target = genomicsqlite::uri(&db, &cfg);
+                tuning = Some(genomicsqlite::tuning_sql(&cfg, None));
             }
         }
     }

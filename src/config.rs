@@ -1,18 +1,46 @@
-//! Tuning configuration: the JSON a user passes, merged over the defaults and validated, and what
-//! it becomes — the `zstd` VFS URI and the tuning pragmas of a connection.
+//! Tuning configuration: the one model of it, how it is checked, and what it becomes — the
+//! `zstd` VFS URI and the tuning pragmas of a connection — and back: the URI the VFS parses.
 //!
 //! The strings produced here match GenomicSQLite 0.9.4 for every configuration it accepts, so
 //! programs that compare or log them see no difference. Unlike 0.9.4 we refuse unknown keys,
 //! wrong types and out-of-range values with a message naming the key: a typo such as
 //! `"zstd_levle"` should not silently produce a database at the wrong settings.
+//!
+//! # One model
+//! [`Config`] is the configuration on every path: the JSON of the SQL functions and the C API
+//! ([`Config::from_json`]), the Rust API and the `genomicsqlite` command (which fill the struct
+//! and call [`Config::validate`]), and the VFS, which maps the parameters of the URI it opens
+//! back onto a `Config` ([`OpenUri::parse`]) and derives the page store's and the web reader's
+//! settings from that one parse. [`Config::validate`] is the only table of allowed values and
+//! [`parse_bool`] the only boolean grammar (URI parameters, `SQLITE_WEB_*` variables).
+//!
+//! # Adding a key (one place: this file, plus whoever consumes it)
+//! 1. Add a field to [`Config`] with a doc comment, and its default in `impl Default`. Serde
+//!    derives the JSON name, the type check (the error names the key), the unknown-key check
+//!    and its line in `genomicsqlite_default_config_json()`.
+//! 2. If only some values make sense, add one line to [`Config::validate`].
+//! 3. How it reaches the VFS:
+//!    - a key named `web_*` needs nothing more here: [`uri`] writes it into web URIs when it is
+//!      not at its default, [`OpenUri::parse`] reads it back by the same name, and the web VFS
+//!      hands every `web_*` key to `WebOptions::set_uri_param` (add the key's case there);
+//!    - another key the VFS reads: give it its URI name in `uri_param_name` and write it in
+//!      [`uri`];
+//!    - a key that only shapes the pragmas: use it in [`tuning_sql`].
+//!
+//!    Keep 0.9.4's strings: a new key at its default must add nothing to a URI or to the SQL
+//!    (tests compare them with 0.9.4's live).
 
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::fmt::Write as _;
 
 /// Page sizes (KiB) SQLite accepts for both the inner and the outer database.
 pub const PAGE_KIB_CHOICES: [u32; 7] = [1, 2, 4, 8, 16, 32, 64];
-/// zstd levels accepted (negative levels are zstd's "fast" levels).
-pub const ZSTD_LEVELS: std::ops::RangeInclusive<i32> = -7..=22;
+
+/// The zstd level of a URI without `level=`: 3, GenomicSQLite 0.9.4's VFS default, so that
+/// URIs written for it open the same here. (The JSON configuration's default is 6, and
+/// [`uri`] always writes `level=`.)
+pub const VFS_DEFAULT_LEVEL: i32 = 3;
 
 /// A configuration error; the message names the key and what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,9 +54,12 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Tuning configuration of a compressed database connection (see REFERENCE: "Tuning
-/// configuration"). Field names follow the JSON keys.
-#[derive(Debug, Clone, PartialEq)]
+/// Tuning configuration of a compressed database connection. Field names are the JSON keys;
+/// the field order is the order `genomicsqlite_default_config_json()` prints them in.
+///
+/// A `Config` built in Rust is checked by [`Config::validate`] wherever it is used to open.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 #[allow(non_snake_case)]
 pub struct Config {
     /// Bulk-load mode: no outer journal, sync or locking; unsafe if the process crashes.
@@ -37,7 +68,8 @@ pub struct Config {
     pub immutable: bool,
     /// Page cache budget in MiB, split between the inner and the outer database.
     pub page_cache_MiB: i64,
-    /// Worker threads for compression and prefetch; -1 = number of processors (at most 8).
+    /// Worker threads for compression and prefetch; -1 = number of processors (at most 8);
+    /// 0 and 1 = no background threads (0 also turns off SQLite's sorter threads).
     pub threads: i64,
     /// Prefetch even where the heuristics would turn it off (small inner pages, threads > 1).
     pub force_prefetch: bool,
@@ -58,6 +90,7 @@ pub struct Config {
     /// Web reads: size of the smallest request, in KiB.
     pub web_small_KiB: u32,
     /// Open mode override ("ro", "rw" or "rwc"), as in SQLite URIs.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
 }
 
@@ -82,170 +115,108 @@ impl Default for Config {
     }
 }
 
-/// The keys a configuration may hold, in the order the defaults are printed.
-pub const KEYS: [&str; 14] = [
-    "unsafe_load",
-    "immutable",
-    "page_cache_MiB",
-    "threads",
-    "force_prefetch",
-    "zstd_level",
-    "inner_page_KiB",
-    "outer_page_KiB",
-    "vfs_log",
-    "web_insecure",
-    "web_dbi_url",
-    "web_nodbi",
-    "web_small_KiB",
-    "mode",
-];
-
-fn expect_bool(key: &str, v: &Value) -> Result<bool, ConfigError> {
-    v.as_bool()
-        .ok_or_else(|| ConfigError(format!("config key {key:?} must be true or false, not {v}")))
-}
-
-fn expect_int(
-    key: &str,
-    v: &Value,
-    range: std::ops::RangeInclusive<i64>,
-) -> Result<i64, ConfigError> {
-    let n = v
-        .as_i64()
-        .ok_or_else(|| ConfigError(format!("config key {key:?} must be an integer, not {v}")))?;
-    if !range.contains(&n) {
-        return Err(ConfigError(format!(
-            "config key {key:?} = {n} is out of range; allowed: {} to {}",
+fn in_range<T>(key: &str, value: T, range: std::ops::RangeInclusive<T>) -> Result<(), ConfigError>
+where
+    T: PartialOrd + std::fmt::Display,
+{
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError(format!(
+            "config key {key:?} = {value} is out of range; allowed: {} to {}",
             range.start(),
             range.end()
-        )));
+        )))
     }
-    Ok(n)
 }
 
-fn expect_page_kib(key: &str, v: &Value) -> Result<u32, ConfigError> {
-    let n = expect_int(key, v, 0..=i64::MAX)?;
-    PAGE_KIB_CHOICES
-        .iter()
-        .copied()
-        .find(|&c| i64::from(c) == n)
-        .ok_or_else(|| {
-            ConfigError(format!(
-                "config key {key:?} = {n} is not a valid page size; allowed: 1, 2, 4, 8, 16, 32, 64"
-            ))
-        })
+fn page_kib(key: &str, value: u32) -> Result<(), ConfigError> {
+    if PAGE_KIB_CHOICES.contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError(format!(
+            "config key {key:?} = {value} is not a valid page size; allowed: 1, 2, 4, 8, 16, 32, 64"
+        )))
+    }
 }
 
 impl Config {
-    /// Parses a JSON object and merges it over the defaults. An empty string means `{}`.
+    /// The only table of allowed values: every way of making a configuration (JSON, Rust,
+    /// command-line options, URI parameters) ends here before anything is opened.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        in_range("page_cache_MiB", self.page_cache_MiB, 0..=(1 << 40))?;
+        in_range("threads", self.threads, -1..=1024)?;
+        in_range("zstd_level", self.zstd_level, -7..=22)?;
+        page_kib("inner_page_KiB", self.inner_page_KiB)?;
+        page_kib("outer_page_KiB", self.outer_page_KiB)?;
+        in_range("vfs_log", self.vfs_log, -1..=5)?;
+        // The web reader's chunk for a random read; beyond 64 MiB one page read would be a
+        // download.
+        in_range("web_small_KiB", self.web_small_KiB, 1..=65536)?;
+        match self.mode.as_deref() {
+            None | Some("ro" | "rw" | "rwc") => Ok(()),
+            Some(m) => Err(ConfigError(format!(
+                "config key \"mode\" must be \"ro\", \"rw\" or \"rwc\", not {m:?}"
+            ))),
+        }
+    }
+
+    /// Parses a JSON object, merges it over the defaults and validates the result. An empty
+    /// string means `{}`.
     pub fn from_json(json: &str) -> Result<Config, ConfigError> {
-        let mut config = Config::default();
         if json.trim().is_empty() {
-            return Ok(config);
+            return Ok(Config::default());
         }
         let value: Value = serde_json::from_str(json)
             .map_err(|e| ConfigError(format!("config JSON is malformed: {e}")))?;
-        let Value::Object(map) = value else {
+        if !value.is_object() {
             return Err(ConfigError(format!(
                 "config JSON must be an object like {{\"zstd_level\": 6}}, not {value}"
             )));
-        };
-        config.merge(&map)?;
+        }
+        Config::from_value(value)
+    }
+
+    /// Deserializes a JSON object (missing keys take their defaults) and validates it.
+    fn from_value(value: Value) -> Result<Config, ConfigError> {
+        let config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            if key == "." {
+                ConfigError(format!("config: {inner}"))
+            } else {
+                ConfigError(format!("config key {key:?}: {inner}"))
+            }
+        })?;
+        config.validate()?;
         Ok(config)
     }
 
-    /// Merges the keys of `map` into this configuration, validating each.
-    pub fn merge(&mut self, map: &Map<String, Value>) -> Result<(), ConfigError> {
-        for (key, v) in map {
-            match key.as_str() {
-                "unsafe_load" => self.unsafe_load = expect_bool(key, v)?,
-                "immutable" => self.immutable = expect_bool(key, v)?,
-                "page_cache_MiB" => self.page_cache_MiB = expect_int(key, v, 0..=(1 << 40))?,
-                "threads" => self.threads = expect_int(key, v, -1..=1024)?,
-                "force_prefetch" => self.force_prefetch = expect_bool(key, v)?,
-                "zstd_level" => {
-                    self.zstd_level = expect_int(
-                        key,
-                        v,
-                        i64::from(*ZSTD_LEVELS.start())..=i64::from(*ZSTD_LEVELS.end()),
-                    )? as i32
-                }
-                "inner_page_KiB" => self.inner_page_KiB = expect_page_kib(key, v)?,
-                "outer_page_KiB" => self.outer_page_KiB = expect_page_kib(key, v)?,
-                "vfs_log" => self.vfs_log = expect_int(key, v, -1..=5)? as i32,
-                "web_insecure" => self.web_insecure = expect_bool(key, v)?,
-                "web_dbi_url" => {
-                    self.web_dbi_url = v
-                        .as_str()
-                        .ok_or_else(|| {
-                            ConfigError(format!(
-                                "config key \"web_dbi_url\" must be a string, not {v}"
-                            ))
-                        })?
-                        .to_string()
-                }
-                "web_nodbi" => self.web_nodbi = expect_bool(key, v)?,
-                "web_small_KiB" => self.web_small_KiB = expect_int(key, v, 1..=1 << 20)? as u32,
-                "mode" => match v.as_str() {
-                    Some(m @ ("ro" | "rw" | "rwc")) => self.mode = Some(m.to_string()),
-                    _ => {
-                        return Err(ConfigError(format!(
-                            "config key \"mode\" must be \"ro\", \"rw\" or \"rwc\", not {v}"
-                        )))
-                    }
-                },
-                _ => {
-                    return Err(ConfigError(format!(
-                        "unknown config key {key:?}; known keys: {}",
-                        KEYS.join(", ")
-                    )))
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The configuration's keys and values, in the order the defaults are printed.
-    fn entries(&self) -> Vec<(&'static str, Value)> {
-        let mut e: Vec<(&'static str, Value)> = vec![
-            ("unsafe_load", self.unsafe_load.into()),
-            ("immutable", self.immutable.into()),
-            ("page_cache_MiB", self.page_cache_MiB.into()),
-            ("threads", self.threads.into()),
-            ("force_prefetch", self.force_prefetch.into()),
-            ("zstd_level", self.zstd_level.into()),
-            ("inner_page_KiB", self.inner_page_KiB.into()),
-            ("outer_page_KiB", self.outer_page_KiB.into()),
-            ("vfs_log", self.vfs_log.into()),
-            ("web_insecure", self.web_insecure.into()),
-            ("web_dbi_url", self.web_dbi_url.clone().into()),
-            ("web_nodbi", self.web_nodbi.into()),
-            ("web_small_KiB", self.web_small_KiB.into()),
-        ];
-        if let Some(mode) = &self.mode {
-            e.push(("mode", mode.clone().into()));
-        }
-        e
-    }
-
-    /// The configuration as a JSON object.
+    /// The configuration as a JSON object, keys in the printed order.
     pub fn to_json_value(&self) -> Value {
-        Value::Object(
-            self.entries()
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-        )
+        // Serializing a plain struct of bools, numbers and strings cannot fail.
+        serde_json::to_value(self).unwrap_or_default()
     }
 
     /// Pretty JSON with four-space indentation, as `genomicsqlite_default_config_json()` prints.
     pub fn to_json(&self) -> String {
-        let lines: Vec<String> = self
-            .entries()
-            .into_iter()
-            .map(|(k, v)| format!("    \"{k}\": {v}"))
-            .collect();
-        format!("{{\n{}\n}}", lines.join(",\n"))
+        let mut out = Vec::new();
+        let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
+        // Writing into a Vec cannot fail, and the output is UTF-8.
+        let _ = self.serialize(&mut ser);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// The `web_*` keys with their values as URI text, in the printed order.
+    pub fn web_entries(&self) -> Vec<(String, String)> {
+        let Value::Object(map) = self.to_json_value() else {
+            return Vec::new();
+        };
+        map.into_iter()
+            .filter(|(k, _)| k.starts_with("web_"))
+            .map(|(k, v)| (k, uri_text(&v)))
+            .collect()
     }
 
     /// Worker threads to use: `threads`, or the processor count (at most 8) for -1.
@@ -255,6 +226,130 @@ impl Config {
         } else {
             host_threads()
         }
+    }
+}
+
+/// A JSON scalar as it is written in a URI query (strings without quotes).
+fn uri_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The one boolean grammar of URI parameters and `SQLITE_WEB_*` variables: `1`/`0` (any
+/// integer: non-zero is true), `true`/`false`, `yes`/`no`, `on`/`off` in any case, and empty (a
+/// bare `&key`) for true. Anything else is an error naming the key, rather than a guess.
+pub fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
+    let v = value.trim().to_ascii_lowercase();
+    match v.as_str() {
+        "" | "true" | "yes" | "on" => Ok(true),
+        "false" | "no" | "off" => Ok(false),
+        _ => v.parse::<i64>().map(|n| n != 0).map_err(|_| {
+            ConfigError(format!(
+                "{key}: expected a boolean (1/0, true/false, yes/no, on/off), got {value:?}"
+            ))
+        }),
+    }
+}
+
+fn parse_int(key: &str, value: &str) -> Result<i64, ConfigError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError(format!("{key}: expected an integer, got {value:?}")))
+}
+
+/// The URI parameter that carries config key `key` into the VFS, for the keys the VFS reads
+/// under a name of their own. `None`: the key reaches the VFS otherwise — `page_cache_MiB` as
+/// `outer_cache_size`, `unsafe_load` as `nolock` + `outer_unsafe`, `force_prefetch` as
+/// `noprefetch`, `outer_page_KiB` as `outer_page_size` (bytes; see [`OpenUri::parse`]) — or
+/// not at all (`inner_page_KiB` is a pragma; `mode` is SQLite's own parameter).
+fn uri_param_name(key: &str) -> Option<&str> {
+    match key {
+        "zstd_level" => Some("level"),
+        "threads" | "immutable" | "vfs_log" => Some(key),
+        _ if key.starts_with("web_") => Some(key),
+        _ => None,
+    }
+}
+
+/// The parameters of a database URI opened through our VFSes, parsed once per open; the page
+/// store's and the web reader's settings both come from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenUri {
+    /// The configuration keys the URI carries, over the base the VFS gave, validated.
+    pub config: Config,
+    /// `web_url`: the database is read over HTTP(S) from there.
+    pub web_url: Option<String>,
+    /// `outer_page_size` in bytes, when the URI gives it (a new outer file otherwise gets
+    /// SQLite's default page size, as in 0.9.4).
+    pub outer_page_size: Option<u32>,
+    /// `outer_cache_size`: `PRAGMA cache_size` of the outer database.
+    pub outer_cache_size: Option<i64>,
+    /// `outer_unsafe`: no outer journal or sync (bulk load, VACUUM INTO).
+    pub outer_unsafe: bool,
+    /// `nolock`: no file locking on the outer database.
+    pub nolock: bool,
+    /// `noprefetch`: no read-ahead.
+    pub noprefetch: bool,
+    /// `dict`: train and use zstd dictionaries (default true).
+    pub dict: bool,
+}
+
+impl OpenUri {
+    /// Reads the parameters (`param` looks one up by name) over `base`: the VFS passes
+    /// [`Config::default`] with `zstd_level` [`VFS_DEFAULT_LEVEL`] and what the environment
+    /// says. Values are typed like the config key they set; the result goes through
+    /// [`Config::validate`], so a URI and a JSON configuration allow the same values.
+    pub fn parse(
+        base: Config,
+        param: impl Fn(&str) -> Option<String>,
+    ) -> Result<OpenUri, ConfigError> {
+        let in_uri = |e: ConfigError| ConfigError(format!("URI parameter {}", e.0));
+        let Value::Object(mut map) = base.to_json_value() else {
+            return Err(ConfigError("config does not serialize to an object".into()));
+        };
+        for (key, value) in map.iter_mut() {
+            let Some(text) = uri_param_name(key).and_then(&param) else {
+                continue;
+            };
+            let name = uri_param_name(key).unwrap_or(key);
+            *value = match value {
+                Value::Bool(_) => parse_bool(name, &text).map_err(in_uri)?.into(),
+                Value::Number(_) => parse_int(name, &text).map_err(in_uri)?.into(),
+                _ => text.into(),
+            };
+        }
+        let outer_page_size = match param("outer_page_size") {
+            None => None,
+            Some(text) => {
+                let bytes = parse_int("outer_page_size", &text).map_err(in_uri)?;
+                if bytes <= 0 || bytes % 1024 != 0 {
+                    return Err(ConfigError(format!(
+                        "URI parameter outer_page_size={bytes} is not a page size of 1 to 64 KiB"
+                    )));
+                }
+                map.insert("outer_page_KiB".into(), (bytes / 1024).into());
+                Some(bytes as u32)
+            }
+        };
+        let config = Config::from_value(Value::Object(map)).map_err(in_uri)?;
+        let flag = |key: &str, default: bool| {
+            param(key).map_or(Ok(default), |v| parse_bool(key, &v).map_err(in_uri))
+        };
+        Ok(OpenUri {
+            config,
+            web_url: param("web_url").filter(|u| !u.is_empty()),
+            outer_page_size,
+            outer_cache_size: param("outer_cache_size")
+                .map(|v| parse_int("outer_cache_size", &v).map_err(in_uri))
+                .transpose()?,
+            outer_unsafe: flag("outer_unsafe", false)?,
+            nolock: flag("nolock", false)?,
+            noprefetch: flag("noprefetch", false)?,
+            dict: flag("dict", true)?,
+        })
     }
 }
 
@@ -284,6 +379,35 @@ pub(crate) fn percent_encode(s: &str, keep_slash: bool) -> String {
     out
 }
 
+/// The web reader's parameters of a URI, each as `&key=value`: the ones 0.9.4 writes, in its
+/// order, then any other `web_*` key that is not at its default.
+pub fn web_params(config: &Config) -> String {
+    let mut u = String::new();
+    if config.web_insecure {
+        u.push_str("&web_insecure=1");
+    }
+    if config.web_nodbi {
+        u.push_str("&web_nodbi=1");
+    } else if !config.web_dbi_url.is_empty() {
+        let _ = write!(
+            u,
+            "&web_dbi_url={}",
+            percent_encode(&config.web_dbi_url, false)
+        );
+    }
+    let _ = write!(u, "&web_small_KiB={}", config.web_small_KiB);
+    const WRITTEN_ABOVE: [&str; 4] = ["web_insecure", "web_nodbi", "web_dbi_url", "web_small_KiB"];
+    let defaults = Config::default().web_entries();
+    for (key, value) in config.web_entries() {
+        if !WRITTEN_ABOVE.contains(&key.as_str())
+            && !defaults.contains(&(key.clone(), value.clone()))
+        {
+            let _ = write!(u, "&{key}={}", percent_encode(&value, false));
+        }
+    }
+    u
+}
+
 /// The `file:` URI that opens `dbfile` (a path or an http(s) URL) through the `zstd` VFS.
 pub fn uri(dbfile: &str, config: &Config) -> String {
     let web = is_web_url(dbfile);
@@ -308,19 +432,7 @@ pub fn uri(dbfile: &str, config: &Config) -> String {
             "&mode=ro&immutable=1&web_url={}",
             percent_encode(dbfile, false)
         );
-        if config.web_insecure {
-            u.push_str("&web_insecure=1");
-        }
-        if config.web_nodbi {
-            u.push_str("&web_nodbi=1");
-        } else if !config.web_dbi_url.is_empty() {
-            let _ = write!(
-                u,
-                "&web_dbi_url={}",
-                percent_encode(&config.web_dbi_url, false)
-            );
-        }
-        let _ = write!(u, "&web_small_KiB={}", config.web_small_KiB);
+        u.push_str(&web_params(config));
     }
     let _ = write!(
         u,
@@ -654,5 +766,103 @@ mod tests {
         assert!(vacuum_into_sql("/x", &c).matches("outer_unsafe=1").count() == 1);
         assert_eq!(quote_identifier("aux"), "aux");
         assert_eq!(quote_identifier("select"), "\"select\"");
+    }
+
+    fn params<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn a_uri_parses_back_to_its_config() {
+        let c = Config {
+            threads: 3,
+            zstd_level: 9,
+            outer_page_KiB: 8,
+            vfs_log: 2,
+            immutable: true,
+            ..Config::default()
+        };
+        let u = uri("/tmp/x.db", &c);
+        let query: Vec<(String, String)> = u
+            .split_once('?')
+            .unwrap()
+            .1
+            .split('&')
+            .map(|kv| {
+                kv.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .unwrap()
+            })
+            .collect();
+        let pairs: Vec<(&str, &str)> = query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let parsed = OpenUri::parse(Config::default(), params(&pairs)).unwrap();
+        assert_eq!(parsed.config, c);
+        assert_eq!(parsed.outer_page_size, Some(8192));
+        assert_eq!(parsed.outer_cache_size, Some(-65536));
+        assert!(parsed.dict && !parsed.noprefetch && !parsed.nolock);
+    }
+
+    #[test]
+    fn a_uri_without_level_gets_the_vfs_default() {
+        let base = Config {
+            zstd_level: VFS_DEFAULT_LEVEL,
+            ..Config::default()
+        };
+        let parsed = OpenUri::parse(base, params(&[("vfs", "zstd")])).unwrap();
+        assert_eq!(parsed.config.zstd_level, 3);
+        assert_eq!(parsed.outer_page_size, None);
+    }
+
+    #[test]
+    fn a_uri_is_held_to_the_same_ranges_as_json() {
+        for (key, value, named) in [
+            ("level", "30", "zstd_level"),
+            ("threads", "2000", "threads"),
+            ("web_small_KiB", "100000", "web_small_KiB"),
+            ("outer_page_size", "3000", "outer_page_size"),
+            ("outer_page_size", "131072", "outer_page_KiB"),
+            ("nolock", "maybe", "nolock"),
+            ("web_insecure", "2x", "web_insecure"),
+        ] {
+            let e = OpenUri::parse(Config::default(), params(&[(key, value)])).unwrap_err();
+            assert!(e.0.contains(named), "{key}={value}: {e}");
+        }
+        // the JSON side agrees (it used to allow up to 1048576)
+        assert!(Config::from_json(r#"{"web_small_KiB": 65537}"#).is_err());
+        assert!(Config::from_json(r#"{"web_small_KiB": 65536}"#).is_ok());
+    }
+
+    #[test]
+    fn one_boolean_grammar() {
+        for t in ["1", "-3", "true", "YES", "on", ""] {
+            assert_eq!(parse_bool("k", t), Ok(true), "{t:?}");
+        }
+        for f in ["0", "false", "No", "OFF"] {
+            assert_eq!(parse_bool("k", f), Ok(false), "{f:?}");
+        }
+        assert!(parse_bool("the_key", "sure")
+            .unwrap_err()
+            .0
+            .contains("the_key"));
+    }
+
+    #[test]
+    fn new_web_keys_travel_only_when_set() {
+        let c = Config::default();
+        let web = web_params(&c);
+        assert_eq!(web, "&web_small_KiB=64");
+        let entries = c.web_entries();
+        assert_eq!(
+            entries.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            ["web_insecure", "web_dbi_url", "web_nodbi", "web_small_KiB"]
+        );
     }
 }

@@ -67,9 +67,12 @@ fn ensure_registered() -> Result<(), Error> {
 
 /// Opens a compressed database (a path, or an http(s) URL) with `config`'s tuning applied.
 ///
+/// `config` is checked first ([`Config::validate`]); a bad value is [`Error::Config`].
+///
 /// `flags` are rusqlite's open flags (`SQLITE_OPEN_URI` is added). On a failed open the error
 /// says why (for example that the file is a plain SQLite database).
 pub fn open(path: &str, flags: OpenFlags, config: &Config) -> Result<Connection, Error> {
+    config.validate()?;
     ensure_registered()?;
     crate::vfs::take_last_open_error();
     let conn = crate::vfs::quiet_opens(|| {
@@ -122,6 +125,7 @@ pub fn vacuum_into_sql(dest: &str, config: &Config) -> String {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn attach(conn: &Connection, path: &str, schema: &str, config: &Config) -> Result<(), Error> {
+    config.validate()?;
     ensure_registered()?;
     crate::vfs::take_last_open_error();
     crate::vfs::quiet_opens(|| conn.execute_batch(&attach_sql(path, schema, config)))?;
@@ -151,6 +155,7 @@ pub fn attach(conn: &Connection, path: &str, schema: &str, config: &Config) -> R
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn vacuum_into(conn: &Connection, dest: &str, config: &Config) -> Result<(), Error> {
+    config.validate()?;
     ensure_registered()?;
     conn.execute_batch(&vacuum_into_sql(dest, config))?;
     Ok(())

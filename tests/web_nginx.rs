@@ -2,9 +2,7 @@
 //! tests/web/nginx.sh (temp prefix, stops by itself): plain HTTP with access-log request
 //! counting, and HTTPS/HTTP2 with a self-signed certificate made by `openssl` at test time.
 
-#[allow(dead_code, unused_imports)]
-#[path = "../src/web/mod.rs"]
-mod web;
+use genomicsqlite::web;
 
 #[path = "web/nginx_support.rs"]
 mod nginx_support;

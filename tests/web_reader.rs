@@ -2,9 +2,7 @@
 //! (tests/web/fault_server.rs, bound to 127.0.0.1, stops by itself) and real SQLite files made
 //! with the `sqlite3` shell for the .dbi helper.
 
-#[allow(dead_code, unused_imports)]
-#[path = "../src/web/mod.rs"]
-mod web;
+use genomicsqlite::web;
 
 #[path = "web/fault_server.rs"]
 mod fault_server;

@@ -114,22 +114,6 @@ impl UriParams {
             Some(unsafe { text_of(p) })
         }
     }
-
-    /// A boolean parameter as SQLite reads them (1/yes/true/on; absent = `default`).
-    pub fn flag(&self, key: &str, default: bool) -> bool {
-        match self.get(key) {
-            None => default,
-            Some(v) => {
-                let v = v.to_ascii_lowercase();
-                matches!(v.as_str(), "1" | "yes" | "true" | "on")
-                    || v.parse::<i64>().is_ok_and(|n| n != 0)
-            }
-        }
-    }
-
-    pub fn int(&self, key: &str) -> Option<i64> {
-        self.get(key).and_then(|v| v.trim().parse().ok())
-    }
 }
 
 unsafe extern "C" fn x_open(

@@ -9,6 +9,7 @@
 pub mod glue;
 pub mod web;
 
+use crate::config::{Config, OpenUri, VFS_DEFAULT_LEVEL};
 use crate::ffi::*;
 use crate::log;
 use crate::sqlite_api::SqliteError;
@@ -129,8 +130,9 @@ impl Opener for ZstdOpener {
     ) -> Result<(Box<dyn VfsFile>, bool)> {
         match kind {
             FileKind::MainDb => {
-                let Some(url) = params.get("web_url").filter(|u| !u.is_empty()) else {
-                    let file = InnerDbFile::open(path, params, flags)?;
+                let uri = parse_uri(path, params)?;
+                let Some(url) = uri.web_url.clone() else {
+                    let file = InnerDbFile::open(path, &uri, flags)?;
                     let readonly = file.store.readonly();
                     return Ok((Box::new(file), readonly));
                 };
@@ -138,12 +140,12 @@ impl Opener for ZstdOpener {
                 // file is served as it is (it is read-only there, so nothing can turn it into
                 // a compressed database by accident); a compressed one becomes the outer
                 // database, whose `web` open reuses this very file.
-                let mut remote = web::WebDbFile::open(params)?;
+                let mut remote = web::WebDbFile::open(&uri)?;
                 match remote.kind()? {
                     web::RemoteKind::Plain => Ok((Box::new(remote), true)),
                     web::RemoteKind::Compressed => {
                         let file = web::with_handoff(&url, remote.shared(), || {
-                            InnerDbFile::open(path, params, flags)
+                            InnerDbFile::open(path, &uri, flags)
                         })?;
                         Ok((Box::new(file), true))
                     }
@@ -164,6 +166,21 @@ fn uri_path(path: &str) -> String {
     crate::config::percent_encode(path, true)
 }
 
+/// Parses the URI of a database being opened, over the VFS-level defaults (zstd level
+/// [`VFS_DEFAULT_LEVEL`], for 0.9.4's URIs) and the `SQLITE_WEB_*` environment.
+pub fn parse_uri(path: &str, params: &glue::UriParams) -> Result<OpenUri> {
+    let name = params.get("web_url").unwrap_or_else(|| path.to_string());
+    let cantopen = |m: String| SqliteError::new(SQLITE_CANTOPEN, format!("{name}: {m}"));
+    let env = crate::web::WebOptions::from_env().map_err(|e| cantopen(e.to_string()))?;
+    let base = Config {
+        zstd_level: VFS_DEFAULT_LEVEL,
+        web_insecure: env.insecure,
+        web_nodbi: env.nodbi,
+        ..Config::default()
+    };
+    OpenUri::parse(base, |key| params.get(key)).map_err(|e| cantopen(e.0))
+}
+
 /// A compressed database as the inner SQLite sees it.
 pub struct InnerDbFile {
     store: PageStore,
@@ -172,33 +189,28 @@ pub struct InnerDbFile {
 }
 
 impl InnerDbFile {
-    fn open(path: &str, params: &glue::UriParams, flags: c_int) -> Result<InnerDbFile> {
-        log::set_level(params.int("vfs_log"));
-        let web_url = params.get("web_url").filter(|u| !u.is_empty());
-        let immutable = web_url.is_some() || params.flag("immutable", false);
+    fn open(path: &str, uri: &OpenUri, flags: c_int) -> Result<InnerDbFile> {
+        let config = &uri.config;
+        if config.vfs_log >= 0 {
+            log::set_level(Some(config.vfs_log.into()));
+        }
+        let web_url = uri.web_url.as_ref();
+        let immutable = web_url.is_some() || config.immutable;
         let readonly = web_url.is_some() || flags & SQLITE_OPEN_READONLY != 0 || immutable;
-        let (outer_uri, outer_vfs, display_name) = match &web_url {
+        let (outer_uri, outer_vfs, display_name) = match web_url {
             Some(url) => {
                 // The outer database is read through the `web` VFS, which takes the same
                 // web_* parameters.
-                let mut query = vec![format!(
-                    "web_url={}",
-                    crate::config::percent_encode(url, false)
-                )];
-                for key in web::WEB_PARAMS.iter().chain(&["vfs_log"]) {
-                    if let Some(value) = params.get(key) {
-                        query.push(format!(
-                            "{key}={}",
-                            crate::config::percent_encode(&value, false)
-                        ));
-                    }
+                let mut outer_uri = format!(
+                    "file:/__web__?web_url={}{}",
+                    crate::config::percent_encode(url, false),
+                    crate::config::web_params(config)
+                );
+                if config.vfs_log >= 0 {
+                    outer_uri.push_str(&format!("&vfs_log={}", config.vfs_log));
                 }
-                query.push("mode=ro&immutable=1".into());
-                (
-                    format!("file:/__web__?{}", query.join("&")),
-                    Some("web".to_string()),
-                    url.clone(),
-                )
+                outer_uri.push_str("&mode=ro&immutable=1");
+                (outer_uri, Some("web".to_string()), url.clone())
             }
             None => {
                 let mut outer_params = Vec::new();
@@ -208,7 +220,7 @@ impl InnerDbFile {
                 if immutable {
                     outer_params.push("immutable=1");
                 }
-                if params.flag("nolock", false) {
+                if uri.nolock {
                     outer_params.push("nolock=1");
                 }
                 let mut outer_uri = format!("file:{}", uri_path(path));
@@ -243,20 +255,15 @@ impl InnerDbFile {
             display_name,
             readonly,
             create: flags & SQLITE_OPEN_CREATE != 0,
-            level: params.int("level").unwrap_or(3).clamp(-7, 22) as i32,
-            outer_page_size: params
-                .int("outer_page_size")
-                .filter(|&n| (512..=65536).contains(&n) && (n as u64).is_power_of_two())
-                .map(|n| n as u32),
-            outer_cache_size: params.int("outer_cache_size"),
-            outer_unsafe: params.flag("outer_unsafe", false),
-            use_dictionaries: params.flag("dict", true),
-            no_dbi_indexes: params.flag("web_nodbi", false),
-            threads: match params.int("threads") {
-                Some(n) if n >= 0 => n.clamp(1, 64) as usize,
-                _ => crate::config::host_threads() as usize,
-            },
-            prefetch: !params.flag("noprefetch", false),
+            level: config.zstd_level,
+            outer_page_size: uri.outer_page_size,
+            outer_cache_size: uri.outer_cache_size,
+            outer_unsafe: uri.outer_unsafe,
+            use_dictionaries: uri.dict,
+            no_dbi_indexes: config.web_nodbi,
+            // 0 and 1 both mean: no background threads.
+            threads: config.effective_threads().max(1) as usize,
+            prefetch: !uri.noprefetch,
         };
         // A nested open (the outer database over the web) reports through ours.
         let store = quiet_opens(|| PageStore::open(opts))?;

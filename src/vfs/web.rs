@@ -5,7 +5,8 @@
 //! read-only and immutable; the optional `.dbi` helper is read here with SQLite and handed to the
 //! web reader, which checks it against the main file and then serves its pages without requests.
 
-use super::{glue::UriParams, FileKind, MemoryJournal, Opener, Result, VfsFile};
+use super::{glue::UriParams, parse_uri, FileKind, MemoryJournal, Opener, Result, VfsFile};
+use crate::config::{Config, OpenUri};
 use crate::ffi::*;
 use crate::log;
 use crate::sqlite_api::{Connection, SqliteError};
@@ -14,9 +15,6 @@ use std::cell::RefCell;
 use std::os::raw::c_int;
 use std::sync::Arc;
 
-/// URI parameters the web reader takes, passed on verbatim from the database URI.
-pub const WEB_PARAMS: [&str; 4] = ["web_insecure", "web_nodbi", "web_small_KiB", "web_dbi_url"];
-
 /// The `web` VFS's opener.
 pub struct WebOpener;
 
@@ -24,12 +22,12 @@ impl Opener for WebOpener {
     fn open(
         &self,
         kind: FileKind,
-        _path: &str,
+        path: &str,
         params: &UriParams,
         _flags: c_int,
     ) -> Result<(Box<dyn VfsFile>, bool)> {
         match kind {
-            FileKind::MainDb => Ok((Box::new(WebDbFile::open(params)?), true)),
+            FileKind::MainDb => Ok((Box::new(WebDbFile::open(&parse_uri(path, params)?)?), true)),
             FileKind::MainJournal => Ok((Box::new(MemoryJournal::default()), false)),
             FileKind::Wal | FileKind::Other => Err(SqliteError::new(
                 SQLITE_CANTOPEN,
@@ -76,31 +74,40 @@ pub enum RemoteKind {
     Plain,
 }
 
+/// The web reader's settings: its defaults and the `SQLITE_WEB_*` environment, then every
+/// `web_*` key of the (already parsed and validated) configuration, and `vfs_log`.
+fn web_options(config: &Config) -> std::result::Result<WebOptions, String> {
+    let mut opts = WebOptions::from_env().map_err(|e| e.to_string())?;
+    for (key, value) in config.web_entries() {
+        if !opts
+            .set_uri_param(&key, &value)
+            .map_err(|e| e.to_string())?
+        {
+            return Err(format!("the web reader does not know the setting {key}"));
+        }
+    }
+    if config.vfs_log >= 0 {
+        opts.log_level = config.vfs_log.min(5);
+    }
+    opts.validate().map_err(|e| e.to_string())?;
+    Ok(opts)
+}
+
 fn open_error(message: String) -> SqliteError {
     SqliteError::new(SQLITE_CANTOPEN, message)
 }
 
 impl WebDbFile {
     /// Opens the file named by the `web_url` URI parameter, with its .dbi unless disabled.
-    pub fn open(params: &UriParams) -> Result<WebDbFile> {
-        let url = params
-            .get("web_url")
-            .filter(|u| !u.is_empty())
+    pub fn open(uri: &OpenUri) -> Result<WebDbFile> {
+        let url = uri
+            .web_url
+            .clone()
             .ok_or_else(|| open_error("a web database URI needs web_url=URL".into()))?;
         if let Some(file) = take_handoff(&url) {
             return Ok(WebDbFile { file });
         }
-        let mut opts = WebOptions::from_env().map_err(|e| open_error(e.to_string()))?;
-        for key in WEB_PARAMS {
-            if let Some(value) = params.get(key) {
-                opts.set_uri_param(key, &value)
-                    .map_err(|e| open_error(e.to_string()))?;
-            }
-        }
-        if let Some(level) = params.int("vfs_log").filter(|&l| l >= 0) {
-            opts.log_level = level.min(5) as i32;
-        }
-        opts.validate().map_err(|e| open_error(e.to_string()))?;
+        let opts = web_options(&uri.config).map_err(open_error)?;
         let (file, dbi) =
             WebFile::open_with_dbi(&url, &opts).map_err(|e| open_error(e.to_string()))?;
         if let Some(source) = dbi {

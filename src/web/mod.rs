@@ -197,15 +197,10 @@ impl Default for WebOptions {
     }
 }
 
+/// Booleans are read with the crate's one grammar ([`crate::config::parse_bool`]).
 fn parse_bool(key: &str, value: &str) -> Result<bool, WebError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "" | "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(WebError::new(
-            WebErrorKind::InvalidInput,
-            format!("{key}: expected a boolean (1/0, true/false), got {value:?}"),
-        )),
-    }
+    crate::config::parse_bool(key, value)
+        .map_err(|e| WebError::new(WebErrorKind::InvalidInput, e.0))
 }
 
 fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, WebError> {
