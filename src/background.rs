@@ -7,7 +7,7 @@
 //! alone touches the outer database, so the outer connection never needs locking.
 
 use crate::codec::{
-    CodecError, CompressionDict, DecompressionDict, EncodedPage, Encoder, FrameDecoder,
+    CodecError, CompressionDict, DecompressionDict, EncodedPage, Encoder, FrameDecoder, StoredPage,
 };
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use std::cell::RefCell;
@@ -141,7 +141,7 @@ impl CompressPipeline {
                         .borrow_mut()
                         .entry(level)
                         .or_insert_with(|| Encoder::new(level))
-                        .encode(&page, dict.as_deref())
+                        .encode(pageno as i64, &page, dict.as_deref())
                 })
             }))
             .map(|encoded| Compressed {
@@ -222,6 +222,7 @@ pub struct RawPage {
     pub pageno: u64,
     pub data: Vec<u8>,
     pub meta1: Option<i64>,
+    pub meta2: Option<i64>,
     pub dict: Option<DecompressionDict>,
 }
 
@@ -348,7 +349,16 @@ impl Prefetcher {
                         let mut out = vec![0u8; page_size];
                         decoder
                             .borrow_mut()
-                            .decode(&raw.data, raw.meta1, raw.dict.as_deref(), &mut out)
+                            .decode(
+                                StoredPage {
+                                    pageno: raw.pageno,
+                                    data: &raw.data,
+                                    meta1: raw.meta1,
+                                    meta2: raw.meta2,
+                                },
+                                raw.dict.as_deref(),
+                                &mut out,
+                            )
                             .map(|()| out)
                     })
                 }))

@@ -4,6 +4,20 @@
 //! dictionary, N >= 0 = a zstd frame compressed with dictionary `N` of `nested_vfs_zstd_dicts`.
 //! A page whose frame would save less than 20% is stored as is, because decompressing it would
 //! cost time for almost no space.
+//!
+//! # Integrity
+//! Every page is checked on every read, in a way GenomicSQLite 0.9.4 can still read:
+//! - every row carries in `meta2` the XXH64 of its stored bytes (`data`), seeded with its page
+//!   number and kept as a signed 64-bit integer: damaged bytes, and a row stored under another
+//!   page number, are caught before anything is decoded. 0.9.4 ignores `meta2` when reading and
+//!   writes NULL there when it rewrites a page, so a page it rewrote is never checked against a
+//!   stale checksum.
+//! - a zstd frame also carries zstd's content checksum (32 bits of XXH64 of the page), which
+//!   zstd verifies while decoding (0.9.4's decoder too): it catches what the stored bytes
+//!   cannot show, a frame decoded with a damaged or different dictionary.
+//!
+//! Pages written before checksums existed (by 0.9.4 or older versions of ours: frames without
+//! the checksum flag, NULL `meta2`) are read unchecked, as before.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +46,23 @@ impl std::fmt::Display for CodecError {
 pub struct EncodedPage {
     pub data: Vec<u8>,
     pub meta1: Option<i64>,
+    /// The checksum of `data` (see [`row_checksum`]).
+    pub meta2: Option<i64>,
+}
+
+/// A page as stored in its outer row, to be decoded.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredPage<'a> {
+    pub pageno: u64,
+    pub data: &'a [u8],
+    pub meta1: Option<i64>,
+    pub meta2: Option<i64>,
+}
+
+/// The `meta2` checksum of the row of page `pageno` whose `data` is `stored`: XXH64 seeded
+/// with the page number, so that a row moved to another page number does not pass either.
+pub fn row_checksum(pageno: i64, stored: &[u8]) -> i64 {
+    xxhash_rust::xxh64::xxh64(stored, pageno as u64) as i64
 }
 
 /// A dictionary for compression, shared by all compressing threads.
@@ -88,16 +119,23 @@ impl Encoder {
         self.cctx.set_parameter(CParameter::SrcSizeHint(
             page_len.try_into().unwrap_or(u32::MAX),
         ))?;
+        // 4 bytes per page that zstd verifies on every decode (see the module docs).
+        self.cctx.set_parameter(CParameter::ChecksumFlag(true))?;
         self.cctx
             .load_dictionary(dict.map_or(&[][..], |d| &d.bytes))?;
         self.configured = Some(wanted);
         Ok(())
     }
 
-    /// Encodes `page`, with `dict` when given; falls back to storing it as is when compression
-    /// saves less than 20%, or if zstd fails (it cannot fail on valid input, but a page is never
-    /// lost over it).
-    pub fn encode(&mut self, page: &[u8], dict: Option<&CompressionDict>) -> EncodedPage {
+    /// Encodes page `pageno`, with `dict` when given; falls back to storing it as is when
+    /// compression saves less than 20%, or if zstd fails (it cannot fail on valid input, but a
+    /// page is never lost over it).
+    pub fn encode(
+        &mut self,
+        pageno: i64,
+        page: &[u8],
+        dict: Option<&CompressionDict>,
+    ) -> EncodedPage {
         let mut out = Vec::with_capacity(zstd_safe::compress_bound(page.len()));
         let result = self
             .configure(page.len(), dict)
@@ -106,24 +144,26 @@ impl Encoder {
             Ok(n) if n * 5 <= page.len() * 4 => {
                 out.truncate(n);
                 EncodedPage {
+                    meta2: Some(row_checksum(pageno, &out)),
                     data: out,
                     meta1: Some(dict.map_or(-1, |d| d.id)),
                 }
             }
-            Ok(_) => plain(page),
+            Ok(_) => plain(pageno, page),
             Err(_) => {
                 self.configured = None;
-                plain(page)
+                plain(pageno, page)
             }
         }
     }
 }
 
-/// A page stored without compression.
-pub fn plain(page: &[u8]) -> EncodedPage {
+/// Page `pageno` stored without compression, with its checksum.
+pub fn plain(pageno: i64, page: &[u8]) -> EncodedPage {
     EncodedPage {
         data: page.to_vec(),
         meta1: None,
+        meta2: Some(row_checksum(pageno, page)),
     }
 }
 
@@ -155,13 +195,8 @@ impl Decoder {
 
     /// Decodes a stored page into `out`, which must be exactly one page long. A dictionary
     /// page needs its dictionary added first (see [`Decoder::dict`]).
-    pub fn decode(
-        &mut self,
-        data: &[u8],
-        meta1: Option<i64>,
-        out: &mut [u8],
-    ) -> Result<(), CodecError> {
-        let dict = match meta1 {
+    pub fn decode(&mut self, page: StoredPage<'_>, out: &mut [u8]) -> Result<(), CodecError> {
+        let dict = match page.meta1 {
             Some(id) if id >= 0 => Some(
                 self.dicts
                     .get(&id)
@@ -169,7 +204,7 @@ impl Decoder {
             ),
             _ => None,
         };
-        self.frames.decode(data, meta1, dict.map(|d| &**d), out)
+        self.frames.decode(page, dict.map(|d| &**d), out)
     }
 }
 
@@ -187,16 +222,23 @@ impl Default for FrameDecoder {
 }
 
 impl FrameDecoder {
-    /// Decodes a stored page into `out` (exactly one page long); `dict` must be the dictionary
-    /// `meta1` names, when it names one.
+    /// Decodes a stored page into `out` (exactly one page long), verifying its checksum when
+    /// it has one; `dict` must be the dictionary `meta1` names, when it names one.
     pub fn decode(
         &mut self,
-        data: &[u8],
-        meta1: Option<i64>,
+        page: StoredPage<'_>,
         dict: Option<&DDict<'static>>,
         out: &mut [u8],
     ) -> Result<(), CodecError> {
-        let written = match (meta1, dict) {
+        let data = page.data;
+        if let Some(sum) = page.meta2 {
+            if sum != row_checksum(page.pageno as i64, data) {
+                return Err(CodecError(
+                    "checksum mismatch (the stored page is damaged or misplaced)".into(),
+                ));
+            }
+        }
+        let written = match (page.meta1, dict) {
             (None, _) => {
                 if data.len() != out.len() {
                     return Err(CodecError(format!(
@@ -226,7 +268,7 @@ impl FrameDecoder {
                 out.len()
             ))),
             Err(code) => Err(CodecError(format!(
-                "page cannot be decompressed: {}",
+                "page cannot be decompressed (the stored page is damaged): {}",
                 zstd_safe::get_error_name(code)
             ))),
         }
@@ -324,16 +366,23 @@ mod tests {
             .collect()
     }
 
+    fn stored(pageno: u64, e: &EncodedPage) -> StoredPage<'_> {
+        StoredPage {
+            pageno,
+            data: &e.data,
+            meta1: e.meta1,
+            meta2: e.meta2,
+        }
+    }
+
     #[test]
     fn compressible_page_round_trips() {
         let p = page(3);
-        let e = Encoder::new(6).encode(&p, None);
+        let e = Encoder::new(6).encode(2, &p, None);
         assert_eq!(e.meta1, Some(-1));
         assert!(e.data.len() < p.len() / 2);
         let mut out = vec![0; p.len()];
-        Decoder::default()
-            .decode(&e.data, e.meta1, &mut out)
-            .unwrap();
+        Decoder::default().decode(stored(2, &e), &mut out).unwrap();
         assert_eq!(out, p);
     }
 
@@ -348,7 +397,7 @@ mod tests {
                 x as u8
             })
             .collect();
-        assert_eq!(Encoder::new(6).encode(&p, None).meta1, None);
+        assert_eq!(Encoder::new(6).encode(2, &p, None).meta1, None);
     }
 
     #[test]
@@ -360,27 +409,69 @@ mod tests {
         let dict = train_dictionary(&samples, 6).expect("trainable");
         let cdict = CompressionDict::new(7, &dict);
         let p = page(200);
-        let e = Encoder::new(6).encode(&p, Some(&cdict));
+        let e = Encoder::new(6).encode(2, &p, Some(&cdict));
         assert_eq!(e.meta1, Some(7));
         let mut out = vec![0; p.len()];
         let mut d = Decoder::default();
-        assert!(d.decode(&e.data, e.meta1, &mut out).is_err());
+        assert!(d.decode(stored(2, &e), &mut out).is_err());
         assert!(d.dict(7).is_none());
         d.add_dict(7, &dict).unwrap();
-        d.decode(&e.data, e.meta1, &mut out).unwrap();
+        d.decode(stored(2, &e), &mut out).unwrap();
         assert_eq!(out, p);
     }
 
     #[test]
     fn damaged_frames_are_errors() {
         let p = page(5);
-        let e = Encoder::new(6).encode(&p, None);
+        let e = Encoder::new(6).encode(2, &p, None);
         let mut out = vec![0; p.len()];
         let mut d = Decoder::default();
-        assert!(d
-            .decode(&e.data[..e.data.len() / 2], e.meta1, &mut out)
-            .is_err());
-        assert!(d.decode(&p[..100], None, &mut out).is_err());
-        assert!(d.decode(&e.data, Some(-5), &mut out).is_err());
+        let half = EncodedPage {
+            data: e.data[..e.data.len() / 2].to_vec(),
+            ..e.clone()
+        };
+        assert!(d.decode(stored(2, &half), &mut out).is_err());
+        assert!(d.decode(stored(2, &plain(2, &p[..100])), &mut out).is_err());
+        let unknown = EncodedPage {
+            meta1: Some(-5),
+            ..e.clone()
+        };
+        assert!(d.decode(stored(2, &unknown), &mut out).is_err());
+    }
+
+    /// Every single-bit flip anywhere in a stored page is an error, never another page.
+    #[test]
+    fn any_bit_flip_is_detected() {
+        let p = page(5);
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut d = Decoder::default();
+        let mut out = vec![0; p.len()];
+        for e in [Encoder::new(6).encode(9, &p, None), plain(9, &p)] {
+            d.decode(stored(9, &e), &mut out).unwrap();
+            assert_eq!(out, p);
+            for _ in 0..300 {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let mut bad = e.clone();
+                let bit = (rng % (bad.data.len() as u64 * 8)) as usize;
+                bad.data[bit / 8] ^= 1 << (bit % 8);
+                let r = d.decode(stored(9, &bad), &mut out);
+                assert!(r.is_err() || out == p, "bit {bit} of {:?}", e.meta1);
+            }
+            // The same bytes stored under another page number.
+            assert!(d.decode(stored(10, &e), &mut out).is_err());
+            // A frame without its row checksum (as 0.9.4 writes it) still has zstd's.
+            if e.meta1.is_some() {
+                let mut bad = EncodedPage {
+                    meta2: None,
+                    ..e.clone()
+                };
+                let at = bad.data.len() / 2;
+                bad.data[at] ^= 0x10;
+                let r = d.decode(stored(9, &bad), &mut out);
+                assert!(r.is_err() || out == p);
+            }
+        }
     }
 }

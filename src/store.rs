@@ -19,7 +19,7 @@
 //! - inner NONE: the snapshot statement is reset, releasing the outer lock.
 
 use crate::background::{CompressPipeline, Prefetcher, RawPage};
-use crate::codec::{self, CompressionDict, Decoder, EncodedPage, Encoder};
+use crate::codec::{self, CompressionDict, Decoder, EncodedPage, Encoder, StoredPage};
 use crate::ffi::*;
 use crate::sqlite_api::{Connection, Result, SqliteError, Statement};
 use std::os::raw::c_int;
@@ -29,6 +29,8 @@ use std::sync::Arc;
 pub const APPLICATION_ID: i64 = 0x7a73_7464;
 /// Row holding a copy of the inner header (first 100 bytes of page 1).
 const HEADER_ROW: i64 = -100;
+/// The largest page number SQLite can use.
+const MAX_PAGENO: i64 = 4_294_967_294;
 /// How long an inner COMMIT waits for outer readers to finish (it cannot be retried by SQLite
 /// once the inner journal is finalized).
 const COMMIT_BUSY_TIMEOUT_MS: c_int = 60_000;
@@ -214,11 +216,16 @@ impl PageStore {
         let snapshot = conn
             .prepare("SELECT 1 UNION ALL SELECT 2 FROM nested_vfs_zstd_pages WHERE pageno = 1")?;
         let select_page =
-            conn.prepare("SELECT data, meta1 FROM nested_vfs_zstd_pages WHERE pageno = ?")?;
+            conn.prepare("SELECT data, meta1, meta2 FROM nested_vfs_zstd_pages WHERE pageno = ?")?;
         let select_range = conn.prepare(
-            "SELECT pageno, data, meta1 FROM nested_vfs_zstd_pages WHERE pageno BETWEEN ? AND ? ORDER BY pageno",
+            "SELECT pageno, data, meta1, meta2 FROM nested_vfs_zstd_pages WHERE pageno BETWEEN ? AND ? ORDER BY pageno",
         )?;
-        let max_pageno = conn.prepare("SELECT max(pageno) FROM nested_vfs_zstd_pages")?;
+        // The largest page number, and the smallest other than the header row (each one probe of
+        // the rowid b-tree): a page number outside 1..=MAX_PAGENO, or a stray row below, is
+        // corruption, not a smaller or empty database.
+        let max_pageno = conn.prepare(&format!(
+            "SELECT max(pageno), (SELECT min(pageno) FROM nested_vfs_zstd_pages WHERE pageno <> {HEADER_ROW}) FROM nested_vfs_zstd_pages"
+        ))?;
         let page1_len =
             conn.prepare("SELECT length(data) FROM nested_vfs_zstd_pages WHERE pageno = 1")?;
         let data_version = conn.prepare("PRAGMA data_version")?;
@@ -226,7 +233,7 @@ impl PageStore {
             None
         } else {
             Some(conn.prepare(
-                "INSERT OR REPLACE INTO nested_vfs_zstd_pages (pageno, data, meta1, meta2, btree_interior) VALUES (?, ?, ?, NULL, ?)",
+                "INSERT OR REPLACE INTO nested_vfs_zstd_pages (pageno, data, meta1, meta2, btree_interior) VALUES (?, ?, ?, ?, ?)",
             )?)
         };
         // From here on, lock waits are the inner connection's busy handler's to decide.
@@ -374,19 +381,28 @@ impl PageStore {
         if let Some(p) = self.prefetcher.as_mut() {
             p.clear();
         }
-        let max = {
+        let (max, min) = {
             let stmt = &mut self.max_pageno;
             let r = stmt.step().map(|row| {
-                if row && stmt.column_type(0) != SQLITE_NULL {
-                    stmt.column_i64(0)
-                } else {
-                    0
-                }
+                let int = |col| {
+                    (row && stmt.column_type(col) != SQLITE_NULL).then(|| stmt.column_i64(col))
+                };
+                (int(0), int(1))
             });
             stmt.reset();
             r?
         };
-        let max = max.max(0) as u64;
+        if let Some(bad) = [max, min]
+            .into_iter()
+            .flatten()
+            .find(|&p| p != HEADER_ROW && !(1..=MAX_PAGENO).contains(&p))
+        {
+            return Err(corrupt(
+                &self.opts.display_name,
+                format!("page number {bad} is out of range (pages are numbered 1 to {MAX_PAGENO})"),
+            ));
+        }
+        let max = max.unwrap_or(0).max(0) as u64;
         if max == 0 {
             self.page_count = 0;
             self.page_size = None;
@@ -620,14 +636,16 @@ impl PageStore {
             loop {
                 match stmt.step() {
                     Ok(true) => {
-                        let meta1 =
-                            (stmt.column_type(2) == SQLITE_INTEGER).then(|| stmt.column_i64(2));
-                        raw.push(RawPage {
-                            pageno: stmt.column_i64(0) as u64,
-                            data: stmt.column_blob(1).to_vec(),
-                            meta1,
-                            dict: None,
-                        });
+                        // A row with invalid metadata is left to fetch_page, which reports it.
+                        if let (Ok(meta1), Ok(meta2)) = (int_column(stmt, 2), int_column(stmt, 3)) {
+                            raw.push(RawPage {
+                                pageno: stmt.column_i64(0) as u64,
+                                data: stmt.column_blob(1).to_vec(),
+                                meta1,
+                                meta2,
+                                dict: None,
+                            });
+                        }
                     }
                     Ok(false) => break,
                     Err(e) => {
@@ -682,14 +700,16 @@ impl PageStore {
                 format!("page {pageno} is missing (the page numbers have a gap)"),
             ));
         }
-        let meta1 = match stmt.column_type(1) {
-            SQLITE_NULL => None,
-            SQLITE_INTEGER => Some(stmt.column_i64(1)),
-            _ => {
+        let (meta1, meta2) = match (int_column(stmt, 1), int_column(stmt, 2)) {
+            (Ok(meta1), Ok(meta2)) => (meta1, meta2),
+            (bad1, _) => {
                 stmt.reset();
                 return Err(corrupt(
                     name,
-                    format!("page {pageno} has an invalid meta1 column"),
+                    format!(
+                        "page {pageno} has an invalid {} column",
+                        if bad1.is_err() { "meta1" } else { "meta2" }
+                    ),
                 ));
             }
         };
@@ -703,7 +723,15 @@ impl PageStore {
         }
         let r = self
             .decoder
-            .decode(stmt.column_blob(0), meta1, out)
+            .decode(
+                StoredPage {
+                    pageno,
+                    data: stmt.column_blob(0),
+                    meta1,
+                    meta2,
+                },
+                out,
+            )
             .map_err(|e| corrupt(name, format!("page {pageno}: {e}")));
         stmt.reset();
         r
@@ -860,7 +888,7 @@ impl PageStore {
             self.header = None;
         }
         let encoded = if pageno == 1 {
-            codec::plain(page)
+            codec::plain(1, page)
         } else {
             if self.opts.use_dictionaries {
                 self.dict.written_since += 1;
@@ -879,7 +907,7 @@ impl PageStore {
                 self.page_count = self.page_count.max(pageno);
                 return self.drain(false);
             }
-            self.encoder.encode(page, dict.as_deref())
+            self.encoder.encode(pageno as i64, page, dict.as_deref())
         };
         store_row(
             &mut self.upsert_page,
@@ -891,7 +919,7 @@ impl PageStore {
             store_row(
                 &mut self.upsert_page,
                 HEADER_ROW,
-                &codec::plain(&page[..100.min(page.len())]),
+                &codec::plain(HEADER_ROW, &page[..100.min(page.len())]),
                 false,
             )?;
         }
@@ -984,6 +1012,15 @@ impl PageStore {
     }
 }
 
+/// An integer-or-NULL column (`meta1`, `meta2`); any other type is an error.
+fn int_column(stmt: &Statement, col: c_int) -> std::result::Result<Option<i64>, ()> {
+    match stmt.column_type(col) {
+        SQLITE_NULL => Ok(None),
+        SQLITE_INTEGER => Ok(Some(stmt.column_i64(col))),
+        _ => Err(()),
+    }
+}
+
 /// Stores one page row.
 fn store_row(
     upsert: &mut Option<Statement>,
@@ -996,11 +1033,13 @@ fn store_row(
         .ok_or_else(|| SqliteError::new(SQLITE_READONLY, "database is open read-only"))?;
     stmt.bind_i64(1, pageno)?;
     stmt.bind_blob(2, &encoded.data)?;
-    match encoded.meta1 {
-        Some(m) => stmt.bind_i64(3, m)?,
-        None => stmt.bind_null(3)?,
+    for (index, value) in [(3, encoded.meta1), (4, encoded.meta2)] {
+        match value {
+            Some(m) => stmt.bind_i64(index, m)?,
+            None => stmt.bind_null(index)?,
+        }
     }
-    stmt.bind_i64(4, i64::from(interior))?;
+    stmt.bind_i64(5, i64::from(interior))?;
     let r = stmt.run();
     stmt.reset();
     r
