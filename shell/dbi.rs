@@ -15,7 +15,8 @@
 //!     nearly every page read needs; GenomicSQLite 0.9.4 leaves them out).
 //!
 //! web_dbi_meta holds `page_size`, `dbfile_size` and one `main.NAME` row (value NULL) for
-//! sqlite_master and for each entry of sqlite_master.
+//! sqlite_master and for each entry of sqlite_master, and the digest of the pages that lets
+//! readers detect a damaged .dbi (`genomicsqlite_pages_sha256`, see `genomicsqlite::web`).
 
 use crate::fsutil::{self, TempOutput};
 use crate::{opt_value, Failure};
@@ -523,11 +524,18 @@ pub fn write_dbi(
         let mut p = tx
             .prepare("INSERT INTO web_dbi_pages(offset, data) VALUES (?1, ?2)")
             .map_err(e)?;
+        let mut copied = Vec::with_capacity(sel.len());
         for &pg in sel {
             let data = db.page(pg)?;
-            p.execute(params![((pg - 1) * db.page_size) as i64, data])
-                .map_err(e)?;
+            let offset = (pg - 1) * db.page_size;
+            p.execute(params![offset as i64, data]).map_err(e)?;
+            copied.push((offset, data));
         }
+        // Lets readers tell a damaged .dbi from a good one (see genomicsqlite::web::DIGEST_KEY).
+        let digest =
+            genomicsqlite::web::pages_digest(copied.iter().map(|(o, d)| (*o, d.as_slice())));
+        m.execute(params![genomicsqlite::web::DIGEST_KEY, digest])
+            .map_err(e)?;
     }
     tx.commit().map_err(e)?;
     c.close().map_err(|(_, er)| e(er))?;

@@ -382,7 +382,7 @@ fn peer_made_dbi_over_nginx() {
         })
         .collect();
     assert!(pages.len() >= 3, "{} pages", pages.len());
-    assert_eq!(f.install_dbi(&src.origin, pages.clone()), pages.len());
+    assert_eq!(f.install_dbi(&src.origin, pages.clone(), None), pages.len());
     let before = access_log(&ngx).len();
     for (o, p) in &pages {
         let mut buf = vec![0u8; p.len()];

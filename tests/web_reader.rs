@@ -619,7 +619,7 @@ fn dbi_probe_load_verify_and_serve() {
     assert_eq!(src.bytes, dbi);
     let pages = dbi_pages_via_sqlite(&dir, &src.bytes);
     assert_eq!(pages.len(), offsets.len());
-    assert_eq!(f.install_dbi(&src.origin, pages), offsets.len());
+    assert_eq!(f.install_dbi(&src.origin, pages, None), offsets.len());
     let before = f.stats().requests;
     for o in &offsets[1..] {
         let mut buf = vec![0u8; 4096];
@@ -646,7 +646,7 @@ fn dbi_probe_load_verify_and_serve() {
     assert_eq!(f.stats().requests, 2);
     assert_eq!(srv.log().len(), 2);
     assert_eq!(
-        f.install_dbi(&src.origin, dbi_pages_via_sqlite(&dir, &src.bytes)),
+        f.install_dbi(&src.origin, dbi_pages_via_sqlite(&dir, &src.bytes), None),
         offsets.len()
     );
     // ... and an open error wins over the .dbi.
@@ -723,7 +723,7 @@ fn stale_or_corrupt_dbi_is_ignored() {
     srv.put("/main.db.dbi", dbi.clone());
     let f = WebFile::open(&srv.url("/main.db"), &quiet()).unwrap();
     let src = f.fetch_dbi().unwrap().unwrap();
-    assert_eq!(f.install_dbi(&src.origin, pages.clone()), 0);
+    assert_eq!(f.install_dbi(&src.origin, pages.clone(), None), 0);
     assert_eq!(f.dbi_pages(), 0);
     // Reads come from the server, with the new bytes.
     let mut buf = vec![0u8; 4096];
@@ -737,9 +737,9 @@ fn stale_or_corrupt_dbi_is_ignored() {
     let f = WebFile::open(&srv.url("/main.db"), &quiet()).unwrap();
     let mut bad = pages.clone();
     bad[1].1.truncate(1000);
-    assert_eq!(f.install_dbi("test", bad), 0);
-    assert_eq!(f.install_dbi("test", pages[1..].to_vec()), 0);
-    assert_eq!(f.install_dbi("test", pages.clone()), pages.len());
+    assert_eq!(f.install_dbi("test", bad, None), 0);
+    assert_eq!(f.install_dbi("test", pages[1..].to_vec(), None), 0);
+    assert_eq!(f.install_dbi("test", pages.clone(), None), pages.len());
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -765,8 +765,8 @@ fn stderr_messages() {
         srv.put("/stale.db.dbi", dbi.clone());
         let f = WebFile::open(&srv.url("/stale.db"), &default).unwrap();
         let src = f.fetch_dbi().unwrap().unwrap();
-        assert_eq!(f.install_dbi(&src.origin, pages.clone()), 0);
-        assert_eq!(f.install_dbi(&src.origin, pages.clone()), 0);
+        assert_eq!(f.install_dbi(&src.origin, pages.clone(), None), 0);
+        assert_eq!(f.install_dbi(&src.origin, pages.clone(), None), 0);
         f.reject_dbi(&src.origin, "the caller could not read it either");
         eprintln!("CHILD: stale done");
         let f = WebFile::open(

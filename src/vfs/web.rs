@@ -112,8 +112,8 @@ impl WebDbFile {
             WebFile::open_with_dbi(&url, &opts).map_err(|e| open_error(e.to_string()))?;
         if let Some(source) = dbi {
             match read_dbi_pages(&source) {
-                Ok(pages) => {
-                    let n = file.install_dbi(&source.origin, pages);
+                Ok((pages, digest)) => {
+                    let n = file.install_dbi(&source.origin, pages, digest.as_deref());
                     log::debug(2, || format!("{url}: {n} pages from {}", source.origin));
                 }
                 Err(reason) => file.reject_dbi(&source.origin, &reason),
@@ -149,17 +149,31 @@ impl WebDbFile {
     }
 }
 
-/// Reads `(offset, data)` of every page a .dbi holds, with SQLite (from a private temporary
-/// copy of the downloaded bytes, which SQLite needs as a file).
-fn read_dbi_pages(source: &DbiSource) -> std::result::Result<Vec<(u64, Vec<u8>)>, String> {
+/// The pages a .dbi holds and the digest it records.
+type DbiContent = (Vec<(u64, Vec<u8>)>, Option<String>);
+
+/// Reads `(offset, data)` of every page a .dbi holds and the digest it records (see
+/// [`crate::web::DIGEST_KEY`]), with SQLite (from a private temporary copy of the downloaded
+/// bytes, which SQLite needs as a file).
+fn read_dbi_pages(source: &DbiSource) -> std::result::Result<DbiContent, String> {
     let tmp =
         TempFile::with_bytes(&source.bytes).map_err(|e| format!("cannot stage the .dbi: {e}"))?;
     let uri = format!(
         "file:{}?mode=ro&immutable=1",
         super::uri_path(&tmp.path.to_string_lossy())
     );
-    let read = || -> std::result::Result<Vec<(u64, Vec<u8>)>, SqliteError> {
+    let read = || -> std::result::Result<DbiContent, SqliteError> {
         let conn = Connection::open(&uri, SQLITE_OPEN_READONLY, None)?;
+        let mut meta = conn.prepare(&format!(
+            "SELECT value FROM web_dbi_meta WHERE key = '{}'",
+            crate::web::DIGEST_KEY
+        ))?;
+        let digest = if meta.step()? {
+            Some(String::from_utf8_lossy(meta.column_blob(0)).into_owned())
+        } else {
+            None
+        };
+        drop(meta);
         let mut stmt = conn.prepare("SELECT offset, data FROM web_dbi_pages ORDER BY offset")?;
         let mut pages = Vec::new();
         while stmt.step()? {
@@ -172,7 +186,7 @@ fn read_dbi_pages(source: &DbiSource) -> std::result::Result<Vec<(u64, Vec<u8>)>
             }
             pages.push((offset as u64, stmt.column_blob(1).to_vec()));
         }
-        Ok(pages)
+        Ok((pages, digest))
     };
     read().map_err(|e| format!("cannot read it: {}", e.message))
 }

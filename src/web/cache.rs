@@ -49,6 +49,12 @@ impl ChunkCache {
         self.pending.insert(idx);
     }
 
+    /// Forgets every pending mark (after `fork()`: the transfers they wait for stayed in the
+    /// parent).
+    pub(crate) fn clear_all_pending(&mut self) {
+        self.pending.clear();
+    }
+
     pub(crate) fn clear_pending(&mut self, idx: u64) {
         self.pending.remove(&idx);
     }

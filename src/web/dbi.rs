@@ -1,6 +1,26 @@
 //! The .dbi helper: locating and downloading it (here) and verifying and serving its pages
 //! (here), while reading the SQLite table inside it is left to the caller, which has SQLite.
 //! See the module docs of `web` for the reasons of this split.
+//!
+//! # Why a .dbi is trusted, and how far
+//! A .dbi supplies pages in place of the main file's, so a damaged or foreign one would give
+//! wrong answers without an error. Before any of its pages is used, [`WebFile::install_dbi`]
+//! checks, and ignores the whole .dbi with one warning when a check fails:
+//! 1. **Digest** (files written by `genomicsqlite DB --dbi` from this version on): the row
+//!    [`DIGEST_KEY`] of `web_dbi_meta` holds the SHA-256 ([`pages_digest`]) of every page it
+//!    carries with its offset; any damage to a page, or a page added, lost or moved, changes it.
+//!    0.9.4 reads only the keys it knows, so it still uses such a .dbi.
+//! 2. **Header**: the page at offset 0 must begin with the main file's 100-byte header, which
+//!    holds the change counter, page count and schema cookie: a .dbi of another file or of
+//!    another version of this one is caught (this is all 0.9.4 checks).
+//! 3. **Bytes already at hand**: every .dbi page inside the main file's first chunk (fetched at
+//!    open anyway, page 1 among them) must equal it byte for byte.
+//! 4. **Shape**: every page has the main file's page size, is aligned and lies inside it.
+//!
+//! A .dbi without the digest (published with 0.9.4) gets checks 2-4 only: damage to its other
+//! pages is not seen here. For a compressed database those are outer b-tree pages, and what they
+//! lead to is still verified: every inner page row carries its own checksum (see `codec`), so
+//! a wrong outer page shows up as a missing page or a checksum error, not as other rows.
 
 use super::file::WebFile;
 use super::http::{Client, Want};
@@ -19,6 +39,23 @@ pub struct DbiSource {
 
 /// `application_id` of a .dbi file ("dbi").
 pub const DBI_APPLICATION_ID: u32 = 0x0064_6269;
+
+/// The `web_dbi_meta` key whose value is [`pages_digest`] of the .dbi's pages (hex text).
+pub const DIGEST_KEY: &str = "genomicsqlite_pages_sha256";
+
+/// SHA-256, in lowercase hex, of the .dbi's pages in ascending offset order, each as its offset
+/// (8 bytes big-endian), its length (8 bytes big-endian) and its bytes. The writer stores it
+/// under [`DIGEST_KEY`]; the reader recomputes it.
+pub fn pages_digest<'a>(pages: impl IntoIterator<Item = (u64, &'a [u8])>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (offset, data) in pages {
+        h.update(offset.to_be_bytes());
+        h.update((data.len() as u64).to_be_bytes());
+        h.update(data);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
 
 fn check_dbi_bytes(bytes: &[u8]) -> Result<(), String> {
     if bytes.len() < 100 || &bytes[..16] != b"SQLite format 3\0" {
@@ -41,6 +78,13 @@ fn sqlite_page_size(header: &[u8]) -> Option<u64> {
     let v = u16::from_be_bytes([header[16], header[17]]) as u64;
     let ps = if v == 1 { 65536 } else { v };
     (ps >= 512 && ps.is_power_of_two()).then_some(ps)
+}
+
+/// The largest probed .dbi worth reading for a main file of `size` bytes: it holds a few
+/// pages per b-tree level, far less than the file itself, so a larger one is not a .dbi of
+/// this file (and reading it would cost more than it could save).
+pub(crate) fn size_bound(size: u64) -> usize {
+    (size / 4).max(4 << 20).min(usize::MAX as u64) as usize
 }
 
 /// Where the .dbi for `url` would be read from: `dbi_url` if set, else `URL.dbi` unless the URL
@@ -79,7 +123,13 @@ pub(crate) fn download(
     let lower = loc.get(..8).unwrap_or(loc).to_ascii_lowercase();
     let (origin, bytes) = if lower.starts_with("http://") || lower.starts_with("https://") {
         let origin = display_url(loc);
-        match client.get(loc, Want::Whole { limit }) {
+        match client.get(
+            loc,
+            Want::Whole {
+                limit,
+                probe: !explicit,
+            },
+        ) {
             Ok(f) => (origin, f.body),
             Err(e) if explicit => {
                 return Err(WebError::new(
@@ -149,15 +199,21 @@ impl WebFile {
             i.log.emit(3, || format!("no .dbi probe for {}", i.name));
             return Ok(None);
         };
+        if i.opts.dbi_url.is_none() {
+            i.client
+                .whole_cap
+                .store(size_bound(i.size()), Ordering::Relaxed);
+        }
         download(&i.client, &i.opts, &loc, &i.name, &i.dbi_warned)
     }
 
-    /// Install the pages the caller read from the .dbi (`SELECT offset, data FROM web_dbi_pages`).
-    /// They are verified first: the main file must be a SQLite file, every page must have its
-    /// page size, be aligned and lie inside the file, and the page at offset 0 must begin with
-    /// the main file's first 100 bytes. Returns the number of pages installed; on failure the
-    /// .dbi is ignored with one warning and 0 is returned. Installing again replaces the pages.
-    pub fn install_dbi<I>(&self, origin: &str, pages: I) -> usize
+    /// Install the pages the caller read from the .dbi (`SELECT offset, data FROM web_dbi_pages
+    /// ORDER BY offset`), with the digest it records (`SELECT value FROM web_dbi_meta WHERE key
+    /// = DIGEST_KEY`, `None` if it has none). They are verified first (see the module docs:
+    /// digest, header, the bytes of the first chunk, shape). Returns the number of pages
+    /// installed; on failure the .dbi is ignored with one warning and 0 is returned. Installing
+    /// again replaces the pages.
+    pub fn install_dbi<I>(&self, origin: &str, pages: I, digest: Option<&str>) -> usize
     where
         I: IntoIterator<Item = (u64, Vec<u8>)>,
     {
@@ -185,7 +241,29 @@ impl WebFile {
                 );
                 return 0;
             }
-            map.insert(offset / ps, data);
+            if map.insert(offset / ps, data).is_some() {
+                self.reject_dbi(origin, &format!("it has two pages at offset {offset}"));
+                return 0;
+            }
+        }
+        if let Some(recorded) = digest {
+            let mut sorted: Vec<(u64, &[u8])> =
+                map.iter().map(|(&p, d)| (p * ps, d.as_slice())).collect();
+            sorted.sort_unstable_by_key(|&(o, _)| o);
+            if pages_digest(sorted) != recorded.trim().to_ascii_lowercase() {
+                self.reject_dbi(
+                    origin,
+                    "damaged: its pages do not match the digest it records",
+                );
+                return 0;
+            }
+        }
+        if let Some(offset) = i.first_chunk_mismatch(ps, &map) {
+            self.reject_dbi(
+                origin,
+                &format!("its page at offset {offset} differs from the main file's"),
+            );
+            return 0;
         }
         match map.get(&0) {
             None => {

@@ -4,6 +4,7 @@ use super::cache::ChunkCache;
 use super::dbi::{self, DbiSource};
 use super::http::{Client, Fetched, Identity, Want};
 use super::{display_url, Log, WebError, WebErrorKind, WebOptions};
+use crate::background::fork_generation;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -120,8 +121,56 @@ pub(crate) struct Inner {
 ///   offered; redirects followed). Dropping the file aborts its background transfers.
 pub struct WebFile {
     inner: Arc<Inner>,
+    prefetch: Mutex<Prefetch>,
+}
+
+/// The read-ahead threads of a file and the channel feeding them, as started in one process:
+/// after `fork()` the child starts its own (see [`WebFile::jobs`]).
+struct Prefetch {
+    /// The [`fork_generation`] they were started in.
+    generation: u64,
     jobs: Option<Sender<Vec<u64>>>,
     workers: Vec<JoinHandle<()>>,
+}
+
+impl Prefetch {
+    fn start(inner: &Arc<Inner>) -> Prefetch {
+        let generation = fork_generation();
+        let mut workers = Vec::new();
+        let mut jobs = None;
+        let threads = inner.opts.prefetch_threads;
+        if threads > 0 && inner.size > inner.chunk {
+            let (tx, rx) = crossbeam_channel::bounded::<Vec<u64>>(threads as usize * 2);
+            for i in 0..threads {
+                let worker_inner = inner.clone();
+                let rx: Receiver<Vec<u64>> = rx.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("gsq-web-prefetch-{i}"))
+                    .spawn(move || prefetch_worker(worker_inner, rx));
+                match spawned {
+                    Ok(h) => workers.push(h),
+                    Err(e) => inner
+                        .log
+                        .emit(1, || format!("cannot start a read-ahead thread: {e}")),
+                }
+            }
+            if !workers.is_empty() {
+                jobs = Some(tx);
+            }
+        }
+        Prefetch {
+            generation,
+            jobs,
+            workers,
+        }
+    }
+
+    /// In a child after `fork()`: the threads stayed in the parent, so they are neither joined
+    /// nor signalled (their handles and channel are abandoned as they are).
+    fn abandon(&mut self) {
+        std::mem::forget(std::mem::take(&mut self.workers));
+        std::mem::forget(self.jobs.take());
+    }
 }
 
 /// The request that opens a file: the first chunk, size unknown.
@@ -195,6 +244,15 @@ impl WebFile {
                 .name("gsq-web-dbi".to_string())
                 .spawn_scoped(s, job);
             let first = client.get(url, first_request(opts));
+            // A probed .dbi is bounded by the main file's size, now known: a download still
+            // running stops once past the bound.
+            if let (Ok(f), false) = (&first, opts.dbi_url.is_some()) {
+                if let Some(total) = f.identity.total.or(f.whole_file.then_some(f.body.len() as u64)) {
+                    client
+                        .whole_cap
+                        .store(dbi::size_bound(total), Ordering::Relaxed);
+                }
+            }
             let dbi = match handle {
                 Ok(h) => h.join().unwrap_or_else(|_| {
                     Err(WebError::new(
@@ -211,7 +269,22 @@ impl WebFile {
         if warned.load(Ordering::Relaxed) {
             file.inner.dbi_warned.store(true, Ordering::Relaxed);
         }
-        Ok((file, dbi?))
+        let dbi = dbi?.filter(|d| {
+            let bound = dbi::size_bound(file.size());
+            let fits = opts.dbi_url.is_some() || d.bytes.len() <= bound;
+            if !fits {
+                file.reject_dbi(
+                    &d.origin,
+                    &format!(
+                        "it is {} bytes, more than a .dbi of a {}-byte file can be",
+                        d.bytes.len(),
+                        file.size()
+                    ),
+                );
+            }
+            fits
+        });
+        Ok((file, dbi))
     }
 
     fn finish_open(
@@ -300,33 +373,8 @@ impl WebFile {
             cache_hits: AtomicU64::new(0),
             dbi_hits: AtomicU64::new(0),
         });
-        let mut workers = Vec::new();
-        let mut jobs = None;
-        if opts.prefetch_threads > 0 && size > chunk {
-            let (tx, rx) =
-                crossbeam_channel::bounded::<Vec<u64>>(opts.prefetch_threads as usize * 2);
-            for i in 0..opts.prefetch_threads {
-                let worker_inner = inner.clone();
-                let rx: Receiver<Vec<u64>> = rx.clone();
-                let spawned = std::thread::Builder::new()
-                    .name(format!("gsq-web-prefetch-{i}"))
-                    .spawn(move || prefetch_worker(worker_inner, rx));
-                match spawned {
-                    Ok(h) => workers.push(h),
-                    Err(e) => inner
-                        .log
-                        .emit(1, || format!("cannot start a read-ahead thread: {e}")),
-                }
-            }
-            if !workers.is_empty() {
-                jobs = Some(tx);
-            }
-        }
-        Ok(WebFile {
-            inner,
-            jobs,
-            workers,
-        })
+        let prefetch = Mutex::new(Prefetch::start(&inner));
+        Ok(WebFile { inner, prefetch })
     }
 
     /// Size of the remote file in bytes (as reported at open).
@@ -403,6 +451,7 @@ impl WebFile {
         let (head, tail) = buf.split_at_mut(avail);
         tail.fill(0);
         if !head.is_empty() {
+            let jobs = self.jobs();
             if let Some(e) = &i.lock().broken {
                 return Err(e.clone());
             }
@@ -411,7 +460,7 @@ impl WebFile {
                 i.log
                     .emit(5, || format!("read {} bytes at {offset}: .dbi", head.len()));
             } else {
-                i.read_chunks(offset, head, self.jobs.as_ref())?;
+                i.read_chunks(offset, head, jobs.as_ref())?;
             }
             i.bytes_read.fetch_add(head.len() as u64, Ordering::Relaxed);
         }
@@ -432,13 +481,40 @@ impl WebFile {
     pub(crate) fn inner(&self) -> &Inner {
         &self.inner
     }
+
+    /// Where to send read-ahead work, in this process. The first read in a child after
+    /// `fork()` (Python `multiprocessing`, job runners) gives the child its own connections
+    /// and read-ahead threads and forgets the transfers that were in flight in the parent,
+    /// whose results would never arrive; the parent's are left untouched.
+    fn jobs(&self) -> Option<Sender<Vec<u64>>> {
+        let mut p = self.prefetch.lock().unwrap_or_else(|e| e.into_inner());
+        if p.generation != fork_generation() {
+            p.abandon();
+            self.inner.client.forget_connections();
+            {
+                let mut st = self.inner.lock();
+                st.cache.clear_all_pending();
+                st.streams.clear();
+            }
+            *p = Prefetch::start(&self.inner);
+            self.inner.log.emit(3, || {
+                format!("{}: new connections and read-ahead threads after fork()", self.inner.name)
+            });
+        }
+        p.jobs.clone()
+    }
 }
 
 impl Drop for WebFile {
     fn drop(&mut self) {
         self.inner.client.cancel.store(true, Ordering::Relaxed);
-        self.jobs = None; // disconnects the workers' channel
-        for w in self.workers.drain(..) {
+        let p = self.prefetch.get_mut().unwrap_or_else(|e| e.into_inner());
+        if p.generation != fork_generation() {
+            p.abandon();
+            self.inner.client.forget_connections();
+        }
+        p.jobs = None; // disconnects the workers' channel
+        for w in p.workers.drain(..) {
             let _ = w.join();
         }
         let inner = &self.inner;
@@ -615,6 +691,26 @@ impl Inner {
             }
             _ => false,
         }
+    }
+
+    /// The offset of the first of `pages` (by page index) that lies in the first chunk, which
+    /// was fetched at open, and differs from it; `None` when all agree (or it was evicted).
+    pub(crate) fn first_chunk_mismatch(
+        &self,
+        page_size: u64,
+        pages: &HashMap<u64, Vec<u8>>,
+    ) -> Option<u64> {
+        let first = self.lock().cache.get(0)?;
+        let mut at_hand: Vec<u64> = pages
+            .keys()
+            .copied()
+            .filter(|&p| (p + 1) * page_size <= first.len() as u64)
+            .collect();
+        at_hand.sort_unstable();
+        at_hand.into_iter().find_map(|p| {
+            let start = (p * page_size) as usize;
+            (first[start..start + page_size as usize] != pages[&p][..]).then_some(p * page_size)
+        })
     }
 
     pub(crate) fn set_dbi(&self, page_size: u64, pages: HashMap<u64, Vec<u8>>) {

@@ -4,7 +4,7 @@
 
 use super::{display_url, Log, WebError, WebErrorKind, WebOptions};
 use curl::easy::{Easy2, Handler, HttpVersion, List, WriteError};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,12 +18,15 @@ pub(crate) struct Collector {
     last_modified: Option<String>,
     body: Vec<u8>,
     limit: usize,
+    /// Whether `limit` may be lowered during the transfer by the client's `whole_cap`.
+    capped: bool,
     overflow: bool,
     cancel: Arc<AtomicBool>,
+    whole_cap: Arc<AtomicUsize>,
 }
 
 impl Collector {
-    fn new(cancel: Arc<AtomicBool>) -> Collector {
+    fn new(cancel: Arc<AtomicBool>, whole_cap: Arc<AtomicUsize>) -> Collector {
         Collector {
             status: 0,
             content_range: None,
@@ -32,11 +35,14 @@ impl Collector {
             last_modified: None,
             body: Vec::new(),
             limit: 0,
+            capped: false,
             overflow: false,
             cancel,
+            whole_cap,
         }
     }
-    fn reset(&mut self, limit: usize) {
+    fn reset(&mut self, limit: usize, capped: bool) {
+        self.capped = capped;
         self.status = 0;
         self.content_range = None;
         self.content_length = None;
@@ -58,8 +64,8 @@ impl Handler for Collector {
             .is_some_and(|p| p.eq_ignore_ascii_case(b"HTTP/"))
         {
             // A new response (e.g. after a redirect or a 100 Continue): forget the previous one.
-            let limit = self.limit;
-            self.reset(limit);
+            let (limit, capped) = (self.limit, self.capped);
+            self.reset(limit, capped);
             self.status = line
                 .split_whitespace()
                 .nth(1)
@@ -81,6 +87,9 @@ impl Handler for Collector {
     }
 
     fn write(&mut self, data: &[u8]) -> Result<usize, WriteError> {
+        if self.capped {
+            self.limit = self.limit.min(self.whole_cap.load(Ordering::Relaxed));
+        }
         if self.body.len().saturating_add(data.len()) > self.limit {
             self.overflow = true;
             return Ok(0); // makes curl abort the transfer
@@ -126,8 +135,10 @@ pub(crate) enum Want {
         end: u64,
         total: Option<u64>,
     },
-    /// The whole resource, at most `limit` bytes (the .dbi).
-    Whole { limit: usize },
+    /// The whole resource, at most `limit` bytes (the .dbi), and at most the client's
+    /// `whole_cap`. A `probe` (of an optional helper) gets short time limits: see
+    /// [`PROBE_RETRY_MS`] and `WebOptions::dbi_timeout_ms`.
+    Whole { limit: usize, probe: bool },
 }
 
 /// Counters shared by all transfers of one file.
@@ -143,8 +154,15 @@ pub(crate) struct Client {
     opts: WebOptions,
     pub log: Log,
     pub cancel: Arc<AtomicBool>,
+    /// A bound on whole-file bodies that may be lowered while one is being received (the .dbi
+    /// download starts before the main file's size, which bounds it, is known).
+    pub whole_cap: Arc<AtomicUsize>,
     pub counters: Counters,
 }
+
+/// How long transient failures of a probe (see [`Want::Whole`]) are retried: an optional
+/// helper that is failing is not worth waiting for.
+pub(crate) const PROBE_RETRY_MS: u64 = 1_000;
 
 enum Outcome {
     Done(Fetched),
@@ -205,6 +223,7 @@ impl Client {
             opts: opts.clone(),
             log: Log::new(opts.log_level),
             cancel: Arc::new(AtomicBool::new(false)),
+            whole_cap: Arc::new(AtomicUsize::new(usize::MAX)),
             counters: Counters::default(),
         }
     }
@@ -213,7 +232,10 @@ impl Client {
         if let Some(h) = self.pool.lock().ok().and_then(|mut p| p.pop()) {
             return Ok(h);
         }
-        let mut h = Easy2::new(Collector::new(self.cancel.clone()));
+        let mut h = Easy2::new(Collector::new(
+            self.cancel.clone(),
+            self.whole_cap.clone(),
+        ));
         h.useragent(concat!(
             "genomicsqlite/",
             env!("CARGO_PKG_VERSION"),
@@ -222,8 +244,6 @@ impl Client {
         h.follow_location(true)?;
         h.max_redirections(8)?;
         h.tcp_keepalive(true)?;
-        h.connect_timeout(Duration::from_millis(self.opts.connect_timeout_ms))?;
-        h.timeout(Duration::from_millis(self.opts.request_timeout_ms))?;
         h.low_speed_limit(1024)?;
         h.low_speed_time(Duration::from_secs(self.opts.stall_timeout_s.max(1)))?;
         h.progress(true)?; // lets a closing file abort its transfers
@@ -240,6 +260,15 @@ impl Client {
         // libcurl without HTTP/2 refuses the option: then HTTP/1.1 it is.
         let _ = h.http_version(HttpVersion::V2TLS);
         Ok(h)
+    }
+
+    /// In a child after `fork()`: the pooled handles' connections are shared with the parent,
+    /// so they are abandoned without being closed (closing could send a TLS close_notify on
+    /// the parent's connection); the child opens its own.
+    pub(crate) fn forget_connections(&self) {
+        if let Ok(mut p) = self.pool.lock() {
+            std::mem::forget(std::mem::take(&mut *p));
+        }
     }
 
     fn give_back(&self, h: Easy2<Collector>) {
@@ -260,14 +289,23 @@ impl Client {
             Ok(h) => h,
             Err(e) => return Outcome::Fatal(curl_err(url, &what, &e)),
         };
-        let limit = match want {
-            Want::Range { start, end, .. } => (end - start + 1) as usize,
-            Want::Whole { limit } => limit,
+        let (limit, probe) = match want {
+            Want::Range { start, end, .. } => ((end - start + 1) as usize, false),
+            Want::Whole { limit, probe } => (limit, probe),
         };
-        h.get_mut().reset(limit);
+        h.get_mut().reset(limit, matches!(want, Want::Whole { .. }));
         let mut headers = List::new();
         let setup = (|| -> Result<(), curl::Error> {
             h.url(url)?;
+            // Set per request: handles are pooled between probes and ordinary requests.
+            let (connect, total) = if probe {
+                let t = self.opts.dbi_timeout_ms;
+                (self.opts.connect_timeout_ms.min(t), t)
+            } else {
+                (self.opts.connect_timeout_ms, self.opts.request_timeout_ms)
+            };
+            h.connect_timeout(Duration::from_millis(connect))?;
+            h.timeout(Duration::from_millis(total))?;
             if let Want::Range { start, end, .. } = want {
                 headers.append(&format!("Range: bytes={start}-{end}"))?;
             }
@@ -505,7 +543,10 @@ impl Client {
     /// 5 s, with jitter), until `retry_total_ms` has passed since the first attempt.
     pub(crate) fn get(&self, url: &str, want: Want) -> Result<Fetched, WebError> {
         let t0 = Instant::now();
-        let budget = Duration::from_millis(self.opts.retry_total_ms);
+        let budget = Duration::from_millis(match want {
+            Want::Whole { probe: true, .. } => self.opts.retry_total_ms.min(PROBE_RETRY_MS),
+            _ => self.opts.retry_total_ms,
+        });
         let mut backoff = Duration::from_millis(100);
         let mut attempts = 0u32;
         loop {

@@ -62,7 +62,7 @@ mod dbi;
 mod file;
 mod http;
 
-pub use dbi::DbiSource;
+pub use dbi::{pages_digest, DbiSource, DIGEST_KEY};
 pub use file::{WebFile, WebStats};
 
 use std::fmt;
@@ -173,8 +173,13 @@ pub struct WebOptions {
     /// Retries (connection errors, timeouts, 5xx, 408, 429) stop once this much time in ms has
     /// passed since the first attempt (default 45000); 0 = a single attempt.
     pub retry_total_ms: u64,
-    /// Largest .dbi accepted, in MiB (default 1024).
+    /// Largest .dbi accepted, in MiB (default 1024). A probed `URL.dbi` is also refused once
+    /// larger than a quarter of the main file (at least 4 MiB): see `dbi::size_bound`.
     pub max_dbi_mib: u32,
+    /// Time limit in ms of the probe of `URL.dbi` (one attempt; transient failures are retried
+    /// for at most 1 s): a slow or failing optional helper delays an open by at most about
+    /// this much (`web_dbi_timeout_ms`, default 5000).
+    pub dbi_timeout_ms: u64,
 }
 
 impl Default for WebOptions {
@@ -193,6 +198,7 @@ impl Default for WebOptions {
             stall_timeout_s: 20,
             retry_total_ms: 45_000,
             max_dbi_mib: 1024,
+            dbi_timeout_ms: 5_000,
         }
     }
 }
@@ -239,7 +245,7 @@ impl WebOptions {
     /// not know (the caller decides whether that is an error). Keys (case-insensitive):
     /// `web_insecure`, `web_nodbi`, `web_small_KiB`, `web_dbi_url` (empty = none), `web_log`
     /// (also `SQLITE_WEB_LOG`), `web_cache_MiB`, `web_max_request_KiB`, `web_prefetch_threads`,
-    /// `web_retry_ms`.
+    /// `web_retry_ms`, `web_dbi_timeout_ms`.
     pub fn set_uri_param(&mut self, key: &str, value: &str) -> Result<bool, WebError> {
         match key.to_ascii_lowercase().as_str() {
             "web_insecure" => self.insecure = parse_bool(key, value)?,
@@ -260,6 +266,7 @@ impl WebOptions {
             "web_max_request_kib" => self.max_request_kib = parse_num(key, value)?,
             "web_prefetch_threads" => self.prefetch_threads = parse_num(key, value)?,
             "web_retry_ms" => self.retry_total_ms = parse_num(key, value)?,
+            "web_dbi_timeout_ms" => self.dbi_timeout_ms = parse_num(key, value)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -298,7 +305,7 @@ impl WebOptions {
                 self.max_dbi_mib
             ));
         }
-        if self.connect_timeout_ms == 0 || self.request_timeout_ms == 0 {
+        if self.connect_timeout_ms == 0 || self.request_timeout_ms == 0 || self.dbi_timeout_ms == 0 {
             return bad("web timeouts must be positive".to_string());
         }
         Ok(())
