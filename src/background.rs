@@ -37,15 +37,7 @@ unsafe extern "C" fn after_fork_in_child() {
     FORK_GENERATION.fetch_add(1, Ordering::SeqCst);
 }
 
-/// How many times this process's ancestry forked since the first call (0 in the process that
-/// first asked). Whatever belongs to an older generation (threads, connections shared with the
-/// parent) must not be used: the web reader checks it too.
-pub(crate) fn fork_generation() -> u64 {
-    static WATCH_FORKS: Once = Once::new();
-    WATCH_FORKS.call_once(|| {
-        // SAFETY: registers a handler that only bumps an atomic.
-        unsafe { pthread_atfork(None, None, Some(after_fork_in_child)) };
-    });
+fn fork_generation() -> u64 {
     FORK_GENERATION.load(Ordering::Acquire)
 }
 
@@ -53,8 +45,13 @@ pub(crate) fn fork_generation() -> u64 {
 /// processor, at most 8. Only atomics guard it, since a lock held by another thread at
 /// `fork()` would stay locked forever in the child.
 fn pool() -> &'static rayon::ThreadPool {
+    static WATCH_FORKS: Once = Once::new();
     static POOL: AtomicPtr<rayon::ThreadPool> = AtomicPtr::new(std::ptr::null_mut());
     static POOL_GENERATION: AtomicU64 = AtomicU64::new(u64::MAX);
+    WATCH_FORKS.call_once(|| {
+        // SAFETY: registers a handler that only bumps an atomic.
+        unsafe { pthread_atfork(None, None, Some(after_fork_in_child)) };
+    });
     let generation = fork_generation();
     let current = POOL.load(Ordering::Acquire);
     if !current.is_null() && POOL_GENERATION.load(Ordering::Acquire) == generation {

@@ -89,6 +89,17 @@ pub struct Config {
     pub web_nodbi: bool,
     /// Web reads: size of the smallest request, in KiB.
     pub web_small_KiB: u32,
+    /// Web reads: time limit of one read of the file by SQLite (requests, retries, waiting),
+    /// in ms. Printed by `genomicsqlite_default_config_json()` only when set, as 0.9.4 has no
+    /// such key (the same for the next two).
+    #[serde(skip_serializing_if = "is_default_read_timeout")]
+    pub web_read_timeout_ms: u64,
+    /// Web reads: time limit of one HTTP request, in ms.
+    #[serde(skip_serializing_if = "is_default_request_timeout")]
+    pub web_request_timeout_ms: u64,
+    /// Web reads: time limit of the probe of the optional `URL.dbi` helper, in ms.
+    #[serde(skip_serializing_if = "is_default_dbi_timeout")]
+    pub web_dbi_timeout_ms: u64,
     /// Open mode override ("ro", "rw" or "rwc"), as in SQLite URIs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
@@ -110,9 +121,26 @@ impl Default for Config {
             web_dbi_url: String::new(),
             web_nodbi: false,
             web_small_KiB: 64,
+            web_read_timeout_ms: DEFAULT_READ_TIMEOUT_MS,
+            web_request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
+            web_dbi_timeout_ms: DEFAULT_DBI_TIMEOUT_MS,
             mode: None,
         }
     }
+}
+
+/// Defaults of the web reader's time limits (also `WebOptions`'s).
+pub(crate) const DEFAULT_READ_TIMEOUT_MS: u64 = 60_000;
+pub(crate) const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 120_000;
+pub(crate) const DEFAULT_DBI_TIMEOUT_MS: u64 = 5_000;
+fn is_default_read_timeout(ms: &u64) -> bool {
+    *ms == DEFAULT_READ_TIMEOUT_MS
+}
+fn is_default_request_timeout(ms: &u64) -> bool {
+    *ms == DEFAULT_REQUEST_TIMEOUT_MS
+}
+fn is_default_dbi_timeout(ms: &u64) -> bool {
+    *ms == DEFAULT_DBI_TIMEOUT_MS
 }
 
 fn in_range<T>(key: &str, value: T, range: std::ops::RangeInclusive<T>) -> Result<(), ConfigError>
@@ -153,6 +181,13 @@ impl Config {
         // The web reader's chunk for a random read; beyond 64 MiB one page read would be a
         // download.
         in_range("web_small_KiB", self.web_small_KiB, 1..=65536)?;
+        for (key, ms) in [
+            ("web_read_timeout_ms", self.web_read_timeout_ms),
+            ("web_request_timeout_ms", self.web_request_timeout_ms),
+            ("web_dbi_timeout_ms", self.web_dbi_timeout_ms),
+        ] {
+            in_range(key, ms, 1..=86_400_000)?;
+        }
         match self.mode.as_deref() {
             None | Some("ro" | "rw" | "rwc") => Ok(()),
             Some(m) => Err(ConfigError(format!(
@@ -406,6 +441,17 @@ pub fn web_params(config: &Config) -> String {
         }
     }
     u
+}
+
+/// Checks a database path or URL given by the user: a NUL byte would end it early inside
+/// SQLite (`%00` in a URI cuts the name there), which would then open another file.
+pub fn check_path(path: &str) -> Result<(), ConfigError> {
+    if path.contains('\0') {
+        return Err(ConfigError(format!(
+            "database filename {path:?} contains a NUL byte"
+        )));
+    }
+    Ok(())
 }
 
 /// The `file:` URI that opens `dbfile` (a path or an http(s) URL) through the `zstd` VFS.

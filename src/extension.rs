@@ -117,6 +117,13 @@ fn required<'a>(args: &'a [Option<String>], i: usize, what: &str) -> Result<&'a 
         .ok_or_else(|| format!("argument #{} ({what}) must be text, not NULL", i + 1))
 }
 
+/// A database path or URL argument (see [`config::check_path`]).
+fn path_arg<'a>(args: &'a [Option<String>], i: usize, what: &str) -> Result<&'a str, String> {
+    let path = required(args, i, what)?;
+    config::check_path(path).map_err(|e| e.0)?;
+    Ok(path)
+}
+
 fn config_arg(args: &[Option<String>], i: usize) -> Result<Config, String> {
     let json = args.get(i).and_then(|a| a.as_deref()).unwrap_or("{}");
     Config::from_json(json).map_err(|e| e.0)
@@ -124,7 +131,7 @@ fn config_arg(args: &[Option<String>], i: usize) -> Result<Config, String> {
 
 fn sql_uri(args: &[Option<String>]) -> Result<String, String> {
     Ok(config::uri(
-        required(args, 0, "dbfile")?,
+        path_arg(args, 0, "dbfile")?,
         &config_arg(args, 1)?,
     ))
 }
@@ -136,7 +143,7 @@ fn sql_tuning(args: &[Option<String>]) -> Result<String, String> {
 
 fn sql_attach(args: &[Option<String>]) -> Result<String, String> {
     Ok(config::attach_sql(
-        required(args, 0, "dbfile")?,
+        path_arg(args, 0, "dbfile")?,
         required(args, 1, "schema_name")?,
         &config_arg(args, 2)?,
     ))
@@ -144,7 +151,7 @@ fn sql_attach(args: &[Option<String>]) -> Result<String, String> {
 
 fn sql_vacuum_into(args: &[Option<String>]) -> Result<String, String> {
     Ok(config::vacuum_into_sql(
-        required(args, 0, "destfile")?,
+        path_arg(args, 0, "destfile")?,
         &config_arg(args, 1)?,
     ))
 }

@@ -73,6 +73,7 @@ fn ensure_registered() -> Result<(), Error> {
 /// says why (for example that the file is a plain SQLite database).
 pub fn open(path: &str, flags: OpenFlags, config: &Config) -> Result<Connection, Error> {
     config.validate()?;
+    config::check_path(path).map_err(Error::Config)?;
     ensure_registered()?;
     crate::vfs::take_last_open_error();
     let conn = crate::vfs::quiet_opens(|| {
@@ -126,6 +127,7 @@ pub fn vacuum_into_sql(dest: &str, config: &Config) -> String {
 /// ```
 pub fn attach(conn: &Connection, path: &str, schema: &str, config: &Config) -> Result<(), Error> {
     config.validate()?;
+    config::check_path(path).map_err(Error::Config)?;
     ensure_registered()?;
     crate::vfs::take_last_open_error();
     crate::vfs::quiet_opens(|| conn.execute_batch(&attach_sql(path, schema, config)))?;
@@ -156,6 +158,7 @@ pub fn attach(conn: &Connection, path: &str, schema: &str, config: &Config) -> R
 /// ```
 pub fn vacuum_into(conn: &Connection, dest: &str, config: &Config) -> Result<(), Error> {
     config.validate()?;
+    config::check_path(dest).map_err(Error::Config)?;
     ensure_registered()?;
     conn.execute_batch(&vacuum_into_sql(dest, config))?;
     Ok(())

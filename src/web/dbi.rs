@@ -129,6 +129,7 @@ pub(crate) fn download(
                 limit,
                 probe: !explicit,
             },
+            None,
         ) {
             Ok(f) => (origin, f.body),
             Err(e) if explicit => {

@@ -4,13 +4,12 @@ use super::cache::ChunkCache;
 use super::dbi::{self, DbiSource};
 use super::http::{Client, Fetched, Identity, Want};
 use super::{display_url, Log, WebError, WebErrorKind, WebOptions};
-use crate::background::fork_generation;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Counters of one open file (all monotonic except `cached_bytes`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -90,6 +89,13 @@ pub(crate) struct Inner {
     dbi_hits: AtomicU64,
 }
 
+/// Which process the current one is: a child after `fork()` has another id than its parent,
+/// and must not use the threads and connections it inherited (the threads stayed in the
+/// parent, the connections are shared with it).
+fn fork_generation() -> u32 {
+    std::process::id()
+}
+
 /// A file on an HTTP(S) server, opened read-only.
 ///
 /// # Design
@@ -128,7 +134,7 @@ pub struct WebFile {
 /// after `fork()` the child starts its own (see [`WebFile::jobs`]).
 struct Prefetch {
     /// The [`fork_generation`] they were started in.
-    generation: u64,
+    generation: u32,
     jobs: Option<Sender<Vec<u64>>>,
     workers: Vec<JoinHandle<()>>,
 }
@@ -182,6 +188,11 @@ fn first_request(opts: &WebOptions) -> Want {
     }
 }
 
+/// The open request is a read like any other (see `WebOptions::read_timeout_ms`).
+fn open_deadline(opts: &WebOptions) -> Instant {
+    Instant::now() + Duration::from_millis(opts.read_timeout_ms)
+}
+
 /// Check the options and the URL before any network access.
 fn check_args(url: &str, opts: &WebOptions) -> Result<(), WebError> {
     opts.validate()?;
@@ -219,7 +230,7 @@ impl WebFile {
     pub fn open(url: &str, opts: &WebOptions) -> Result<WebFile, WebError> {
         check_args(url, opts)?;
         let client = Client::new(opts);
-        let first = client.get(url, first_request(opts))?;
+        let first = client.get(url, first_request(opts), Some(open_deadline(opts)))?;
         WebFile::finish_open(url, opts, client, first)
     }
 
@@ -243,11 +254,15 @@ impl WebFile {
             let handle = std::thread::Builder::new()
                 .name("gsq-web-dbi".to_string())
                 .spawn_scoped(s, job);
-            let first = client.get(url, first_request(opts));
+            let first = client.get(url, first_request(opts), Some(open_deadline(opts)));
             // A probed .dbi is bounded by the main file's size, now known: a download still
             // running stops once past the bound.
             if let (Ok(f), false) = (&first, opts.dbi_url.is_some()) {
-                if let Some(total) = f.identity.total.or(f.whole_file.then_some(f.body.len() as u64)) {
+                if let Some(total) = f
+                    .identity
+                    .total
+                    .or(f.whole_file.then_some(f.body.len() as u64))
+                {
                     client
                         .whole_cap
                         .store(dbi::size_bound(total), Ordering::Relaxed);
@@ -498,7 +513,10 @@ impl WebFile {
             }
             *p = Prefetch::start(&self.inner);
             self.inner.log.emit(3, || {
-                format!("{}: new connections and read-ahead threads after fork()", self.inner.name)
+                format!(
+                    "{}: new connections and read-ahead threads after fork()",
+                    self.inner.name
+                )
             });
         }
         p.jobs.clone()
@@ -554,7 +572,7 @@ fn prefetch_worker(inner: Arc<Inner>, rx: Receiver<Vec<u64>>) {
             }
             let (first, last) = (chunks[k], chunks[j]);
             inner.prefetch_requests.fetch_add(1, Ordering::Relaxed);
-            let res = inner.fetch_chunks(first, last);
+            let res = inner.fetch_chunks(first, last, inner.read_deadline());
             let mut st = inner.lock();
             match res {
                 Ok(parts) => {
@@ -622,8 +640,18 @@ impl Inner {
         }
     }
 
+    /// When a read starting now must be done (see `WebOptions::read_timeout_ms`).
+    fn read_deadline(&self) -> Instant {
+        Instant::now() + Duration::from_millis(self.opts.read_timeout_ms)
+    }
+
     /// Fetch chunks `first..=last` in one request and split the body.
-    fn fetch_chunks(&self, first: u64, last: u64) -> Result<Vec<Vec<u8>>, WebError> {
+    fn fetch_chunks(
+        &self,
+        first: u64,
+        last: u64,
+        deadline: Instant,
+    ) -> Result<Vec<Vec<u8>>, WebError> {
         let start = first * self.chunk;
         let end = ((last + 1) * self.chunk).min(self.size) - 1;
         let Fetched {
@@ -637,6 +665,7 @@ impl Inner {
                 end,
                 total: Some(self.size),
             },
+            Some(deadline),
         )?;
         self.check_identity(&identity)?;
         let body = if whole_file {
@@ -796,6 +825,7 @@ impl Inner {
         let c0 = offset / self.chunk;
         let c1 = (offset + out.len() as u64 - 1) / self.chunk;
         let mut got: Vec<Option<Arc<Vec<u8>>>> = vec![None; (c1 - c0 + 1) as usize];
+        let deadline = self.read_deadline();
         let mut st = self.lock();
         let (window, sidx) = self.note_read(&mut st, c0, c1);
         let mut fetched_here = false;
@@ -860,7 +890,7 @@ impl Inner {
                 }
                 drop(st);
                 fetched_here = true;
-                let res = self.fetch_chunks(m, last);
+                let res = self.fetch_chunks(m, last, deadline);
                 st = self.lock();
                 for c in m..=last {
                     st.cache.clear_pending(c);
@@ -887,6 +917,17 @@ impl Inner {
                 continue;
             }
             if waiting {
+                if Instant::now() >= deadline {
+                    return Err(WebError::new(
+                        WebErrorKind::Network,
+                        format!(
+                            "{}: read of {} bytes at offset {offset} timed out after {} ms waiting for another transfer (web_read_timeout_ms)",
+                            self.name,
+                            out.len(),
+                            self.opts.read_timeout_ms
+                        ),
+                    ));
+                }
                 st = match self.cond.wait_timeout(st, Duration::from_millis(250)) {
                     Ok((g, _)) => g,
                     Err(p) => p.into_inner().0,

@@ -167,8 +167,19 @@ pub(crate) const PROBE_RETRY_MS: u64 = 1_000;
 enum Outcome {
     Done(Fetched),
     Retry(WebError),
+    /// Worth a retry only for a moment: nothing listens at the address, or the name does not
+    /// resolve (a server restarting answers within [`UNREACHABLE_RETRY_MS`]).
+    RetryBriefly(WebError),
     Fatal(WebError),
 }
+
+/// How long a refused connection or a failed name resolution is retried.
+pub(crate) const UNREACHABLE_RETRY_MS: u64 = 2_000;
+/// The largest file size believed: SQLite's own limit (2^32 pages of 64 KiB). A larger
+/// Content-Range total is a server error, not a database.
+const MAX_PLAUSIBLE_SIZE: u64 = 1 << 48;
+/// curl's code for a response that does not parse as HTTP (CURLE_WEIRD_SERVER_REPLY).
+const CURLE_WEIRD_SERVER_REPLY: u32 = 8;
 
 /// A parsed `Content-Range`: the range (if not `*`) and the total size (if not `*`).
 type ContentRange = (Option<(u64, u64)>, Option<u64>);
@@ -204,9 +215,7 @@ fn curl_err(url: &str, what: &str, e: &curl::Error) -> WebError {
 }
 
 fn retryable_curl(e: &curl::Error) -> bool {
-    e.is_couldnt_connect()
-        || e.is_couldnt_resolve_host()
-        || e.is_operation_timedout()
+    e.is_operation_timedout()
         || e.is_partial_file()
         || e.is_got_nothing()
         || e.is_send_error()
@@ -232,10 +241,7 @@ impl Client {
         if let Some(h) = self.pool.lock().ok().and_then(|mut p| p.pop()) {
             return Ok(h);
         }
-        let mut h = Easy2::new(Collector::new(
-            self.cancel.clone(),
-            self.whole_cap.clone(),
-        ));
+        let mut h = Easy2::new(Collector::new(self.cancel.clone(), self.whole_cap.clone()));
         h.useragent(concat!(
             "genomicsqlite/",
             env!("CARGO_PKG_VERSION"),
@@ -279,8 +285,8 @@ impl Client {
         }
     }
 
-    /// One attempt.
-    fn attempt(&self, url: &str, want: Want) -> Outcome {
+    /// One attempt, given at most `time_left` (the caller's deadline).
+    fn attempt(&self, url: &str, want: Want, time_left: Duration) -> Outcome {
         let what = match want {
             Want::Range { start, end, .. } => format!("GET bytes={start}-{end}"),
             Want::Whole { .. } => "GET".to_string(),
@@ -304,8 +310,9 @@ impl Client {
             } else {
                 (self.opts.connect_timeout_ms, self.opts.request_timeout_ms)
             };
-            h.connect_timeout(Duration::from_millis(connect))?;
-            h.timeout(Duration::from_millis(total))?;
+            let left = time_left.max(Duration::from_millis(1));
+            h.connect_timeout(Duration::from_millis(connect).min(left))?;
+            h.timeout(Duration::from_millis(total).min(left))?;
             if let Want::Range { start, end, .. } = want {
                 headers.append(&format!("Range: bytes={start}-{end}"))?;
             }
@@ -319,6 +326,8 @@ impl Client {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let result = h.perform();
         let ms = t0.elapsed().as_millis();
+        // No new connection was made: the request went over one kept alive from before.
+        let reused = h.num_connects().is_ok_and(|n| n == 0);
         let c = h.get_mut();
         let body = std::mem::take(&mut c.body);
         self.counters
@@ -360,8 +369,20 @@ impl Client {
         let name = display_url(url);
         if let Err(e) = &result {
             if !(overflow || (e.is_write_error() && status != 0)) {
-                let err = curl_err(url, &what, e);
-                return if retryable_curl(e) {
+                let mut err = curl_err(url, &what, e);
+                return if e.is_couldnt_connect() || e.is_couldnt_resolve_host() {
+                    Outcome::RetryBriefly(err)
+                } else if retryable_curl(e) {
+                    Outcome::Retry(err)
+                } else if reused {
+                    // Whatever went wrong may be the kept-alive connection's (say, stray bytes
+                    // left on it by the previous response): the retry uses a new one.
+                    if e.code() == CURLE_WEIRD_SERVER_REPLY {
+                        err.message.push_str(
+                            " (the server's reply on a reused connection did not parse as HTTP: \
+                             stray bytes after the previous response?)",
+                        );
+                    }
                     Outcome::Retry(err)
                 } else {
                     Outcome::Fatal(err)
@@ -389,12 +410,38 @@ impl Client {
                     ));
                 };
                 let Some((a, b)) = range else {
-                    return Outcome::Retry(WebError::with_status(
-                        WebErrorKind::Http,
+                    return Outcome::Fatal(WebError::with_status(
+                        WebErrorKind::RangeUnsupported,
                         206,
-                        format!("{what} {name}: Content-Range without a range"),
+                        format!(
+                            "{what} {name}: the server answered 206 (partial content) with no range in it (Content-Range: {})",
+                            content_range.unwrap_or_default()
+                        ),
                     ));
                 };
+                if let Some(t) = rtotal.filter(|&t| t > MAX_PLAUSIBLE_SIZE || b >= t) {
+                    return Outcome::Fatal(WebError::with_status(
+                        WebErrorKind::Http,
+                        206,
+                        format!(
+                            "{what} {name}: the server reported an impossible file size of {t} bytes (Content-Range: {})",
+                            content_range.unwrap_or_default()
+                        ),
+                    ));
+                }
+                if overflow {
+                    return Outcome::Fatal(WebError::with_status(
+                        WebErrorKind::Http,
+                        206,
+                        format!(
+                            "{what} {name}: the server sent more than the {limit} bytes asked for (Content-Range: {}{})",
+                            content_range.unwrap_or_default(),
+                            content_length
+                                .map(|n| format!(", Content-Length: {n}"))
+                                .unwrap_or_default()
+                        ),
+                    ));
+                }
                 if let (Some(t), Some(rt)) = (total, rtotal) {
                     if t != rt {
                         // Size changed: let the caller report it (it knows what was opened).
@@ -540,25 +587,40 @@ impl Client {
     }
 
     /// GET with retries of transient failures (exponential backoff from 100 ms, doubling up to
-    /// 5 s, with jitter), until `retry_total_ms` has passed since the first attempt.
-    pub(crate) fn get(&self, url: &str, want: Want) -> Result<Fetched, WebError> {
+    /// 5 s, with jitter), until `retry_total_ms` has passed since the first attempt (shorter
+    /// for probes and unreachable servers), and never past `deadline`.
+    pub(crate) fn get(
+        &self,
+        url: &str,
+        want: Want,
+        deadline: Option<Instant>,
+    ) -> Result<Fetched, WebError> {
         let t0 = Instant::now();
-        let budget = Duration::from_millis(match want {
+        let mut budget = Duration::from_millis(match want {
             Want::Whole { probe: true, .. } => self.opts.retry_total_ms.min(PROBE_RETRY_MS),
             _ => self.opts.retry_total_ms,
         });
+        let deadline = deadline.unwrap_or_else(|| t0 + Duration::from_secs(86_400));
         let mut backoff = Duration::from_millis(100);
         let mut attempts = 0u32;
         loop {
             attempts += 1;
-            let err = match self.attempt(url, want) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let err = match self.attempt(url, want, left) {
                 Outcome::Done(f) => return Ok(f),
                 Outcome::Fatal(e) => return Err(e),
                 Outcome::Retry(e) => e,
+                Outcome::RetryBriefly(e) => {
+                    budget = budget.min(Duration::from_millis(UNREACHABLE_RETRY_MS));
+                    e
+                }
             };
             let jitter = Duration::from_millis((t0.elapsed().subsec_nanos() % 97) as u64);
             let sleep = backoff + jitter;
-            if self.cancel.load(Ordering::Relaxed) || t0.elapsed() + sleep > budget {
+            if self.cancel.load(Ordering::Relaxed)
+                || t0.elapsed() + sleep > budget
+                || Instant::now() + sleep >= deadline
+            {
                 let msg = format!(
                     "{} (gave up after {} attempt{} in {:.1} s)",
                     err.message,

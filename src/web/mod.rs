@@ -166,8 +166,14 @@ pub struct WebOptions {
     pub prefetch_threads: u32,
     /// Connection timeout per attempt in ms (default 10000).
     pub connect_timeout_ms: u64,
-    /// Hard time limit of one attempt (one HTTP request) in ms (default 120000).
+    /// Hard time limit of one attempt (one HTTP request) in ms (default 120000;
+    /// `web_request_timeout_ms`).
     pub request_timeout_ms: u64,
+    /// Hard time limit of one read of the file by SQLite in ms, whatever it takes: requests,
+    /// retries, waiting for another thread's transfer (default 60000; `web_read_timeout_ms`).
+    /// A server trickling bytes just fast enough to escape the stall timeout cannot hold a
+    /// query up for longer than this per read.
+    pub read_timeout_ms: u64,
     /// An attempt receiving under 1 KiB/s for this many seconds is aborted (default 20).
     pub stall_timeout_s: u64,
     /// Retries (connection errors, timeouts, 5xx, 408, 429) stop once this much time in ms has
@@ -194,11 +200,12 @@ impl Default for WebOptions {
             max_request_kib: 8192,
             prefetch_threads: 2,
             connect_timeout_ms: 10_000,
-            request_timeout_ms: 120_000,
+            request_timeout_ms: crate::config::DEFAULT_REQUEST_TIMEOUT_MS,
+            read_timeout_ms: crate::config::DEFAULT_READ_TIMEOUT_MS,
             stall_timeout_s: 20,
             retry_total_ms: 45_000,
             max_dbi_mib: 1024,
-            dbi_timeout_ms: 5_000,
+            dbi_timeout_ms: crate::config::DEFAULT_DBI_TIMEOUT_MS,
         }
     }
 }
@@ -245,7 +252,7 @@ impl WebOptions {
     /// not know (the caller decides whether that is an error). Keys (case-insensitive):
     /// `web_insecure`, `web_nodbi`, `web_small_KiB`, `web_dbi_url` (empty = none), `web_log`
     /// (also `SQLITE_WEB_LOG`), `web_cache_MiB`, `web_max_request_KiB`, `web_prefetch_threads`,
-    /// `web_retry_ms`, `web_dbi_timeout_ms`.
+    /// `web_retry_ms`, `web_dbi_timeout_ms`, `web_request_timeout_ms`, `web_read_timeout_ms`.
     pub fn set_uri_param(&mut self, key: &str, value: &str) -> Result<bool, WebError> {
         match key.to_ascii_lowercase().as_str() {
             "web_insecure" => self.insecure = parse_bool(key, value)?,
@@ -267,6 +274,8 @@ impl WebOptions {
             "web_prefetch_threads" => self.prefetch_threads = parse_num(key, value)?,
             "web_retry_ms" => self.retry_total_ms = parse_num(key, value)?,
             "web_dbi_timeout_ms" => self.dbi_timeout_ms = parse_num(key, value)?,
+            "web_request_timeout_ms" => self.request_timeout_ms = parse_num(key, value)?,
+            "web_read_timeout_ms" => self.read_timeout_ms = parse_num(key, value)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -305,7 +314,14 @@ impl WebOptions {
                 self.max_dbi_mib
             ));
         }
-        if self.connect_timeout_ms == 0 || self.request_timeout_ms == 0 || self.dbi_timeout_ms == 0 {
+        if [
+            self.connect_timeout_ms,
+            self.request_timeout_ms,
+            self.dbi_timeout_ms,
+            self.read_timeout_ms,
+        ]
+        .contains(&0)
+        {
             return bad("web timeouts must be positive".to_string());
         }
         Ok(())

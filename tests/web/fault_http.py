@@ -11,10 +11,12 @@ file's size and mtime) and misbehaves as MODES says, a '+'-separated list ("ok" 
   dbihuge    *.dbi answers 200 with a 2 GiB body of zeros
   slow       every body trickles at 1500 bytes/s
   bigger     206 answers carry 10 bytes more than asked (and say so in Content-Range)
+  longer     206 answers carry 10 bytes more than their Content-Range says
   absurd     Content-Range announces a total of 2^62 bytes
   star       206 answers say `Content-Range: bytes */SIZE`
   leftover   after every response, 7 stray bytes follow on the kept-alive connection
   noval      no ETag and no Last-Modified
+  delay      every response waits 0.3 s (so that transfers are in flight when a client forks)
 It exits after --ttl seconds (default 600) or on SIGTERM.
 """
 import argparse
@@ -45,6 +47,8 @@ class Handler(BaseHTTPRequestHandler):
         if "/" in name or not os.path.isfile(path):
             return self.fail(404)
         is_dbi = name.endswith(".dbi")
+        if "delay" in modes:
+            time.sleep(0.3)
         if is_dbi and "dbi500" in modes:
             return self.fail(500)
         if is_dbi and "dbihuge" in modes:
@@ -67,6 +71,8 @@ class Handler(BaseHTTPRequestHandler):
             if "bigger" in modes:
                 end = min(end + 10, size - 1)
             body = data[start:end + 1]
+            if "longer" in modes:
+                body += bytes(10)
             total = 2 ** 62 if "absurd" in modes else size
             headers["Content-Range"] = ("bytes */%d" % total) if "star" in modes else (
                 "bytes %d-%d/%d" % (start, end, total))

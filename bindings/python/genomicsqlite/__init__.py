@@ -74,6 +74,9 @@ def _path(value: PathType) -> str:
     path = os.fsdecode(os.fspath(value))
     if not path:
         raise sqlite3.ProgrammingError("database filename must not be empty")
+    if "\x00" in path:
+        # as sqlite3.connect: SQLite would open the file named by the part before the NUL
+        raise ValueError("embedded null character in database filename %r" % path)
     return path
 
 

@@ -124,3 +124,20 @@ def test_wrong_thread_default(gsq, tmp_path):
     t.join()
     assert len(errors) == 1 and "thread" in str(errors[0])
     conn.close()
+
+
+def test_nul_byte_in_path(gsq, tmp_path):
+    """Like sqlite3.connect: a NUL byte would make SQLite open the file named by the part
+    before it; refused by connect, attach_sql and vacuum_into_sql, and nothing is created."""
+    bad = str(tmp_path / "nul\x00tail.gsq")
+    with pytest.raises(ValueError):
+        gsq.connect(bad)
+    conn = gsq.connect(str(tmp_path / "ok.gsq"))
+    with pytest.raises(ValueError):
+        gsq.attach_sql(conn, bad, "other")
+    with pytest.raises(ValueError):
+        gsq.vacuum_into_sql(conn, bad)
+    with pytest.raises(sqlite3.Error, match="NUL"):
+        conn.execute("SELECT genomicsqlite_uri(?)", (bad,)).fetchone()
+    conn.close()
+    assert sorted(os.listdir(tmp_path)) == ["ok.gsq"], os.listdir(tmp_path)
