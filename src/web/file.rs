@@ -640,6 +640,37 @@ impl Inner {
         }
     }
 
+    /// For a file served without ETag and Last-Modified, the only sign of a replacement of the
+    /// same size is its content: on every new connection (a server replacing files typically
+    /// restarts, or closes connections), the 100-byte header, which SQLite changes on every
+    /// write, is fetched again and compared with the one seen at open.
+    fn check_header_unchanged(&self, deadline: Instant) -> Result<(), WebError> {
+        if self.identity.etag.is_some() || self.identity.last_modified.is_some() {
+            return Ok(());
+        }
+        let end = (self.header.len() as u64).min(self.size).saturating_sub(1);
+        let f = self.client.get(
+            &self.url,
+            Want::Range {
+                start: 0,
+                end,
+                total: Some(self.size),
+            },
+            Some(deadline),
+        )?;
+        self.check_identity(&f.identity)?;
+        if f.body.get(..self.header.len()) != Some(&self.header[..]) {
+            return Err(WebError::new(
+                WebErrorKind::Changed,
+                format!(
+                    "{} changed on the server while open (its header differs; the server sends no ETag or Last-Modified); reopen it to read the new version",
+                    self.name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// When a read starting now must be done (see `WebOptions::read_timeout_ms`).
     fn read_deadline(&self) -> Instant {
         Instant::now() + Duration::from_millis(self.opts.read_timeout_ms)
@@ -658,6 +689,7 @@ impl Inner {
             body,
             identity,
             whole_file,
+            new_connection,
         } = self.client.get(
             &self.url,
             Want::Range {
@@ -668,6 +700,9 @@ impl Inner {
             Some(deadline),
         )?;
         self.check_identity(&identity)?;
+        if new_connection && !whole_file && first > 0 {
+            self.check_header_unchanged(deadline)?;
+        }
         let body = if whole_file {
             // A tiny file served without Range support: the body is the whole file, whose size
             // check_identity just confirmed.

@@ -124,6 +124,8 @@ pub(crate) struct Fetched {
     pub identity: Identity,
     /// The server answered 200 with the whole file instead of 206.
     pub whole_file: bool,
+    /// The request went over a connection made for it (not one kept alive).
+    pub new_connection: bool,
 }
 
 /// What a GET asks for.
@@ -449,6 +451,7 @@ impl Client {
                             body,
                             identity: identity(rtotal),
                             whole_file: false,
+                            new_connection: !reused,
                         });
                     }
                 }
@@ -481,6 +484,7 @@ impl Client {
                     body,
                     identity: identity(rtotal),
                     whole_file: false,
+                    new_connection: !reused,
                 })
             }
             200 => match want {
@@ -504,6 +508,7 @@ impl Client {
                         body,
                         identity: identity(Some(n)),
                         whole_file: true,
+                        new_connection: !reused,
                     })
                 }
                 Want::Range { start, .. } => {
@@ -517,6 +522,7 @@ impl Client {
                             body,
                             identity: identity(Some(n)),
                             whole_file: true,
+                            new_connection: !reused,
                         });
                     }
                     Outcome::Fatal(WebError::with_status(
@@ -539,6 +545,7 @@ impl Client {
                         body: Vec::new(),
                         identity: identity(Some(t)),
                         whole_file: false,
+                        new_connection: !reused,
                     }),
                     _ => Outcome::Fatal(WebError::with_status(
                         WebErrorKind::Http,

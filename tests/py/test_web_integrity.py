@@ -284,3 +284,26 @@ def test_read_deadline_bounds_a_trickling_server(server):
     p, took = run_shell(uri, QUERIES[:1])
     assert p.returncode != 0, p.stdout
     assert took < 15, "took %.1f s" % took
+
+
+def test_replaced_file_without_validators_is_detected(site, server):
+    """A server sending no ETag/Last-Modified, and a file replaced by one of the same size while
+    open: before, pages of both versions were mixed; now a new connection re-checks the header."""
+    import urllib.parse
+    path = os.path.join(site, "replaced.db")
+    shutil.copy(os.path.join(site, "comp.db"), path)
+    url = server.url("replaced.db", "noval+close")
+    c = sqlite3.connect("file:/__web__?vfs=web&mode=ro&immutable=1&web_nodbi=1&web_url=" +
+                        urllib.parse.quote(url, safe=""), uri=True)
+    n = c.execute("SELECT count(*) FROM nested_vfs_zstd_dicts").fetchone()[0]
+    size = os.path.getsize(path)
+    o = sqlite3.connect(path)
+    o.execute("UPDATE nested_vfs_zstd_pages SET btree_interior = NOT btree_interior WHERE pageno = 3")
+    o.commit()
+    o.close()
+    assert os.path.getsize(path) == size
+    with pytest.raises(sqlite3.Error) as ei:
+        c.execute("SELECT count(*), sum(length(data)) FROM nested_vfs_zstd_pages").fetchone()
+    c.close()
+    assert n >= 0
+    assert "disk I/O" in str(ei.value) or "changed" in str(ei.value), str(ei.value)

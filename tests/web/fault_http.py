@@ -16,6 +16,7 @@ file's size and mtime) and misbehaves as MODES says, a '+'-separated list ("ok" 
   star       206 answers say `Content-Range: bytes */SIZE`
   leftover   after every response, 7 stray bytes follow on the kept-alive connection
   noval      no ETag and no Last-Modified
+  close      every response closes its connection (each request needs a new one)
   delay      every response waits 0.3 s (so that transfers are in flight when a client forks)
 It exits after --ttl seconds (default 600) or on SIGTERM.
 """
@@ -84,6 +85,9 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in headers.items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
+        if "close" in modes:
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
         try:
             if trickle:
@@ -124,6 +128,11 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        # clients abort transfers on purpose (too large, too slow, the file closed)
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 def main():
