@@ -22,10 +22,11 @@
 //! lead to is still verified: every inner page row carries its own checksum (see `codec`), so
 //! a wrong outer page shows up as a missing page or a checksum error, not as other rows.
 
+use super::dbi_check::{check_dbi_bytes, verify_pages, MainFile};
+pub use super::dbi_check::{pages_digest, DIGEST_KEY};
 use super::file::WebFile;
 use super::http::{Client, Want};
 use super::{display_url, Log, WebError, WebErrorKind, WebOptions};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The raw bytes of a .dbi file (a SQLite database) and where they came from.
@@ -35,49 +36,6 @@ pub struct DbiSource {
     pub origin: String,
     /// The whole file. Checked: SQLite magic and `application_id` 0x646269.
     pub bytes: Vec<u8>,
-}
-
-/// `application_id` of a .dbi file ("dbi").
-pub const DBI_APPLICATION_ID: u32 = 0x0064_6269;
-
-/// The `web_dbi_meta` key whose value is [`pages_digest`] of the .dbi's pages (hex text).
-pub const DIGEST_KEY: &str = "genomicsqlite_pages_sha256";
-
-/// SHA-256, in lowercase hex, of the .dbi's pages in ascending offset order, each as its offset
-/// (8 bytes big-endian), its length (8 bytes big-endian) and its bytes. The writer stores it
-/// under [`DIGEST_KEY`]; the reader recomputes it.
-pub fn pages_digest<'a>(pages: impl IntoIterator<Item = (u64, &'a [u8])>) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for (offset, data) in pages {
-        h.update(offset.to_be_bytes());
-        h.update((data.len() as u64).to_be_bytes());
-        h.update(data);
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn check_dbi_bytes(bytes: &[u8]) -> Result<(), String> {
-    if bytes.len() < 100 || &bytes[..16] != b"SQLite format 3\0" {
-        return Err("not a SQLite database".to_string());
-    }
-    let app = u32::from_be_bytes([bytes[68], bytes[69], bytes[70], bytes[71]]);
-    if app != DBI_APPLICATION_ID {
-        return Err(format!(
-            "application_id is 0x{app:x}, not 0x{DBI_APPLICATION_ID:x}"
-        ));
-    }
-    Ok(())
-}
-
-/// Page size recorded in a SQLite header (bytes 16-17; 1 means 65536).
-fn sqlite_page_size(header: &[u8]) -> Option<u64> {
-    if header.len() < 100 || &header[..16] != b"SQLite format 3\0" {
-        return None;
-    }
-    let v = u16::from_be_bytes([header[16], header[17]]) as u64;
-    let ps = if v == 1 { 65536 } else { v };
-    (ps >= 512 && ps.is_power_of_two()).then_some(ps)
 }
 
 /// The largest probed .dbi worth reading for a main file of `size` bytes: it holds a few
@@ -219,73 +177,27 @@ impl WebFile {
         I: IntoIterator<Item = (u64, Vec<u8>)>,
     {
         let i = self.inner();
-        let Some(ps) = sqlite_page_size(&i.header) else {
-            self.reject_dbi(origin, "the main file does not begin with a SQLite header");
-            return 0;
+        let first_chunk = i.first_chunk();
+        let main = MainFile {
+            header: &i.header,
+            size: i.size(),
+            first_chunk: first_chunk.as_deref().map(|c| c.as_slice()),
         };
-        let mut map = HashMap::new();
-        let mut bytes = 0usize;
         let limit = i.opts.max_dbi_mib as usize * 1024 * 1024;
-        for (offset, data) in pages {
-            if data.len() as u64 != ps || offset % ps != 0 || offset.saturating_add(ps) > i.size() {
-                self.reject_dbi(
-                    origin,
-                    &format!("page at offset {offset} ({} bytes) does not fit the main file's {ps}-byte pages and size {}", data.len(), i.size()),
-                );
-                return 0;
+        match verify_pages(&main, pages, digest, limit) {
+            Ok((ps, map)) => {
+                let n = map.len();
+                i.set_dbi(ps, map);
+                i.log.emit(2, || {
+                    format!("using .dbi {origin}: {n} pages of {ps} bytes")
+                });
+                n
             }
-            bytes += data.len();
-            if bytes > limit {
-                self.reject_dbi(
-                    origin,
-                    &format!("pages exceed the {} MiB limit", i.opts.max_dbi_mib),
-                );
-                return 0;
-            }
-            if map.insert(offset / ps, data).is_some() {
-                self.reject_dbi(origin, &format!("it has two pages at offset {offset}"));
-                return 0;
+            Err(reason) => {
+                self.reject_dbi(origin, &reason);
+                0
             }
         }
-        if let Some(recorded) = digest {
-            let mut sorted: Vec<(u64, &[u8])> =
-                map.iter().map(|(&p, d)| (p * ps, d.as_slice())).collect();
-            sorted.sort_unstable_by_key(|&(o, _)| o);
-            if pages_digest(sorted) != recorded.trim().to_ascii_lowercase() {
-                self.reject_dbi(
-                    origin,
-                    "damaged: its pages do not match the digest it records",
-                );
-                return 0;
-            }
-        }
-        if let Some(offset) = i.first_chunk_mismatch(ps, &map) {
-            self.reject_dbi(
-                origin,
-                &format!("its page at offset {offset} differs from the main file's"),
-            );
-            return 0;
-        }
-        match map.get(&0) {
-            None => {
-                self.reject_dbi(origin, "it has no copy of page 1");
-                return 0;
-            }
-            Some(p0) if p0.len() < 100 || p0[..100] != i.header[..] => {
-                self.reject_dbi(
-                    origin,
-                    "stale: its copy of page 1 differs from the main file's header",
-                );
-                return 0;
-            }
-            Some(_) => {}
-        }
-        let n = map.len();
-        i.set_dbi(ps, map);
-        i.log.emit(2, || {
-            format!("using .dbi {origin}: {n} pages of {ps} bytes")
-        });
-        n
     }
 
     /// Tell the reader the .dbi could not be used (e.g. the caller's SQLite could not read it):
@@ -298,29 +210,5 @@ impl WebFile {
     /// Pages currently served from the .dbi.
     pub fn dbi_pages(&self) -> usize {
         self.inner().dbi_page_count()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn headers() {
-        let mut h = vec![0u8; 100];
-        h[..16].copy_from_slice(b"SQLite format 3\0");
-        let mut ps = |a: u8, b: u8| {
-            h[16] = a;
-            h[17] = b;
-            sqlite_page_size(&h)
-        };
-        assert_eq!(ps(0, 1), Some(65536));
-        assert_eq!(ps(0x10, 0), Some(4096));
-        assert_eq!(ps(0, 0), None);
-        assert_eq!(ps(3, 0), None);
-        assert!(check_dbi_bytes(&h).is_err());
-        h[68..72].copy_from_slice(&DBI_APPLICATION_ID.to_be_bytes());
-        assert!(check_dbi_bytes(&h).is_ok());
-        assert!(check_dbi_bytes(b"short").is_err());
-        assert_eq!(sqlite_page_size(b"short"), None);
     }
 }

@@ -757,24 +757,9 @@ impl Inner {
         }
     }
 
-    /// The offset of the first of `pages` (by page index) that lies in the first chunk, which
-    /// was fetched at open, and differs from it; `None` when all agree (or it was evicted).
-    pub(crate) fn first_chunk_mismatch(
-        &self,
-        page_size: u64,
-        pages: &HashMap<u64, Vec<u8>>,
-    ) -> Option<u64> {
-        let first = self.lock().cache.get(0)?;
-        let mut at_hand: Vec<u64> = pages
-            .keys()
-            .copied()
-            .filter(|&p| (p + 1) * page_size <= first.len() as u64)
-            .collect();
-        at_hand.sort_unstable();
-        at_hand.into_iter().find_map(|p| {
-            let start = (p * page_size) as usize;
-            (first[start..start + page_size as usize] != pages[&p][..]).then_some(p * page_size)
-        })
+    /// The first chunk, fetched at open, if it is still cached.
+    pub(crate) fn first_chunk(&self) -> Option<Arc<Vec<u8>>> {
+        self.lock().cache.get(0)
     }
 
     pub(crate) fn set_dbi(&self, page_size: u64, pages: HashMap<u64, Vec<u8>>) {

@@ -2,6 +2,7 @@
 //! when the server offers it), one GET per call, classification of the response, and retries with
 //! exponential backoff within a bounded total time.
 
+use super::response::{check_partial, parse_content_range, Partial};
 use super::{display_url, Log, WebError, WebErrorKind, WebOptions};
 use curl::easy::{Easy2, Handler, HttpVersion, List, WriteError};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -177,36 +178,8 @@ enum Outcome {
 
 /// How long a refused connection or a failed name resolution is retried.
 pub(crate) const UNREACHABLE_RETRY_MS: u64 = 2_000;
-/// The largest file size believed: SQLite's own limit (2^32 pages of 64 KiB). A larger
-/// Content-Range total is a server error, not a database.
-const MAX_PLAUSIBLE_SIZE: u64 = 1 << 48;
 /// curl's code for a response that does not parse as HTTP (CURLE_WEIRD_SERVER_REPLY).
 const CURLE_WEIRD_SERVER_REPLY: u32 = 8;
-
-/// A parsed `Content-Range`: the range (if not `*`) and the total size (if not `*`).
-type ContentRange = (Option<(u64, u64)>, Option<u64>);
-
-fn parse_content_range(v: &str) -> Option<ContentRange> {
-    // "bytes 0-99/1234", "bytes */1234", "bytes 0-99/*"
-    let v = v.trim();
-    let rest = v
-        .strip_prefix("bytes")
-        .or_else(|| v.strip_prefix("BYTES"))?
-        .trim_start();
-    let (range, total) = rest.split_once('/')?;
-    let total = if total.trim() == "*" {
-        None
-    } else {
-        Some(total.trim().parse().ok()?)
-    };
-    let range = if range.trim() == "*" {
-        None
-    } else {
-        let (a, b) = range.trim().split_once('-')?;
-        Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
-    };
-    Some((range, total))
-}
 
 fn curl_err(url: &str, what: &str, e: &curl::Error) -> WebError {
     let mut m = format!("{} {}: {}", what, display_url(url), e.description());
@@ -404,82 +377,30 @@ impl Client {
                         WebErrorKind::Http, 206, format!("GET {name}: unexpected HTTP 206 (partial content) for a whole-file request"),
                     ));
                 };
-                let Some((range, rtotal)) = content_range.as_deref().and_then(parse_content_range)
-                else {
-                    return Outcome::Fatal(WebError::with_status(
-                        WebErrorKind::RangeUnsupported, 206,
-                        format!("{what} {name}: HTTP 206 without a valid Content-Range header ({content_range:?})"),
-                    ));
+                let fail = |kind, why: String| {
+                    WebError::with_status(kind, 206, format!("{what} {name}: {why}"))
                 };
-                let Some((a, b)) = range else {
-                    return Outcome::Fatal(WebError::with_status(
-                        WebErrorKind::RangeUnsupported,
-                        206,
-                        format!(
-                            "{what} {name}: the server answered 206 (partial content) with no range in it (Content-Range: {})",
-                            content_range.unwrap_or_default()
-                        ),
-                    ));
-                };
-                if let Some(t) = rtotal.filter(|&t| t > MAX_PLAUSIBLE_SIZE || b >= t) {
-                    return Outcome::Fatal(WebError::with_status(
-                        WebErrorKind::Http,
-                        206,
-                        format!(
-                            "{what} {name}: the server reported an impossible file size of {t} bytes (Content-Range: {})",
-                            content_range.unwrap_or_default()
-                        ),
-                    ));
-                }
-                if overflow {
-                    return Outcome::Fatal(WebError::with_status(
-                        WebErrorKind::Http,
-                        206,
-                        format!(
-                            "{what} {name}: the server sent more than the {limit} bytes asked for (Content-Range: {}{})",
-                            content_range.unwrap_or_default(),
-                            content_length
-                                .map(|n| format!(", Content-Length: {n}"))
-                                .unwrap_or_default()
-                        ),
-                    ));
-                }
-                if let (Some(t), Some(rt)) = (total, rtotal) {
-                    if t != rt {
-                        // Size changed: let the caller report it (it knows what was opened).
-                        return Outcome::Done(Fetched {
-                            body,
-                            identity: identity(rtotal),
-                            whole_file: false,
-                            new_connection: !reused,
-                        });
+                let verdict = check_partial(
+                    start,
+                    end,
+                    total,
+                    content_range.as_deref(),
+                    content_length,
+                    body.len(),
+                    overflow,
+                );
+                let rtotal = match verdict {
+                    Partial::Good { total } => total,
+                    // Let the caller report it (it knows what was opened).
+                    Partial::SizeChanged { total } => Some(total),
+                    Partial::RangeUnsupported(why) => {
+                        return Outcome::Fatal(fail(WebErrorKind::RangeUnsupported, why))
                     }
-                }
-                let expect_end = match rtotal {
-                    Some(t) if t > 0 => end.min(t - 1),
-                    _ => end,
+                    Partial::Invalid(why) => return Outcome::Fatal(fail(WebErrorKind::Http, why)),
+                    Partial::Truncated(why) => {
+                        return Outcome::Retry(fail(WebErrorKind::Network, why))
+                    }
                 };
-                if a != start || b != expect_end || b < a {
-                    return Outcome::Fatal(WebError::with_status(
-                        WebErrorKind::RangeUnsupported,
-                        206,
-                        format!(
-                            "{what} {name}: server answered a different range ({})",
-                            content_range.unwrap_or_default()
-                        ),
-                    ));
-                }
-                if body.len() as u64 != b - a + 1 {
-                    return Outcome::Retry(WebError::with_status(
-                        WebErrorKind::Network,
-                        206,
-                        format!(
-                            "{what} {name}: truncated response ({} of {} bytes)",
-                            body.len(),
-                            b - a + 1
-                        ),
-                    ));
-                }
                 Outcome::Done(Fetched {
                     body,
                     identity: identity(rtotal),
@@ -683,26 +604,4 @@ fn ca_bundle() -> Option<&'static str> {
                 .find(|p| !p.is_empty() && std::path::Path::new(p).is_file())
         })
         .as_deref()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_content_range;
-    #[test]
-    fn content_range() {
-        assert_eq!(
-            parse_content_range("bytes 0-99/1234"),
-            Some((Some((0, 99)), Some(1234)))
-        );
-        assert_eq!(
-            parse_content_range("bytes */1234"),
-            Some((None, Some(1234)))
-        );
-        assert_eq!(
-            parse_content_range("bytes 5-9/*"),
-            Some((Some((5, 9)), None))
-        );
-        assert_eq!(parse_content_range("garbage"), None);
-        assert_eq!(parse_content_range("bytes 9-x/10"), None);
-    }
 }

@@ -59,8 +59,10 @@
 
 mod cache;
 mod dbi;
+mod dbi_check;
 mod file;
 mod http;
+mod response;
 
 pub use dbi::{pages_digest, DbiSource, DIGEST_KEY};
 pub use file::{WebFile, WebStats};
