@@ -186,6 +186,8 @@ run_pytest "python binding (default python3, no enable_load_extension)" .venv/de
 run_pytest "python binding (Debian python3)" .venv/debian bindings/python/tests
 run_suite  "C/C++ header, programs, valgrind, install" bash tests/c/run.sh
 run_suite  "genomicsqlite command" bash tests/shell/run.sh
+run_suite  "mutation campaign (short)" .venv/debian/bin/python tests/mutation_campaign.py --cases 60 --seed 16
+run_suite  "fuzz targets (15 s each)" bash fuzz/run.sh --ci
 
 # ---------------------------------------------------------------------------------------------
 section "summary ($((SECONDS - START))s; logs in $LOGDIR)"
