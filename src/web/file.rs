@@ -120,11 +120,18 @@ fn fork_generation() -> u32 {
 ///   (bounded by the .dbi size limit `max_dbi_mib`).
 /// * **Consistency.** Every response's size (Content-Range total), ETag and Last-Modified are
 ///   compared with those seen at open; any difference makes this and every later read fail with
-///   [`WebErrorKind::Changed`], so bytes of two versions are never mixed.
-/// * **Failures.** Connection errors, timeouts, 5xx, 408 and 429 are retried with exponential
-///   backoff within `retry_total_ms`; the final error names the URL and the status or curl error.
+///   [`WebErrorKind::Changed`], so bytes of two versions are never mixed. A file served without
+///   ETag and Last-Modified has its header fetched again on every new connection.
+/// * **Failures.** Timeouts, broken transfers, 5xx, 408 and 429 are retried with exponential
+///   backoff within `retry_total_ms`; a refused connection or an unknown host name for at most
+///   2 s; whatever went wrong on a kept-alive connection once more on a new one. Every read of
+///   SQLite's is done within `read_timeout_ms`. The final error names the URL and what the
+///   server did (status, curl error, the headers that do not fit the request).
 /// * **Connections.** curl easy handles are pooled and reused (keep-alive; HTTP/2 over TLS when
 ///   offered; redirects followed). Dropping the file aborts its background transfers.
+/// * **fork().** A child process does not use the connections and read-ahead threads it
+///   inherited (the threads stayed in the parent, the connections are the parent's): its first
+///   read gives it its own (see `WebFile::jobs`); the parent's are untouched.
 pub struct WebFile {
     inner: Arc<Inner>,
     prefetch: Mutex<Prefetch>,

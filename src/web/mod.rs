@@ -39,10 +39,11 @@
 //! *locates and downloads* the .dbi ([`WebFile::fetch_dbi`], probing `URL.dbi` quietly unless the URL
 //! has a query string or `nodbi` is set, or using `dbi_url`, an `http(s)://` URL or a `file:` path),
 //! checks its SQLite magic and `application_id` (0x646269), and later *verifies and serves* the
-//! pages the VFS extracted ([`WebFile::install_dbi`]): the page at offset 0 must begin with the
-//! same 100 bytes as the main file (whose header changes on every write, so a stale .dbi is caught),
-//! every page must have the main file's page size and lie inside the file. A stale or corrupt
-//! .dbi produces exactly one warning (log level >= 1) and is ignored.
+//! pages the VFS extracted ([`WebFile::install_dbi`]; the checks are described in `dbi.rs`: the
+//! digest the .dbi records, the header, the bytes of the main file's first chunk, the shape).
+//! A stale, foreign or damaged .dbi produces exactly one warning (log level >= 1) and is
+//! ignored. Probing `URL.dbi` costs little when it is broken: one attempt limited to
+//! `dbi_timeout_ms`, retries for at most 1 s, and at most a quarter of the main file's size.
 //!
 //! # Batching, read-ahead and memory
 //! See [`WebFile`] for the design: aligned `small_kib` chunks, sequential-stream detection with
