@@ -43,6 +43,8 @@ def _peer():
 
 
 OURS = _ours()
+# our `genomicsqlite` command
+BIN = os.environ.get("GENOMICSQLITE_BIN") or os.path.join(REPO, "target", "release", "genomicsqlite")
 PEER = _peer()
 LIBS = {"ours": OURS, "peer": PEER}
 AGAINST_PEER = bool(PEER) and os.path.realpath(OURS) == os.path.realpath(PEER)

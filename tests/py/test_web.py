@@ -21,10 +21,9 @@ import urllib.parse
 import pytest
 
 import gsqtool
-from conftest import OURS, PEER, REPO
+from conftest import BIN, OURS, PEER, REPO
 
 NGINX_SH = os.path.join(REPO, "tests", "web", "nginx.sh")
-BIN = os.environ.get("GENOMICSQLITE_BIN") or os.path.join(REPO, "target", "release", "genomicsqlite")
 
 # Full-scan aggregates, index joins, point lookups (rowid, WITHOUT ROWID, blob).
 QUERIES = [

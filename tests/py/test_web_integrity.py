@@ -15,10 +15,9 @@ import time
 import pytest
 
 import gsqtool
-from conftest import OURS, REPO
+from conftest import BIN, OURS, REPO
 
 SERVER = os.path.join(REPO, "tests", "web", "fault_http.py")
-BIN = os.environ.get("GENOMICSQLITE_BIN") or os.path.join(REPO, "target", "release", "genomicsqlite")
 QUERIES = [
     "SELECT count(*), sum(a), total(big) FROM ints",
     "SELECT count(*), sum(length(v)), sum(n) FROM texts",
