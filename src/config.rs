@@ -103,7 +103,19 @@ pub struct Config {
     /// Open mode override ("ro", "rw" or "rwc"), as in SQLite URIs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
+    /// Web reads: directory of a persistent cache of web reads shared by processes
+    /// (`SQLITE_WEB_CACHE_DIR`); none by default. Like the next key, printed only when set, so
+    /// that the defaults stay 0.9.4's (see [`OPTIONAL_URI_KEYS`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_cache_dir: Option<String>,
+    /// Web reads: size bound of that cache in MiB (`SQLITE_WEB_CACHE_MIB`; 1024 when not given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_cache_MiB: Option<i64>,
 }
+
+/// Keys left out of the JSON when not set (their defaults are not 0.9.4's to print), which
+/// [`OpenUri::parse`] therefore reads from a URI by name; `true` for a number, else text.
+const OPTIONAL_URI_KEYS: [(&str, bool); 2] = [("web_cache_dir", false), ("web_cache_MiB", true)];
 
 impl Default for Config {
     fn default() -> Self {
@@ -125,6 +137,8 @@ impl Default for Config {
             web_request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
             web_dbi_timeout_ms: DEFAULT_DBI_TIMEOUT_MS,
             mode: None,
+            web_cache_dir: None,
+            web_cache_MiB: None,
         }
     }
 }
@@ -187,6 +201,9 @@ impl Config {
             ("web_dbi_timeout_ms", self.web_dbi_timeout_ms),
         ] {
             in_range(key, ms, 1..=86_400_000)?;
+        }
+        if let Some(mib) = self.web_cache_MiB {
+            in_range("web_cache_MiB", mib, 1..=(1 << 30))?;
         }
         match self.mode.as_deref() {
             None | Some("ro" | "rw" | "rwc") => Ok(()),
@@ -355,6 +372,16 @@ impl OpenUri {
                 Value::Number(_) => parse_int(name, &text).map_err(in_uri)?.into(),
                 _ => text.into(),
             };
+        }
+        for (key, numeric) in OPTIONAL_URI_KEYS {
+            if let (false, Some(text)) = (map.contains_key(key), param(key)) {
+                let value = if numeric {
+                    parse_int(key, &text).map_err(in_uri)?.into()
+                } else {
+                    text.into()
+                };
+                map.insert(key.into(), value);
+            }
         }
         let outer_page_size = match param("outer_page_size") {
             None => None,
@@ -898,6 +925,26 @@ mod tests {
             .unwrap_err()
             .0
             .contains("the_key"));
+    }
+
+    #[test]
+    fn cache_keys_travel_when_set_and_parse_back() {
+        let c = Config {
+            web_cache_dir: Some("/scratch/c d".into()),
+            web_cache_MiB: Some(64),
+            ..Config::default()
+        };
+        let web = web_params(&c);
+        assert_eq!(
+            web,
+            "&web_small_KiB=64&web_cache_dir=%2Fscratch%2Fc%20d&web_cache_MiB=64"
+        );
+        let pairs = [("web_cache_dir", "/scratch/c d"), ("web_cache_MiB", "64")];
+        let get = |k: &str| pairs.iter().find(|p| p.0 == k).map(|p| p.1.to_string());
+        let parsed = OpenUri::parse(Config::default(), get).unwrap();
+        assert_eq!(parsed.config, c);
+        assert!(!Config::default().to_json().contains("web_cache"));
+        assert!(Config::from_json(r#"{"web_cache_MiB": 0}"#).is_err());
     }
 
     #[test]

@@ -763,7 +763,7 @@ impl PageStore {
             Some(size) => size,
             // The first write to a new database (VACUUM INTO writes page 1 last, so it may be
             // any page) tells the page size.
-            None if valid_page_size(data.len()) && offset % data.len() as u64 == 0 => {
+            None if valid_page_size(data.len()) && offset.is_multiple_of(data.len() as u64) => {
                 self.page_size = Some(data.len());
                 data.len()
             }

@@ -2,6 +2,7 @@
 
 use super::cache::ChunkCache;
 use super::dbi::{self, DbiSource};
+use super::disk_cache::DiskCache;
 use super::http::{Client, Fetched, Identity, Want};
 use super::{display_url, Log, WebError, WebErrorKind, WebOptions};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -87,6 +88,8 @@ pub(crate) struct Inner {
     prefetch_requests: AtomicU64,
     cache_hits: AtomicU64,
     dbi_hits: AtomicU64,
+    /// The persistent cache shared with other processes (`web_cache_dir`), if configured.
+    pub(crate) disk: Option<DiskCache>,
 }
 
 /// Which process the current one is: a child after `fork()` has another id than its parent,
@@ -237,8 +240,13 @@ impl WebFile {
     pub fn open(url: &str, opts: &WebOptions) -> Result<WebFile, WebError> {
         check_args(url, opts)?;
         let client = Client::new(opts);
-        let first = client.get(url, first_request(opts), Some(open_deadline(opts)))?;
-        WebFile::finish_open(url, opts, client, first)
+        let disk = DiskCache::new(opts, url);
+        let _open_lock = disk.as_ref().and_then(DiskCache::lock_open);
+        let first = match disk.as_ref().and_then(|d| d.revalidate(&client, url)) {
+            Some(first) => first,
+            None => client.get(url, first_request(opts), Some(open_deadline(opts)))?,
+        };
+        WebFile::finish_open(url, opts, client, first, disk)
     }
 
     /// [`open`](Self::open) and [`fetch_dbi`](Self::fetch_dbi) at once: the .dbi is downloaded
@@ -250,6 +258,15 @@ impl WebFile {
     ) -> Result<(WebFile, Option<DbiSource>), WebError> {
         check_args(url, opts)?;
         let client = Client::new(opts);
+        // With a disk cache, processes opening the URL together wait for the first one, and a
+        // version already cached costs one small request; the .dbi then comes from the cache.
+        let disk = DiskCache::new(opts, url);
+        let _open_lock = disk.as_ref().and_then(DiskCache::lock_open);
+        if let Some(first) = disk.as_ref().and_then(|d| d.revalidate(&client, url)) {
+            let file = WebFile::finish_open(url, opts, client, first, disk)?;
+            let dbi = file.fetch_dbi_cached()?;
+            return Ok((file, dbi));
+        }
         let name = display_url(url);
         let warned = AtomicBool::new(false);
         let loc = dbi::location(opts, url);
@@ -287,7 +304,7 @@ impl WebFile {
             };
             (first, dbi)
         });
-        let file = WebFile::finish_open(url, opts, client, first?)?;
+        let file = WebFile::finish_open(url, opts, client, first?, disk)?;
         if warned.load(Ordering::Relaxed) {
             file.inner.dbi_warned.store(true, Ordering::Relaxed);
         }
@@ -306,6 +323,9 @@ impl WebFile {
             }
             fits
         });
+        if let Some(s) = &dbi {
+            file.remember_dbi(s);
+        }
         Ok((file, dbi))
     }
 
@@ -314,6 +334,7 @@ impl WebFile {
         opts: &WebOptions,
         client: Client,
         f: Fetched,
+        disk: Option<DiskCache>,
     ) -> Result<WebFile, WebError> {
         let name = display_url(url);
         let log = Log::new(opts.log_level);
@@ -355,6 +376,9 @@ impl WebFile {
         let max_chunks = (max_req / chunk).max(1);
         let mut cache = ChunkCache::new(budget);
         let header = first[..first.len().min(100)].to_vec();
+        if let Some(d) = &disk {
+            d.begin(&identity, &first);
+        }
         if !first.is_empty() {
             cache.insert(0, first);
         }
@@ -394,6 +418,7 @@ impl WebFile {
             prefetch_requests: AtomicU64::new(0),
             cache_hits: AtomicU64::new(0),
             dbi_hits: AtomicU64::new(0),
+            disk,
         });
         let prefetch = Mutex::new(Prefetch::start(&inner));
         Ok(WebFile { inner, prefetch })
@@ -683,8 +708,21 @@ impl Inner {
         Instant::now() + Duration::from_millis(self.opts.read_timeout_ms)
     }
 
-    /// Fetch chunks `first..=last` in one request and split the body.
+    /// Chunks `first..=last`, through the disk cache if there is one.
     fn fetch_chunks(
+        &self,
+        first: u64,
+        last: u64,
+        deadline: Instant,
+    ) -> Result<Vec<Vec<u8>>, WebError> {
+        match &self.disk {
+            Some(d) => d.fetch_through(first, last, |a, b| self.fetch_chunks_net(a, b, deadline)),
+            None => self.fetch_chunks_net(first, last, deadline),
+        }
+    }
+
+    /// Fetch chunks `first..=last` in one request and split the body.
+    fn fetch_chunks_net(
         &self,
         first: u64,
         last: u64,

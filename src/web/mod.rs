@@ -61,6 +61,7 @@
 mod cache;
 mod dbi;
 mod dbi_check;
+mod disk_cache;
 mod file;
 mod http;
 mod response;
@@ -189,6 +190,12 @@ pub struct WebOptions {
     /// for at most 1 s): a slow or failing optional helper delays an open by at most about
     /// this much (`web_dbi_timeout_ms`, default 5000).
     pub dbi_timeout_ms: u64,
+    /// Directory of the persistent cache shared by processes (`web_cache_dir`,
+    /// `SQLITE_WEB_CACHE_DIR`); `None` or empty: no disk cache.
+    pub cache_dir: Option<String>,
+    /// Size bound of the disk cache in MiB (`web_cache_MiB`, `SQLITE_WEB_CACHE_MIB`; default
+    /// 1024), kept by deleting the least recently used entries.
+    pub disk_cache_mib: u64,
 }
 
 impl Default for WebOptions {
@@ -209,6 +216,8 @@ impl Default for WebOptions {
             retry_total_ms: 45_000,
             max_dbi_mib: 1024,
             dbi_timeout_ms: crate::config::DEFAULT_DBI_TIMEOUT_MS,
+            cache_dir: None,
+            disk_cache_mib: 1024,
         }
     }
 }
@@ -230,7 +239,7 @@ fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, WebError
 
 impl WebOptions {
     /// Defaults merged with the environment: `SQLITE_WEB_LOG=N`, `SQLITE_WEB_INSECURE=1`,
-    /// `SQLITE_WEB_NODBI=1`. Empty variables are ignored; a malformed value is an error naming it.
+    /// `SQLITE_WEB_NODBI=1`, `SQLITE_WEB_CACHE_DIR=DIR`, `SQLITE_WEB_CACHE_MIB=N`. Empty variables are ignored; a malformed value is an error naming it.
     pub fn from_env() -> Result<WebOptions, WebError> {
         let mut o = WebOptions::default();
         o.merge_env(|k| std::env::var(k).ok())?;
@@ -248,14 +257,24 @@ impl WebOptions {
         if let Some(v) = get("SQLITE_WEB_NODBI").filter(|v| !v.trim().is_empty()) {
             self.nodbi = parse_bool("SQLITE_WEB_NODBI", &v)?;
         }
+        for (var, key) in [
+            ("SQLITE_WEB_CACHE_DIR", "web_cache_dir"),
+            ("SQLITE_WEB_CACHE_MIB", "web_cache_MiB"),
+        ] {
+            if let Some(v) = get(var).filter(|v| !v.trim().is_empty()) {
+                self.set_uri_param(key, &v)?;
+            }
+        }
         Ok(())
     }
 
     /// Apply one URI / configuration parameter. Returns `Ok(false)` for a key this module does
     /// not know (the caller decides whether that is an error). Keys (case-insensitive):
     /// `web_insecure`, `web_nodbi`, `web_small_KiB`, `web_dbi_url` (empty = none), `web_log`
-    /// (also `SQLITE_WEB_LOG`), `web_cache_MiB`, `web_max_request_KiB`, `web_prefetch_threads`,
-    /// `web_retry_ms`, `web_dbi_timeout_ms`, `web_request_timeout_ms`, `web_read_timeout_ms`.
+    /// (also `SQLITE_WEB_LOG`), `web_cache_dir` (empty = none), `web_cache_MiB` (of the disk
+    /// cache), `web_memory_MiB` (of the in-memory chunk cache), `web_max_request_KiB`,
+    /// `web_prefetch_threads`, `web_retry_ms`, `web_dbi_timeout_ms`, `web_request_timeout_ms`,
+    /// `web_read_timeout_ms`.
     pub fn set_uri_param(&mut self, key: &str, value: &str) -> Result<bool, WebError> {
         match key.to_ascii_lowercase().as_str() {
             "web_insecure" => self.insecure = parse_bool(key, value)?,
@@ -272,7 +291,9 @@ impl WebOptions {
                 let n: i32 = parse_num(key, value)?;
                 self.log_level = n.clamp(0, 5);
             }
-            "web_cache_mib" => self.cache_mib = parse_num(key, value)?,
+            "web_memory_mib" => self.cache_mib = parse_num(key, value)?,
+            "web_cache_dir" => self.cache_dir = Some(value.to_string()).filter(|v| !v.is_empty()),
+            "web_cache_mib" => self.disk_cache_mib = parse_num(key, value)?,
             "web_max_request_kib" => self.max_request_kib = parse_num(key, value)?,
             "web_prefetch_threads" => self.prefetch_threads = parse_num(key, value)?,
             "web_retry_ms" => self.retry_total_ms = parse_num(key, value)?,
@@ -297,6 +318,12 @@ impl WebOptions {
             return bad(format!(
                 "web cache must be 1..1048576 MiB, got {}",
                 self.cache_mib
+            ));
+        }
+        if self.disk_cache_mib == 0 || self.disk_cache_mib > 1 << 30 {
+            return bad(format!(
+                "web_cache_MiB must be 1..1073741824, got {}",
+                self.disk_cache_mib
             ));
         }
         if self.max_request_kib > 1 << 20 {
