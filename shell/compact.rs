@@ -284,6 +284,7 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
     } else {
         tmp1
     };
+    crate::identity::stamp(&result.path)?;
     let out_size = fsutil::file_size(&result.path);
     result.commit(&out)?;
     let secs = t0.elapsed().as_secs_f64();

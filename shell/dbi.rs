@@ -15,8 +15,10 @@
 //!     nearly every page read needs; GenomicSQLite 0.9.4 leaves them out).
 //!
 //! web_dbi_meta holds `page_size`, `dbfile_size` and one `main.NAME` row (value NULL) for
-//! sqlite_master and for each entry of sqlite_master, and the digest of the pages that lets
-//! readers detect a damaged .dbi (`genomicsqlite_pages_sha256`, see `genomicsqlite::web`).
+//! sqlite_master and for each entry of sqlite_master, the digest of the pages that lets
+//! readers detect a damaged .dbi (`genomicsqlite_pages_sha256`, see `genomicsqlite::web`), and
+//! the database's identity (`genomicsqlite_identity`, see `genomicsqlite::web::identity_digest`)
+//! with which readers refuse the .dbi for another version of the file.
 
 use crate::fsutil::{self, TempOutput};
 use crate::{opt_value, Failure};
@@ -517,6 +519,10 @@ pub fn write_dbi(
         m.execute(params!["page_size", db.page_size as i64])
             .map_err(e)?;
         m.execute(params!["dbfile_size", db.file_size as i64])
+            .map_err(e)?;
+        // The database's identity: the reader refuses this .dbi for any other version.
+        let identity = crate::identity::of_file(std::path::Path::new(&db.path))?;
+        m.execute(params![genomicsqlite::web::IDENTITY_KEY, identity])
             .map_err(e)?;
         for k in keys {
             m.execute(params![k, rusqlite::types::Null]).map_err(e)?;

@@ -5,6 +5,7 @@ mod api;
 mod compact;
 mod dbi;
 mod fsutil;
+mod identity;
 mod launch;
 
 use std::process::exit;

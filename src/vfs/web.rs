@@ -112,9 +112,11 @@ impl WebDbFile {
             WebFile::open_with_dbi(&url, &opts).map_err(|e| open_error(e.to_string()))?;
         if let Some(source) = dbi {
             match read_dbi_pages(&source) {
-                Ok((pages, digest)) => {
-                    let n = file.install_dbi(&source.origin, pages, digest.as_deref());
-                    log::debug(2, || format!("{url}: {n} pages from {}", source.origin));
+                Ok((pages, digest, identity)) => {
+                    if file.dbi_identity_matches(&source.origin, identity.as_deref()) {
+                        let n = file.install_dbi(&source.origin, pages, digest.as_deref());
+                        log::debug(2, || format!("{url}: {n} pages from {}", source.origin));
+                    }
                 }
                 Err(reason) => file.reject_dbi(&source.origin, &reason),
             }
@@ -149,11 +151,12 @@ impl WebDbFile {
     }
 }
 
-/// The pages a .dbi holds and the digest it records.
-type DbiContent = (Vec<(u64, Vec<u8>)>, Option<String>);
+/// The pages a .dbi holds, the digest it records and the identity of its database.
+type DbiContent = (Vec<(u64, Vec<u8>)>, Option<String>, Option<String>);
 
-/// Reads `(offset, data)` of every page a .dbi holds and the digest it records (see
-/// [`crate::web::DIGEST_KEY`]), with SQLite (from a private temporary copy of the downloaded
+/// Reads `(offset, data)` of every page a .dbi holds, the digest it records (see
+/// [`crate::web::DIGEST_KEY`]) and the identity of its database (see
+/// [`crate::web::IDENTITY_KEY`]), with SQLite (from a private temporary copy of the downloaded
 /// bytes, which SQLite needs as a file).
 fn read_dbi_pages(source: &DbiSource) -> std::result::Result<DbiContent, String> {
     let tmp =
@@ -164,16 +167,17 @@ fn read_dbi_pages(source: &DbiSource) -> std::result::Result<DbiContent, String>
     );
     let read = || -> std::result::Result<DbiContent, SqliteError> {
         let conn = Connection::open(&uri, SQLITE_OPEN_READONLY, None)?;
-        let mut meta = conn.prepare(&format!(
-            "SELECT value FROM web_dbi_meta WHERE key = '{}'",
-            crate::web::DIGEST_KEY
-        ))?;
-        let digest = if meta.step()? {
-            Some(String::from_utf8_lossy(meta.column_blob(0)).into_owned())
-        } else {
-            None
+        let meta = |key: &str| -> std::result::Result<Option<String>, SqliteError> {
+            let mut stmt =
+                conn.prepare(&format!("SELECT value FROM web_dbi_meta WHERE key = '{key}'"))?;
+            Ok(if stmt.step()? {
+                Some(String::from_utf8_lossy(stmt.column_blob(0)).into_owned())
+            } else {
+                None
+            })
         };
-        drop(meta);
+        let digest = meta(crate::web::DIGEST_KEY)?;
+        let identity = meta(crate::web::IDENTITY_KEY)?;
         let mut stmt = conn.prepare("SELECT offset, data FROM web_dbi_pages ORDER BY offset")?;
         let mut pages = Vec::new();
         while stmt.step()? {
@@ -186,7 +190,7 @@ fn read_dbi_pages(source: &DbiSource) -> std::result::Result<DbiContent, String>
             }
             pages.push((offset as u64, stmt.column_blob(1).to_vec()));
         }
-        Ok((pages, digest))
+        Ok((pages, digest, identity))
     };
     read().map_err(|e| format!("cannot read it: {}", e.message))
 }

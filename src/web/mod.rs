@@ -65,9 +65,11 @@ mod disk_cache;
 mod file;
 mod http;
 mod response;
+mod identity;
 
 pub use dbi::{pages_digest, DbiSource, DIGEST_KEY};
 pub use file::{WebFile, WebStats};
+pub use identity::{identity_digest, IDENTITY_KEY, IDENTITY_SPAN};
 
 use std::fmt;
 

@@ -520,7 +520,8 @@ def test_python_binding_with_url(site, nginx, f):
 
 
 # ---------------------------------------------------------------------------------------------
-# A stale .dbi whose copy of the header happens to equal the new file's
+# A stale .dbi whose copy of the header happens to equal the new file's: told apart by the
+# identity the .dbi records (issue 13); 0.9.4 and earlier versions of ours used it silently.
 
 def test_stale_dbi_with_identical_header(tmp_path, site, nginx):
     """Two freshly written versions of a file with the same page count have identical headers
@@ -557,3 +558,19 @@ def test_stale_dbi_with_identical_header(tmp_path, site, nginx):
         # an error would do; wrong results never
         assert got.returncode != 0 or got.stdout == want.stdout, "%s: WRONG RESULTS:\n%s\nexpected:\n%s" % (
             uri, got.stdout, want.stdout)
+        assert "belongs to another version" in got.stderr, got.stderr
+    # compacted, the two versions get distinct identities, and the stale .dbi is refused as well
+    for v in (old, new):
+        p = _run([BIN, v, "--compact", "-q", "-o", v + ".gsq"])
+        assert p.returncode == 0, p.stderr
+    make_dbi(old + ".gsq")
+    shutil.copy(new + ".gsq", os.path.join(site, "regenerated.gsq"))
+    shutil.copy(old + ".gsq.dbi", os.path.join(site, "regenerated.gsq.dbi"))
+    got = run_shell(zstd_uri(nginx.url("regenerated.gsq")), queries)
+    assert got.returncode == 0 and got.stdout == want.stdout, got.stderr
+    assert "belongs to another version" in got.stderr, got.stderr
+    # and its own .dbi is used, without a warning
+    make_dbi(new + ".gsq")
+    shutil.copy(new + ".gsq.dbi", os.path.join(site, "regenerated.gsq.dbi"))
+    got = run_shell(zstd_uri(nginx.url("regenerated.gsq")), queries)
+    assert got.returncode == 0 and got.stdout == want.stdout and got.stderr == "", got.stderr
