@@ -35,3 +35,20 @@ pub fn stamp(path: &Path) -> Result<(), String> {
     c.execute_batch(&format!("PRAGMA user_version = {nonce}"))
         .map_err(|e| format!("stamping the identity of {}: {}", path.display(), e))
 }
+
+/// SHA-256 of a whole file, hex.
+pub fn sha256_file(path: &Path) -> Result<String, String> {
+    use sha2::{Digest, Sha256};
+    let e = |e: std::io::Error| format!("{}: {}", path.display(), e);
+    let mut f = File::open(path).map_err(e)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(e)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}

@@ -7,12 +7,14 @@ mod dbi;
 mod fsutil;
 mod identity;
 mod launch;
+mod publish;
 
 use std::process::exit;
 
 pub const HELP: &str = include_str!("help.txt");
 pub const COMPACT_HELP: &str = include_str!("help_compact.txt");
 pub const DBI_HELP: &str = include_str!("help_dbi.txt");
+pub const PUBLISH_HELP: &str = include_str!("help_publish.txt");
 
 /// An error for the user: printed as one line `genomicsqlite: MESSAGE`, exit status 1
 /// (2 for command-line usage errors).
@@ -68,6 +70,10 @@ fn run(args: Vec<String>) -> Result<i32, Failure> {
     if dbi {
         let rest: Vec<String> = args.into_iter().filter(|a| a != "--dbi").collect();
         return dbi::main(rest);
+    }
+    if args.iter().any(|a| a == "--publish") {
+        let rest: Vec<String> = args.into_iter().filter(|a| a != "--publish").collect();
+        return publish::main(rest);
     }
     if first.starts_with('-') {
         return Err(Failure::usage(format!(
