@@ -4,6 +4,7 @@
 mod api;
 mod compact;
 mod dbi;
+mod download;
 mod fsutil;
 mod identity;
 mod launch;
@@ -15,6 +16,7 @@ pub const HELP: &str = include_str!("help.txt");
 pub const COMPACT_HELP: &str = include_str!("help_compact.txt");
 pub const DBI_HELP: &str = include_str!("help_dbi.txt");
 pub const PUBLISH_HELP: &str = include_str!("help_publish.txt");
+pub const DOWNLOAD_HELP: &str = include_str!("help_download.txt");
 
 /// An error for the user: printed as one line `genomicsqlite: MESSAGE`, exit status 1
 /// (2 for command-line usage errors).
@@ -70,6 +72,10 @@ fn run(args: Vec<String>) -> Result<i32, Failure> {
     if dbi {
         let rest: Vec<String> = args.into_iter().filter(|a| a != "--dbi").collect();
         return dbi::main(rest);
+    }
+    if args.iter().any(|a| a == "--download") {
+        let rest: Vec<String> = args.into_iter().filter(|a| a != "--download").collect();
+        return download::main(rest);
     }
     if args.iter().any(|a| a == "--publish") {
         let rest: Vec<String> = args.into_iter().filter(|a| a != "--publish").collect();
