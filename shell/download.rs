@@ -14,7 +14,7 @@
 
 use crate::fsutil;
 use crate::publish::manifest_name;
-use crate::{identity, opt_any, opt_value, Failure};
+use crate::{force_or_quiet, identity, opt_any, opt_value, Failure};
 use genomicsqlite::web::{WebErrorKind, WebFile, WebOptions};
 use serde_json::{json, Value};
 use std::fs::{self, OpenOptions};
@@ -55,10 +55,7 @@ fn parse(args: Vec<String>) -> Result<Option<Opts>, Failure> {
         if a == "-h" || a == "--help" {
             print!("{}", crate::DOWNLOAD_HELP);
             return Ok(None);
-        } else if a == "-f" || a == "--force" {
-            o.force = true;
-        } else if a == "-q" || a == "--quiet" {
-            o.quiet = true;
+        } else if force_or_quiet(&a, &mut o.force, &mut o.quiet) {
         } else if let Some(v) = opt_value(&args, &mut i, "-o")? {
             o.out = Some(v);
         } else if let Some(v) = opt_any(&args, &mut i, &["-@", "--connections"])? {

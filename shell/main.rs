@@ -132,6 +132,17 @@ pub fn opt_value(args: &[String], i: &mut usize, name: &str) -> Result<Option<St
     Ok(None)
 }
 
+/// `-f`/`--force` and `-q`/`--quiet`, which every file-writing mode takes: sets the flag and
+/// returns true if `a` is one of them.
+pub fn force_or_quiet(a: &str, force: &mut bool, quiet: &mut bool) -> bool {
+    match a {
+        "-f" | "--force" => *force = true,
+        "-q" | "--quiet" => *quiet = true,
+        _ => return false,
+    }
+    true
+}
+
 /// `opt_value` for an option with several names.
 pub fn opt_any(args: &[String], i: &mut usize, names: &[&str]) -> Result<Option<String>, Failure> {
     for n in names {

@@ -7,7 +7,7 @@
 
 use crate::dbi::{select_pages, write_dbi, DbFile};
 use crate::fsutil::{self, DbKind, TempOutput};
-use crate::{api, identity, opt_value, Failure};
+use crate::{api, force_or_quiet, identity, opt_value, Failure};
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -74,10 +74,7 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
         if a == "-h" || a == "--help" {
             print!("{}", crate::PUBLISH_HELP);
             return Ok(0);
-        } else if a == "-f" || a == "--force" {
-            force = true;
-        } else if a == "-q" || a == "--quiet" {
-            quiet = true;
+        } else if force_or_quiet(&a, &mut force, &mut quiet) {
         } else if let Some(v) = opt_value(&args, &mut i, "--source")? {
             source = Some(v);
         } else if a.starts_with('-') && a.len() > 1 {

@@ -353,15 +353,17 @@ impl DiskCache {
         })
     }
 
-    /// Delete the URL's version directories other than `keep`.
-    fn reclaim_versions(&self, keep: Option<&Path>) {
+    /// Delete the URL's version directories other than those of version `keep` (with any
+    /// chunk size: processes with another `web_small_KiB` still use them).
+    fn reclaim_versions(&self, keep: Option<&str>) {
         let Ok(rd) = fs::read_dir(&self.url_dir) else {
             return;
         };
         for e in rd.flatten() {
-            let p = e.path();
-            if Some(p.as_path()) != keep && e.file_type().is_ok_and(|t| t.is_dir()) {
-                let _ = fs::remove_dir_all(&p);
+            let name = e.file_name();
+            let kept = keep.is_some_and(|v| name.to_string_lossy().starts_with(&format!("{v}-")));
+            if !kept && e.file_type().is_ok_and(|t| t.is_dir()) {
+                let _ = fs::remove_dir_all(e.path());
             }
         }
     }
@@ -378,7 +380,7 @@ impl DiskCache {
         let dir = self.url_dir.join(format!("{version}-{}", self.chunk));
         let _ = self.version.set((dir.clone(), meta.size));
         if !self.head_current.load(Ordering::Relaxed) {
-            self.reclaim_versions(Some(&dir));
+            self.reclaim_versions(Some(&version));
             let mut payload = (meta_json.len() as u32).to_le_bytes().to_vec();
             payload.extend_from_slice(&meta_json);
             payload.extend_from_slice(first);

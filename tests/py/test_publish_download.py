@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import REPO
-from test_web import BIN, QUERIES, Nginx, _need_nginx, local_uri, run_shell
+from test_web import nginx_serving, BIN, QUERIES, local_uri, run_shell
 
 DELAY_PROXY = os.path.join(REPO, "tests", "web", "delay_proxy.py")
 
@@ -34,10 +34,8 @@ def published(tmp_path_factory, compressed_db, plain_db):
 
 @pytest.fixture(scope="module")
 def nginx(published):
-    _need_nginx()
-    n = Nginx(published)
-    yield n
-    n.stop()
+    with nginx_serving(published) as n:
+        yield n
 
 
 def download(url, out, *extra, timeout=300):

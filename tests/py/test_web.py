@@ -9,6 +9,7 @@ Files served (made here from the session's generated databases):
   comp.db / plain.db (+ .dbi by our `genomicsqlite DB --dbi`), *_bare.db (same bytes, no .dbi),
   *_stale.db (modified after their .dbi was made), *_peer.db (same bytes, .dbi by the peer).
 """
+import contextlib
 import ctypes
 import json
 import os
@@ -195,20 +196,27 @@ def _need_nginx():
         pytest.skip("nginx is not installed (apt-get install nginx-light)")
 
 
+@contextlib.contextmanager
+def nginx_serving(directory, tls=False):
+    """nginx serving `directory` (skips the test without nginx), stopped afterwards."""
+    _need_nginx()
+    n = Nginx(directory, tls=tls)
+    try:
+        yield n
+    finally:
+        n.stop()
+
+
 @pytest.fixture(scope="module")
 def nginx(site):
-    _need_nginx()
-    n = Nginx(site)
-    yield n
-    n.stop()
+    with nginx_serving(site) as n:
+        yield n
 
 
 @pytest.fixture(scope="module")
 def nginx_tls(site):
-    _need_nginx()
-    n = Nginx(site, tls=True)
-    yield n
-    n.stop()
+    with nginx_serving(site, tls=True) as n:
+        yield n
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import time
 import pytest
 
 import gsqtool
-from test_web import POINT_LOOKUP, QUERIES, Nginx, _need_nginx, local_uri, make_dbi, run_shell, traffic, zstd_uri
+from test_web import nginx_serving, POINT_LOOKUP, QUERIES, local_uri, make_dbi, run_shell, traffic, zstd_uri
 
 CHANGE = ("UPDATE ints SET a = a + 3 WHERE id % 5 = 0; DELETE FROM texts WHERE n % 3 = 0; "
           "UPDATE blobs SET data = zeroblob(7000) WHERE id = 42")
@@ -35,10 +35,8 @@ def site(tmp_path_factory, compressed_db):
 
 @pytest.fixture(scope="module")
 def nginx(site):
-    _need_nginx()
-    n = Nginx(site)
-    yield n
-    n.stop()
+    with nginx_serving(site) as n:
+        yield n
 
 
 def serve(site, version, name):

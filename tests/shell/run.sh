@@ -114,8 +114,12 @@ done
 G x.db --dbi --help >help_dbi.txt; st=$?
 check "--dbi --help exits 0" test "$st" = 0
 for o in -o -f; do check "--dbi --help mentions $o" grep -q -- "$o" help_dbi.txt; done
+G x.db --publish --help >help_publish.txt; st=$?
+check "--publish --help exits 0" test "$st" = 0 -a -s help_publish.txt
+G http://127.0.0.1:9/x.db --download --help >help_download.txt; st=$?
+check "--download --help exits 0" test "$st" = 0 -a -s help_download.txt
 readme="$repo/shell/README-snippet.md"
-for h in help.txt help_compact.txt help_dbi.txt; do
+for h in help.txt help_compact.txt help_dbi.txt help_publish.txt help_download.txt; do
     check "README-snippet.md contains $h verbatim" "$PY" - "$readme" "$h" <<'EOF'
 import sys
 readme = open(sys.argv[1]).read(); h = open(sys.argv[2]).read()
@@ -424,7 +428,7 @@ EOF
 }
 # same_selection_as_peer DB: our --dbi and the peer's --dbi choose the same offsets (ours may
 # add offset 0 where the peer omits page 1, and the pages of nested_vfs_zstd_dicts, which we
-# always include) and the same meta rows
+# always include) and the same meta rows (ours adds the database's identity, issue 13)
 same_selection_as_peer() {
     local db=$1
     rm -f "$db.peer.dbi" "$db.ours.dbi"
@@ -436,7 +440,9 @@ p = sqlite3.connect(sys.argv[1]); o = sqlite3.connect(sys.argv[2])
 po = set(r[0] for r in p.execute("SELECT offset FROM web_dbi_pages"))
 oo = set(r[0] for r in o.execute("SELECT offset FROM web_dbi_pages"))
 pm = sorted(p.execute("SELECT key, quote(value) FROM web_dbi_meta"))
-om = sorted(o.execute("SELECT key, quote(value) FROM web_dbi_meta"))
+om = sorted(o.execute("SELECT key, quote(value) FROM web_dbi_meta WHERE key != 'identity'"))
+if not o.execute("SELECT value FROM web_dbi_meta WHERE key = 'identity' AND value LIKE 'sha256:%'").fetchone():
+    print("  our .dbi records no identity"); sys.exit(1)
 m = sqlite3.connect(sys.argv[1].rsplit(".peer.dbi", 1)[0])
 ps = m.execute("PRAGMA page_size").fetchone()[0]
 dicts = set((r[0] - 1) * ps for r in m.execute("SELECT pageno FROM dbstat WHERE name = 'nested_vfs_zstd_dicts'"))
