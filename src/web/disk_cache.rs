@@ -300,10 +300,23 @@ impl DiskCache {
         }
     }
 
-    /// Held while opening the URL: processes starting together wait for the first one's open
-    /// (first chunk and .dbi) and then find both here.
-    pub(crate) fn lock_open(&self) -> Option<EntryLock> {
-        self.lock(&self.url_dir.join("open.lock"))
+    /// Open through the cache: the cached version if the server still has it (see
+    /// [`revalidate`](Self::revalidate)); otherwise the lock held while this process opens the
+    /// URL cold (first chunk and .dbi), so that processes starting together wait for the first
+    /// one and then find both here. A warm open takes no lock: many processes revalidate at once.
+    pub(crate) fn open_warm(
+        disk: Option<&DiskCache>,
+        client: &Client,
+        url: &str,
+    ) -> (Option<Fetched>, Option<EntryLock>) {
+        let Some(d) = disk else {
+            return (None, None);
+        };
+        if let Some(first) = d.revalidate(client, url) {
+            return (Some(first), None);
+        }
+        let lock = d.lock(&d.url_dir.join("open.lock"));
+        (d.revalidate(client, url), lock)
     }
 
     /// Warm open: if `head` records a version, check with one small request (the first 100
@@ -341,6 +354,7 @@ impl DiskCache {
                 )
             });
             self.reclaim_versions(None);
+            let _ = fs::remove_file(self.url_dir.join("head"));
             return None;
         }
         self.head_current.store(true, Ordering::Relaxed);

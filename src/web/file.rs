@@ -241,8 +241,8 @@ impl WebFile {
         check_args(url, opts)?;
         let client = Client::new(opts);
         let disk = DiskCache::new(opts, url);
-        let _open_lock = disk.as_ref().and_then(DiskCache::lock_open);
-        let first = match disk.as_ref().and_then(|d| d.revalidate(&client, url)) {
+        let (warm, _open_lock) = DiskCache::open_warm(disk.as_ref(), &client, url);
+        let first = match warm {
             Some(first) => first,
             None => client.get(url, first_request(opts), Some(open_deadline(opts)))?,
         };
@@ -261,8 +261,8 @@ impl WebFile {
         // With a disk cache, processes opening the URL together wait for the first one, and a
         // version already cached costs one small request; the .dbi then comes from the cache.
         let disk = DiskCache::new(opts, url);
-        let _open_lock = disk.as_ref().and_then(DiskCache::lock_open);
-        if let Some(first) = disk.as_ref().and_then(|d| d.revalidate(&client, url)) {
+        let (warm, _open_lock) = DiskCache::open_warm(disk.as_ref(), &client, url);
+        if let Some(first) = warm {
             let file = WebFile::finish_open(url, opts, client, first, disk)?;
             let dbi = file.fetch_dbi_cached()?;
             return Ok((file, dbi));
