@@ -27,7 +27,7 @@ fn file_name(path: &Path) -> Result<String, String> {
 fn contents(path: &Path, kind: DbKind) -> Result<(i64, Value), String> {
     let p = path.to_string_lossy();
     let conn = match kind {
-        DbKind::Compressed => api::open(&p, true, "{}")?,
+        DbKind::Compressed => api::open_readonly(&p, &genomicsqlite::Config::default())?,
         _ => Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(|e| format!("{p}: {e}"))?,
     };
