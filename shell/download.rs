@@ -114,13 +114,19 @@ struct Manifest {
     identity: Option<String>,
 }
 
+/// Where the manifest of `url` is published: `URL.manifest.json`, unless the URL has a query
+/// string (a signed URL cannot be extended).
+fn manifest_url(url: &str) -> Option<String> {
+    (!url.contains('?')).then(|| {
+        let (base, name) = url.rsplit_once('/').unwrap_or(("", url));
+        format!("{base}/{}", manifest_name(name))
+    })
+}
+
 fn manifest_of(url: &str) -> Result<Option<Manifest>, String> {
-    if url.contains('?') {
+    let Some(murl) = manifest_url(url) else {
         return Ok(None);
-    }
-    let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(url);
-    let name = url.rsplit('/').next().unwrap_or(url);
-    let murl = format!("{base}/{}", manifest_name(name));
+    };
     let Some(bytes) = fetch_small(&murl)? else {
         return Ok(None);
     };
@@ -301,7 +307,10 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
         Some(m) => {
             let id = identity::of_file(&part)?;
             let wrong = if sha != m.sha256 {
-                Some(format!("its SHA-256 is {sha}, the manifest says {}", m.sha256))
+                Some(format!(
+                    "its SHA-256 is {sha}, the manifest says {}",
+                    m.sha256
+                ))
             } else {
                 m.identity
                     .as_ref()
@@ -320,11 +329,17 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
                 m.url
             ));
         }
-        None => say(format!(
-            "warning: no manifest for {} (looked for {}): downloaded WITHOUT verification; sha256 {sha}",
-            o.url,
-            manifest_name(&default_out(&o.url).unwrap_or_default())
-        )),
+        // Said even with -q: the user must know the file was not checked.
+        None => {
+            let place = match manifest_url(&o.url) {
+                Some(m) => format!("none at {m}"),
+                None => "a URL with a query string has none".to_string(),
+            };
+            eprintln!(
+                "warning: no manifest for {} ({place}): downloaded WITHOUT verification; sha256 {sha}",
+                o.url
+            )
+        }
     }
     fs::rename(&part, &out)
         .map_err(|e| format!("renaming {} to {}: {}", part.display(), out.display(), e))?;
