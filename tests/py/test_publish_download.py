@@ -186,3 +186,20 @@ def test_download_usage_errors(tmp_path):
     r = subprocess.run([BIN, "http://127.0.0.1:9/x.db", "--download", "-@", "0"], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 2 and "-@" in r.stderr
+
+
+def test_peer_reads_a_published_compaction_with_our_identity(published, nginx, plain_db, peer_lib, tmp_path):
+    """0.9.4 reads a file compacted by our command (random outer user_version) over the web,
+    with the .dbi that --publish wrote (its extra identity row)."""
+    from test_web import POINT_LOOKUP, _local_repr, peer_query
+    comp = str(tmp_path / "peercheck.gsq")
+    p = subprocess.run([BIN, plain_db[0], "--compact", "-q", "-o", comp], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    with open(comp, "rb") as f:
+        assert int.from_bytes(f.read(64)[60:64], "big") != 0  # the identity stamp
+    p = subprocess.run([BIN, comp, "--publish", published, "-q"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    r, log = nginx.measure(lambda: peer_query(nginx.url("peercheck.gsq"), POINT_LOOKUP, peer_lib))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == _local_repr(comp, POINT_LOOKUP)
+    assert any("peercheck.gsq.dbi" in line for line in log), log
