@@ -168,8 +168,9 @@ fn read_dbi_pages(source: &DbiSource) -> std::result::Result<DbiContent, String>
     let read = || -> std::result::Result<DbiContent, SqliteError> {
         let conn = Connection::open(&uri, SQLITE_OPEN_READONLY, None)?;
         let meta = |key: &str| -> std::result::Result<Option<String>, SqliteError> {
-            let mut stmt =
-                conn.prepare(&format!("SELECT value FROM web_dbi_meta WHERE key = '{key}'"))?;
+            let mut stmt = conn.prepare(&format!(
+                "SELECT value FROM web_dbi_meta WHERE key = '{key}'"
+            ))?;
             Ok(if stmt.step()? {
                 Some(String::from_utf8_lossy(stmt.column_blob(0)).into_owned())
             } else {

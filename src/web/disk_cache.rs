@@ -308,22 +308,28 @@ impl DiskCache {
         disk: Option<&DiskCache>,
         client: &Client,
         url: &str,
+        deadline: Instant,
     ) -> (Option<Fetched>, Option<EntryLock>) {
         let Some(d) = disk else {
             return (None, None);
         };
-        if let Some(first) = d.revalidate(client, url) {
+        if let Some(first) = d.revalidate(client, url, deadline) {
             return (Some(first), None);
         }
         let lock = d.lock(&d.url_dir.join("open.lock"));
-        (d.revalidate(client, url), lock)
+        (d.revalidate(client, url, deadline), lock)
     }
 
     /// Warm open: if `head` records a version, check with one small request (the first 100
     /// bytes) that the server still has it; then the first chunk comes from `head`. `None` (a
     /// cold open follows) when there is no usable `head`, the request fails, or the file changed
     /// (whose old entries are then deleted).
-    pub(crate) fn revalidate(&self, client: &Client, url: &str) -> Option<Fetched> {
+    pub(crate) fn revalidate(
+        &self,
+        client: &Client,
+        url: &str,
+        deadline: Instant,
+    ) -> Option<Fetched> {
         let head = self.read_entry(&self.url_dir.join("head"))?;
         let meta_len = u32::from_le_bytes(head.get(..4)?.try_into().ok()?) as usize;
         let meta = HeadMeta::from_json(head.get(4..4 + meta_len)?)?;
@@ -339,6 +345,7 @@ impl DiskCache {
                     end: 99,
                     total: None,
                 },
+                Some(deadline),
             )
             .ok()?;
         let n = probe.body.len().min(100);
@@ -364,6 +371,7 @@ impl DiskCache {
             body: first,
             identity: probe.identity,
             whole_file: false,
+            new_connection: probe.new_connection,
         })
     }
 

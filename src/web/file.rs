@@ -241,7 +241,8 @@ impl WebFile {
         check_args(url, opts)?;
         let client = Client::new(opts);
         let disk = DiskCache::new(opts, url);
-        let (warm, _open_lock) = DiskCache::open_warm(disk.as_ref(), &client, url);
+        let (warm, _open_lock) =
+            DiskCache::open_warm(disk.as_ref(), &client, url, open_deadline(opts));
         let first = match warm {
             Some(first) => first,
             None => client.get(url, first_request(opts), Some(open_deadline(opts)))?,
@@ -261,7 +262,8 @@ impl WebFile {
         // With a disk cache, processes opening the URL together wait for the first one, and a
         // version already cached costs one small request; the .dbi then comes from the cache.
         let disk = DiskCache::new(opts, url);
-        let (warm, _open_lock) = DiskCache::open_warm(disk.as_ref(), &client, url);
+        let (warm, _open_lock) =
+            DiskCache::open_warm(disk.as_ref(), &client, url, open_deadline(opts));
         if let Some(first) = warm {
             let file = WebFile::finish_open(url, opts, client, first, disk)?;
             let dbi = file.fetch_dbi_cached()?;

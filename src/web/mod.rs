@@ -64,8 +64,8 @@ mod dbi_check;
 mod disk_cache;
 mod file;
 mod http;
-mod response;
 mod identity;
+mod response;
 
 pub use dbi::{pages_digest, DbiSource, DIGEST_KEY};
 pub use file::{WebFile, WebStats};

@@ -69,7 +69,7 @@ def test_manifest_records_provenance(published, plain_db):
     assert inner.execute("PRAGMA page_size").fetchone()[0] == m["page_size"]
     inner.close()
     dbi = sqlite3.connect(os.path.join(published, "data.gsq.dbi"))
-    assert dbi.execute("SELECT value FROM web_dbi_meta WHERE key = 'identity'").fetchone()[0] == m["identity"]
+    assert dbi.execute("SELECT value FROM web_dbi_meta WHERE key = 'genomicsqlite_identity'").fetchone()[0] == m["identity"]
     dbi.close()
     assert m["tool"].startswith("genomicsqlite ") and m["created"].endswith("Z")
 

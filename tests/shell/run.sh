@@ -428,7 +428,8 @@ EOF
 }
 # same_selection_as_peer DB: our --dbi and the peer's --dbi choose the same offsets (ours may
 # add offset 0 where the peer omits page 1, and the pages of nested_vfs_zstd_dicts, which we
-# always include) and the same meta rows (ours adds the database's identity, issue 13)
+# always include) and the same meta rows (ours adds genomicsqlite_* rows: the pages' digest and
+# the database's identity, issue 13)
 same_selection_as_peer() {
     local db=$1
     rm -f "$db.peer.dbi" "$db.ours.dbi"
@@ -440,8 +441,8 @@ p = sqlite3.connect(sys.argv[1]); o = sqlite3.connect(sys.argv[2])
 po = set(r[0] for r in p.execute("SELECT offset FROM web_dbi_pages"))
 oo = set(r[0] for r in o.execute("SELECT offset FROM web_dbi_pages"))
 pm = sorted(p.execute("SELECT key, quote(value) FROM web_dbi_meta"))
-om = sorted(o.execute("SELECT key, quote(value) FROM web_dbi_meta WHERE key != 'identity'"))
-if not o.execute("SELECT value FROM web_dbi_meta WHERE key = 'identity' AND value LIKE 'sha256:%'").fetchone():
+om = sorted(o.execute("SELECT key, quote(value) FROM web_dbi_meta WHERE key NOT LIKE 'genomicsqlite%'"))
+if not o.execute("SELECT value FROM web_dbi_meta WHERE key = 'genomicsqlite_identity' AND value LIKE 'sha256:%'").fetchone():
     print("  our .dbi records no identity"); sys.exit(1)
 m = sqlite3.connect(sys.argv[1].rsplit(".peer.dbi", 1)[0])
 ps = m.execute("PRAGMA page_size").fetchone()[0]
