@@ -90,15 +90,11 @@ pub struct Config {
     /// Web reads: size of the smallest request, in KiB.
     pub web_small_KiB: u32,
     /// Web reads: time limit of one read of the file by SQLite (requests, retries, waiting),
-    /// in ms. Printed by `genomicsqlite_default_config_json()` only when set, as 0.9.4 has no
-    /// such key (the same for the next two).
-    #[serde(skip_serializing_if = "is_default_read_timeout")]
+    /// in ms. (This key and the next two are [`NEWER_KEYS`].)
     pub web_read_timeout_ms: u64,
     /// Web reads: time limit of one HTTP request, in ms.
-    #[serde(skip_serializing_if = "is_default_request_timeout")]
     pub web_request_timeout_ms: u64,
     /// Web reads: time limit of the probe of the optional `URL.dbi` helper, in ms.
-    #[serde(skip_serializing_if = "is_default_dbi_timeout")]
     pub web_dbi_timeout_ms: u64,
     /// Open mode override ("ro", "rw" or "rwc"), as in SQLite URIs.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -147,15 +143,13 @@ impl Default for Config {
 pub(crate) const DEFAULT_READ_TIMEOUT_MS: u64 = 60_000;
 pub(crate) const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 120_000;
 pub(crate) const DEFAULT_DBI_TIMEOUT_MS: u64 = 5_000;
-fn is_default_read_timeout(ms: &u64) -> bool {
-    *ms == DEFAULT_READ_TIMEOUT_MS
-}
-fn is_default_request_timeout(ms: &u64) -> bool {
-    *ms == DEFAULT_REQUEST_TIMEOUT_MS
-}
-fn is_default_dbi_timeout(ms: &u64) -> bool {
-    *ms == DEFAULT_DBI_TIMEOUT_MS
-}
+/// Keys 0.9.4 does not have: [`Config::to_json`] prints them only when they are not at their
+/// default, so that `genomicsqlite_default_config_json()` stays 0.9.4's.
+const NEWER_KEYS: [&str; 3] = [
+    "web_read_timeout_ms",
+    "web_request_timeout_ms",
+    "web_dbi_timeout_ms",
+];
 
 fn in_range<T>(key: &str, value: T, range: std::ops::RangeInclusive<T>) -> Result<(), ConfigError>
 where
@@ -252,11 +246,16 @@ impl Config {
 
     /// Pretty JSON with four-space indentation, as `genomicsqlite_default_config_json()` prints.
     pub fn to_json(&self) -> String {
+        let mut value = self.to_json_value();
+        let defaults = Config::default().to_json_value();
+        if let Value::Object(map) = &mut value {
+            map.retain(|k, v| !(NEWER_KEYS.contains(&k.as_str()) && defaults.get(k) == Some(v)));
+        }
         let mut out = Vec::new();
         let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
         let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
         // Writing into a Vec cannot fail, and the output is UTF-8.
-        let _ = self.serialize(&mut ser);
+        let _ = value.serialize(&mut ser);
         String::from_utf8(out).unwrap_or_default()
     }
 
@@ -955,7 +954,26 @@ mod tests {
         let entries = c.web_entries();
         assert_eq!(
             entries.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
-            ["web_insecure", "web_dbi_url", "web_nodbi", "web_small_KiB"]
+            [
+                "web_insecure",
+                "web_dbi_url",
+                "web_nodbi",
+                "web_small_KiB",
+                "web_read_timeout_ms",
+                "web_request_timeout_ms",
+                "web_dbi_timeout_ms"
+            ]
         );
+        // ... and set, they reach the URI, and come back from it
+        let set = Config {
+            web_read_timeout_ms: 3000,
+            ..Config::default()
+        };
+        assert_eq!(
+            web_params(&set),
+            "&web_small_KiB=64&web_read_timeout_ms=3000"
+        );
+        assert!(!c.to_json().contains("timeout"));
+        assert!(set.to_json().contains("\"web_read_timeout_ms\": 3000"));
     }
 }
