@@ -444,12 +444,14 @@ pm = sorted(p.execute("SELECT key, quote(value) FROM web_dbi_meta"))
 om = sorted(o.execute("SELECT key, quote(value) FROM web_dbi_meta WHERE key NOT LIKE 'genomicsqlite%'"))
 if not o.execute("SELECT value FROM web_dbi_meta WHERE key = 'genomicsqlite_identity' AND value LIKE 'sha256:%'").fetchone():
     print("  our .dbi records no identity"); sys.exit(1)
+digest = o.execute("SELECT value FROM web_dbi_meta WHERE key = 'genomicsqlite_pages_sha256'").fetchone()
+if not digest: print("  our .dbi records no digest of its pages")
 m = sqlite3.connect(sys.argv[1].rsplit(".peer.dbi", 1)[0])
 ps = m.execute("PRAGMA page_size").fetchone()[0]
 dicts = set((r[0] - 1) * ps for r in m.execute("SELECT pageno FROM dbstat WHERE name = 'nested_vfs_zstd_dicts'"))
 extra = oo - po - dicts; missing = po - oo
 print("  peer %d pages, ours %d; only ours: %s; only peer: %s" % (len(po), len(oo), sorted(extra)[:5], sorted(missing)[:5]))
-ok = not missing and extra <= {0} and pm == om
+ok = not missing and extra <= {0} and pm == om and digest
 if pm != om: print("  meta differs")
 sys.exit(0 if ok else 1)
 EOF
