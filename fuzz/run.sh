@@ -24,10 +24,11 @@ bin="$CARGO_TARGET_DIR/$triple/release"
 run_one() { # TARGET SECONDS CORPUS...
     local t="$1" secs="$2"; shift 2
     mkdir -p "$here/artifacts/$t"
-    local log="$here/target/$t.log"
+    local log
+    log="$(mktemp "$here/target/$t.XXXXXX.log")"
     if "$bin/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
         -artifact_prefix="$here/artifacts/$t/" -print_final_stats=1 "$@" >"$log" 2>&1; then
-        echo "$t: ok, $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$') executions in ${secs} s"
+        echo "$t: ok, $(grep -a -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -n 1 | grep -o '[0-9]*$') executions in ${secs} s"
         return 0
     fi
     echo "$t: FAILED (see $log and $here/artifacts/$t/)"
