@@ -181,7 +181,7 @@ fn register_functions(db: *mut sqlite3) -> Result<(), SqliteError> {
             ));
         }
     }
-    Ok(())
+    crate::genomics::register(db)
 }
 
 /// Calls the entry of [`FUNCTIONS`] whose index was registered as the function's user data.

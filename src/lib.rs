@@ -43,6 +43,7 @@
 pub mod capi;
 pub mod config;
 pub mod extension;
+pub mod genomics;
 
 mod background;
 mod codec;
