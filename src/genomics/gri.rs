@@ -50,7 +50,7 @@ pub fn split_table(table: &str) -> (Option<&str>, &str) {
 }
 
 /// `create_genomic_range_index_sql`: the five statements that add the generated columns and
-/// the index. `floor` < 0 means 0.
+/// the index. `floor` -1 means 0.
 pub fn create_index_sql(
     table: &str,
     rid: &str,
@@ -58,8 +58,8 @@ pub fn create_index_sql(
     end: &str,
     floor: i64,
 ) -> Result<String, String> {
-    let floor = if floor < 0 { 0 } else { floor };
-    if floor >= 16 {
+    let floor = if floor == -1 { 0 } else { floor };
+    if !(0..16).contains(&floor) {
         return Err("GenomicSQLite: must have 0 <= floor < 16".into());
     }
     let (_, name) = split_table(table);
@@ -108,6 +108,26 @@ pub fn rowids_sql(
         "(SELECT _rowid_ FROM\n ({})\n ORDER BY _rowid_)",
         blocks.join("\n  UNION ALL\n  ")
     )
+}
+
+/// Resolves `genomic_range_rowids_sql`'s bounds as 0.9.4 does: a negative ceiling means "the
+/// levels the table occupies now" (from `detect`), a negative floor then means the detected
+/// floor; an explicit ceiling reads nothing and a negative floor means 0.
+pub fn resolve_bounds(
+    ceiling: i64,
+    floor: i64,
+    detect: impl FnOnce() -> Result<(u8, u8), String>,
+) -> Result<(u8, u8), String> {
+    let (ceiling, floor) = if ceiling < 0 {
+        let (c, f) = detect()?;
+        (i64::from(c), if floor >= 0 { floor } else { i64::from(f) })
+    } else {
+        (ceiling, floor.max(0))
+    };
+    if !(0..=i64::from(MAX_LEVEL)).contains(&ceiling) || !(0..=ceiling).contains(&floor) {
+        return Err("GenomicSQLite: invalid floor/ceiling".into());
+    }
+    Ok((ceiling as u8, floor as u8))
 }
 
 /// A SQL value owned by Rust (arguments of the table-valued functions, rid values).

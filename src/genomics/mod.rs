@@ -10,6 +10,7 @@ pub mod parse;
 pub mod refseq;
 pub mod twobit;
 
+mod capi;
 mod sqlfns;
 mod vtab;
 

@@ -107,24 +107,11 @@ fn genomic_range_rowids_sql(ctx: &Ctx, a: &Args) -> R {
     let (qrid, qbeg, qend) = (q(1, "?1")?, q(2, "?2")?, q(3, "?3")?);
     let ceiling = a.opt_int(4)?.unwrap_or(-1);
     let floor = a.opt_int(5)?.unwrap_or(-1);
-    let (ceiling, floor) = if ceiling < 0 {
+    let (ceiling, floor) = gri::resolve_bounds(ceiling, floor, || {
         let mut cache = ctx.levels.lock().unwrap_or_else(|p| p.into_inner());
-        let (c, f) = cache.table_levels(ctx.conn, &table)?;
-        (i64::from(c), if floor >= 0 { floor } else { i64::from(f) })
-    } else {
-        (ceiling, floor.max(0))
-    };
-    if !(0..=15).contains(&ceiling) || !(0..=ceiling).contains(&floor) {
-        return Err(Fail::Msg("GenomicSQLite: invalid floor/ceiling".into()));
-    }
-    text(gri::rowids_sql(
-        &table,
-        &qrid,
-        &qbeg,
-        &qend,
-        ceiling as u8,
-        floor as u8,
-    ))
+        cache.table_levels(ctx.conn, &table)
+    })?;
+    text(gri::rowids_sql(&table, &qrid, &qbeg, &qend, ceiling, floor))
 }
 
 fn put_genomic_reference_sequence_sql(_: &Ctx, a: &Args) -> R {

@@ -153,8 +153,10 @@ def test_twobit_identical_to_peer():
     assert sum(isinstance(r[0][0], bytes) for r in mine[:len(seqs)]) > 250
 
 
+@pytest.mark.ours_only
 def test_twobit_substr_rules_match_substr(conn):
-    """twobit_dna(X, Y, Z) follows substr(X, Y, Z) for blobs and text alike."""
+    """twobit_dna(X, Y, Z) follows substr(X, Y, Z) for blobs and text alike, as documented
+    (0.9.4 differs from substr for some out-of-range Y with negative Z, e.g. ('A', 3, -9))."""
     for seq in ["GATTACA", "ACGTACGTAC", "A", "GA"]:
         blob = q1(conn, "SELECT nucleotides_twobit(?)", seq)
         for y in range(-9, 9):
