@@ -11,7 +11,10 @@ pub mod refseq;
 pub mod twobit;
 
 mod capi;
+mod rust;
 mod sqlfns;
+
+pub use rust::{ConnectionMethods, RefSeq};
 mod vtab;
 
 use crate::ffi::sqlite3;
