@@ -178,9 +178,6 @@ pub struct GriTable {
     /// Next rid after ?1, for walking all rids.
     next_rid: Statement,
     first_rid: Statement,
-    /// Holds the read transaction open while the cache is checked, so the data version seen is
-    /// the one the queries will read.
-    pin: Statement,
 }
 
 impl GriTable {
@@ -202,7 +199,6 @@ impl GriTable {
             first_rid: conn.prepare(&format!(
                 "SELECT _gri_rid {from} WHERE _gri_rid IS NOT NULL ORDER BY _gri_rid LIMIT 1"
             ))?,
-            pin: conn.prepare(&format!("SELECT 1 {from}"))?,
         })
     }
 
@@ -294,17 +290,6 @@ impl GriTable {
         }
         Ok(())
     }
-
-    /// Opens (and holds) the read transaction on the table's database; false if the table
-    /// has no index entries at all.
-    pub fn pin(&mut self) -> Result<bool, SqliteError> {
-        self.pin.reset();
-        self.pin.step()
-    }
-
-    pub fn unpin(&mut self) {
-        self.pin.reset();
-    }
 }
 
 /// Levels of a table as (ceiling, floor); (15, 0) for an empty index.
@@ -334,14 +319,7 @@ struct Token {
     changes: i64,
 }
 
-/// Key of a remembered rid (other value types are not remembered).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum RidKey {
-    Int(i64),
-    Text(Vec<u8>),
-}
-
-/// Most rid masks remembered per connection before starting over.
+/// Most rid masks remembered per table before starting over.
 const MAX_REMEMBERED: usize = 1 << 16;
 
 /// Per-connection memory of the levels each table (and each queried rid) occupies.
@@ -350,23 +328,31 @@ const MAX_REMEMBERED: usize = 1 << 16;
 /// same. Only tables that resolve to `main` or `temp` are remembered (an attached name can be
 /// re-attached to another file), and only what was read outside a transaction with no writing
 /// statement running (so no rollback can bring back rows the answer did not see).
+///
+/// The table-valued functions run inside a statement that holds a read transaction on `main`
+/// (SQLite opens one for every statement using them), so the data version they see is current.
 #[derive(Default)]
 pub struct LevelCache {
     token: Option<Token>,
-    /// Per table name as given: whether it is cacheable, and its all-rid levels.
-    tables: HashMap<String, TableEntry>,
-    rids: HashMap<(String, RidKey), u16>,
+    tables: HashMap<String, TableCache>,
 }
 
-#[derive(Default, Clone, Copy)]
-struct TableEntry {
+#[derive(Default)]
+struct TableCache {
     cacheable: bool,
     levels: Option<u16>,
+    int_rids: HashMap<i64, u16>,
+    text_rids: HashMap<Vec<u8>, u16>,
+}
+
+/// Whether facts read now may be remembered (see [`LevelCache`]).
+fn may_store(conn: &Connection) -> bool {
+    conn.autocommit() && !conn.writer_running()
 }
 
 impl LevelCache {
-    /// Drops everything if the data may have changed; returns whether new facts may be stored.
-    fn revalidate(&mut self, conn: &Connection) -> bool {
+    /// Forgets everything if the data may have changed.
+    fn revalidate(&mut self, conn: &Connection) {
         let now = Token {
             main: conn.data_version(c"main"),
             temp: conn.data_version(c"temp"),
@@ -374,58 +360,46 @@ impl LevelCache {
         };
         if self.token != Some(now) {
             self.tables.clear();
-            self.rids.clear();
             self.token = Some(now);
         }
-        conn.autocommit() && !conn.writer_running()
     }
 
-    fn table_entry(
-        &mut self,
-        conn: &Connection,
-        table: &str,
-        may_store: bool,
-    ) -> Result<TableEntry, String> {
-        if let Some(e) = self.tables.get(table) {
-            return Ok(*e);
-        }
-        let (schema, name) = split_table(table);
-        let cacheable = match schema {
-            Some(s) if !s.eq_ignore_ascii_case("main") => false,
-            _ => resolves_to_main_or_temp(conn, name).map_err(|e| e.message)?,
-        };
-        let e = TableEntry {
-            cacheable,
-            levels: None,
-        };
-        if may_store {
-            self.tables.insert(table.to_string(), e);
-        }
-        Ok(e)
-    }
-
-    /// Levels mask of the whole table (for `genomic_range_index_levels` and automatic bounds).
-    pub fn table_levels(&mut self, conn: &Connection, table: &str) -> Result<(u8, u8), String> {
-        let may_store = self.revalidate(conn);
-        let mut t = GriTable::prepare(conn, table).map_err(missing_index)?;
-        let entry = self.table_entry(conn, table, may_store)?;
-        if let (true, Some(mask)) = (entry.cacheable, entry.levels) {
-            return Ok(mask_bounds(mask));
-        }
-        let pinned = t.pin().map_err(|e| e.message)?;
-        // The pin may have refreshed the data version: check again before trusting the answer.
-        let may_store = self.revalidate(conn) && may_store;
-        let mask = t.all_levels_mask();
-        t.unpin();
-        let mask = mask?;
-        if entry.cacheable && may_store && pinned {
+    /// The remembered facts about `table`, if it may be remembered at all.
+    fn table(&mut self, conn: &Connection, table: &str) -> Result<Option<&mut TableCache>, String> {
+        self.revalidate(conn);
+        if !self.tables.contains_key(table) {
+            let (schema, name) = split_table(table);
+            let cacheable = match schema {
+                Some(s) if !s.eq_ignore_ascii_case("main") => false,
+                _ => resolves_to_main_or_temp(conn, name).map_err(|e| e.message)?,
+            };
+            if !may_store(conn) {
+                return Ok(None);
+            }
+            // Reading sqlite_master may have opened the temp database: take its version now.
+            self.revalidate(conn);
             self.tables.insert(
                 table.to_string(),
-                TableEntry {
-                    cacheable: true,
-                    levels: Some(mask),
+                TableCache {
+                    cacheable,
+                    ..Default::default()
                 },
             );
+        }
+        Ok(self.tables.get_mut(table).filter(|t| t.cacheable))
+    }
+
+    /// Levels of the whole table as (ceiling, floor), for `genomic_range_index_levels`.
+    pub fn table_levels(&mut self, conn: &Connection, table: &str) -> Result<(u8, u8), String> {
+        let mut t = GriTable::prepare(conn, table).map_err(missing_index)?;
+        if let Some(Some(mask)) = self.table(conn, table)?.map(|c| c.levels) {
+            return Ok(mask_bounds(mask));
+        }
+        let mask = t.all_levels_mask()?;
+        if may_store(conn) {
+            if let Some(c) = self.table(conn, table)? {
+                c.levels = Some(mask);
+            }
         }
         Ok(mask_bounds(mask))
     }
@@ -439,30 +413,28 @@ impl LevelCache {
         rid: &Value,
         bounds: u16,
     ) -> Result<u16, String> {
-        let key = match rid {
-            Value::Int(i) => RidKey::Int(*i),
-            Value::Text(s) => RidKey::Text(s.clone()),
+        let Some(cache) = self.table(conn, table)? else {
+            return Ok(bounds);
+        };
+        let known = match rid {
+            Value::Int(i) => cache.int_rids.get(i),
+            Value::Text(s) => cache.text_rids.get(s.as_slice()),
             _ => return Ok(bounds),
         };
-        // The pin opens the read transaction first, so the data version is current.
-        if !t.pin().map_err(|e| e.message)? {
-            return Ok(bounds); // no index entries: every level is empty anyway
-        }
-        let may_store = self.revalidate(conn);
-        let entry = self.table_entry(conn, table, may_store)?;
-        if !entry.cacheable {
-            return Ok(bounds);
-        }
-        let cache_key = (table.to_string(), key);
-        if let Some(m) = self.rids.get(&cache_key) {
+        if let Some(m) = known {
             return Ok(m & bounds);
         }
         let mask = t.rid_mask(rid)?;
-        if may_store {
-            if self.rids.len() >= MAX_REMEMBERED {
-                self.rids.clear();
+        if may_store(conn) {
+            if cache.int_rids.len() + cache.text_rids.len() >= MAX_REMEMBERED {
+                cache.int_rids.clear();
+                cache.text_rids.clear();
             }
-            self.rids.insert(cache_key, mask);
+            match rid {
+                Value::Int(i) => cache.int_rids.insert(*i, mask),
+                Value::Text(s) => cache.text_rids.insert(s.clone(), mask),
+                _ => None,
+            };
         }
         Ok(mask & bounds)
     }

@@ -21,8 +21,8 @@ use crate::ffi::sqlite3;
 use crate::sqlite_api::SqliteError;
 use std::sync::{Arc, Mutex};
 
-/// State one connection's functions and virtual tables share: what it knows about the levels
-/// of its GRI tables.
+/// State of one connection's table-valued functions: what it knows about the levels of its GRI
+/// tables.
 #[derive(Default)]
 pub(crate) struct ConnShared {
     pub levels: Mutex<gri::LevelCache>,
@@ -31,6 +31,6 @@ pub(crate) struct ConnShared {
 /// Registers the SQL functions, the `UINT` collation and the table-valued functions on `db`.
 pub(crate) fn register(db: *mut sqlite3) -> Result<(), SqliteError> {
     let shared = Arc::new(ConnShared::default());
-    sqlfns::register(db, &shared)?;
+    sqlfns::register(db)?;
     vtab::register(db, &shared)
 }

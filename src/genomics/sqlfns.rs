@@ -4,14 +4,13 @@
 //! the error names the C function and argument number, as 0.9.4's do), and passed to the safe
 //! logic; nothing panics into SQLite.
 
-use super::gri::{self, LevelCache};
-use super::{parse, refseq, twobit, ConnShared};
+use super::gri;
+use super::{parse, refseq, twobit};
 use crate::ffi::*;
 use crate::sqlite_api::{self, Connection, SqliteError};
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex};
 
 /// One argument, borrowed from SQLite for the duration of the call.
 #[derive(Debug, Clone, Copy)]
@@ -46,7 +45,6 @@ type R = Result<Out, Fail>;
 /// What a function body may use besides its arguments.
 struct Ctx<'a> {
     conn: &'a Connection,
-    levels: &'a Mutex<LevelCache>,
 }
 
 /// Typed access to the arguments, with 0.9.4's error texts.
@@ -107,10 +105,10 @@ fn genomic_range_rowids_sql(ctx: &Ctx, a: &Args) -> R {
     let (qrid, qbeg, qend) = (q(1, "?1")?, q(2, "?2")?, q(3, "?3")?);
     let ceiling = a.opt_int(4)?.unwrap_or(-1);
     let floor = a.opt_int(5)?.unwrap_or(-1);
-    let (ceiling, floor) = gri::resolve_bounds(ceiling, floor, || {
-        let mut cache = ctx.levels.lock().unwrap_or_else(|p| p.into_inner());
-        cache.table_levels(ctx.conn, &table)
-    })?;
+    // Uncached: a statement calling only this function holds no read transaction, so the data
+    // version the cache is checked against might be stale.
+    let (ceiling, floor) =
+        gri::resolve_bounds(ceiling, floor, || gri::detect_levels(ctx.conn, &table))?;
     text(gri::rowids_sql(&table, &qrid, &qbeg, &qend, ceiling, floor))
 }
 
@@ -273,39 +271,28 @@ functions! {
     parse_genomic_range_end 1..=1 true;
 }
 
-/// User data of one registered function.
-struct FnData {
-    function: &'static Function,
-    shared: Arc<ConnShared>,
-}
-
-pub(super) fn register(db: *mut sqlite3, shared: &Arc<ConnShared>) -> Result<(), SqliteError> {
+pub(super) fn register(db: *mut sqlite3) -> Result<(), SqliteError> {
     let api = sqlite_api::api();
     for function in FUNCTIONS {
         for n_arg in function.arity.clone() {
-            let data = Box::into_raw(Box::new(FnData {
-                function,
-                shared: shared.clone(),
-            }));
             let flags = SQLITE_UTF8
                 | if function.deterministic {
                     SQLITE_DETERMINISTIC
                 } else {
                     0
                 };
-            // SAFETY: valid connection and name; SQLite owns `data` from here and frees it with
-            // drop_fn_data (also when registration fails).
+            // SAFETY: valid connection and name; the user data is a &'static Function.
             let rc = unsafe {
                 (api.create_function_v2)(
                     db,
                     function.name.as_ptr(),
                     n_arg,
                     flags,
-                    data as *mut c_void,
+                    function as *const Function as *mut c_void,
                     Some(call),
                     None,
                     None,
-                    Some(drop_fn_data),
+                    None,
                 )
             };
             if rc != SQLITE_OK {
@@ -334,11 +321,6 @@ pub(super) fn register(db: *mut sqlite3, shared: &Arc<ConnShared>) -> Result<(),
     Ok(())
 }
 
-unsafe extern "C" fn drop_fn_data(p: *mut c_void) {
-    // SAFETY: p is the Box<FnData> made in register(), freed exactly once by SQLite.
-    let _ = catch_unwind(AssertUnwindSafe(|| drop(Box::from_raw(p as *mut FnData))));
-}
-
 /// Reads argument `v` without copying.
 ///
 /// # Safety
@@ -365,21 +347,17 @@ unsafe fn arg<'a>(v: *mut sqlite3_value) -> Arg<'a> {
 unsafe extern "C" fn call(ctx: *mut sqlite3_context, argc: c_int, argv: *mut *mut sqlite3_value) {
     let api = sqlite_api::api();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: the user data is the FnData registered with this function.
-        let data = &*((api.user_data)(ctx) as *const FnData);
+        // SAFETY: the user data is the &'static Function registered with this function.
+        let function = &*((api.user_data)(ctx) as *const Function);
         let args: Vec<Arg> = (0..argc.max(0) as usize)
             .map(|i| arg(*argv.add(i)))
             .collect();
         let conn = Connection::borrowed((api.context_db_handle)(ctx));
-        let c = Ctx {
-            conn: &conn,
-            levels: &data.shared.levels,
-        };
-        (data.function.body)(
-            &c,
+        (function.body)(
+            &Ctx { conn: &conn },
             &Args {
                 args: &args,
-                cfn: data.function.cfn,
+                cfn: function.cfn,
             },
         )
     }));

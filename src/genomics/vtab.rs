@@ -515,10 +515,8 @@ fn filter_rowids(
             cache.rid_levels(conn, &table, t, rid, bounds)?
         };
         t.query(rid, beg, end, mask, &mut rowids)
-            .map_err(|e| e.message)?;
-        Ok(())
+            .map_err(|e| e.message)
     })();
-    t.unpin();
     if let Err(message) = outcome {
         tables.remove(&table); // re-prepare next time (e.g. after a schema change)
         return Err(message);
