@@ -368,14 +368,14 @@ impl LevelCache {
     fn table(&mut self, conn: &Connection, table: &str) -> Result<Option<&mut TableCache>, String> {
         self.revalidate(conn);
         if !self.tables.contains_key(table) {
+            if !may_store(conn) {
+                return Ok(None);
+            }
             let (schema, name) = split_table(table);
             let cacheable = match schema {
                 Some(s) if !s.eq_ignore_ascii_case("main") => false,
                 _ => resolves_to_main_or_temp(conn, name).map_err(|e| e.message)?,
             };
-            if !may_store(conn) {
-                return Ok(None);
-            }
             // Reading sqlite_master may have opened the temp database: take its version now.
             self.revalidate(conn);
             self.tables.insert(
