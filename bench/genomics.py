@@ -88,6 +88,17 @@ def make_queries(genes, variants, n, gene_copies, seed=42):
 # child: one library, one fresh compressed database
 
 
+def run_queries(c, sql, qs):
+    """Runs `sql` for each query; returns the time and a checksum (rows, sum of rowids)."""
+    t = time.perf_counter()
+    n = s = 0
+    for q in qs:
+        for (r,) in c.execute(sql, q):
+            n += 1
+            s += r
+    return time.perf_counter() - t, [n, s]
+
+
 def child(lib, src, db, queries_file, join_variants, with_scan, plain):
     boot = sqlite3.connect(":memory:")
     boot.enable_load_extension(True)
@@ -120,35 +131,13 @@ def child(lib, src, db, queries_file, join_variants, with_scan, plain):
 
     with open(queries_file) as f:
         qs = json.load(f)
-    t = time.perf_counter()
-    n = s = 0
-    for rid, qb, qe in qs:
-        for (r,) in c.execute("SELECT _rowid_ FROM genomic_range_rowids('genes', ?, ?, ?)", (rid, qb, qe)):
-            n += 1
-            s += r
-    out["queries"] = time.perf_counter() - t
-    out["queries_check"] = [n, s]
-
+    tvf = "SELECT _rowid_ FROM genomic_range_rowids('genes', ?, ?, ?)"
+    out["queries"], out["queries_check"] = run_queries(c, tvf, qs)
     c.execute("BEGIN")  # the same queries in one read transaction (no per-query locking)
-    t = time.perf_counter()
-    n = s = 0
-    for rid, qb, qe in qs:
-        for (r,) in c.execute("SELECT _rowid_ FROM genomic_range_rowids('genes', ?, ?, ?)", (rid, qb, qe)):
-            n += 1
-            s += r
-    out["queries_txn"] = time.perf_counter() - t
-    out["queries_txn_check"] = [n, s]
+    out["queries_txn"], out["queries_txn_check"] = run_queries(c, tvf, qs)
     c.execute("COMMIT")
-
     sql = c.execute("SELECT genomic_range_rowids_sql('genes')").fetchone()[0][1:-1]
-    t = time.perf_counter()
-    n = s = 0
-    for rid, qb, qe in qs:
-        for (r,) in c.execute(sql, (rid, qb, qe)):
-            n += 1
-            s += r
-    out["sqlq"] = time.perf_counter() - t
-    out["sqlq_check"] = [n, s]
+    out["sqlq"], out["sqlq_check"] = run_queries(c, sql, qs)
 
     t = time.perf_counter()
     out["join_check"] = list(c.execute(

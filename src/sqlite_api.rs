@@ -14,7 +14,8 @@ use std::sync::OnceLock;
 /// Oldest host SQLite we support; every routine in the table exists there.
 pub const MIN_SQLITE_VERSION: c_int = 3_031_000;
 
-type ScalarFn = unsafe extern "C" fn(*mut sqlite3_context, c_int, *mut *mut sqlite3_value);
+pub(crate) type ScalarFn =
+    unsafe extern "C" fn(*mut sqlite3_context, c_int, *mut *mut sqlite3_value);
 type CollationFn =
     unsafe extern "C" fn(*mut c_void, c_int, *const c_void, c_int, *const c_void) -> c_int;
 type ExecCallback =
@@ -576,4 +577,36 @@ impl Statement {
             }
         }
     }
+}
+
+/// Registers a scalar SQL function (UTF-8) on `db`, naming it in the error.
+///
+/// # Safety
+/// `db` is a valid connection; `user_data` stays valid while the function is registered.
+pub unsafe fn create_scalar_function(
+    db: *mut sqlite3,
+    name: &CStr,
+    n_arg: c_int,
+    flags: c_int,
+    user_data: *mut c_void,
+    f: ScalarFn,
+) -> Result<()> {
+    let rc = (api().create_function_v2)(
+        db,
+        name.as_ptr(),
+        n_arg,
+        SQLITE_UTF8 | flags,
+        user_data,
+        Some(f),
+        None,
+        None,
+        None,
+    );
+    if rc != SQLITE_OK {
+        return Err(SqliteError::new(
+            rc,
+            format!("cannot register SQL function {name:?}"),
+        ));
+    }
+    Ok(())
 }

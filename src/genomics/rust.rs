@@ -64,75 +64,16 @@ fn failure(message: impl Into<String>) -> rusqlite::Error {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub trait ConnectionMethods {
-    /// This library's version, e.g. `v0.10.0`.
-    fn genomicsqlite_version(&self) -> String;
-    /// SQL script adding a Genomic Range Index to `table_name` for the features whose
-    /// reference id, begin and end are the given column expressions.
-    fn create_genomic_range_index_sql(
-        &self,
-        table_name: &str,
-        chromosome: &str,
-        begin_pos: &str,
-        end_pos: &str,
-    ) -> Result<String>;
-    /// Same, with a floor level (0..15; -1 = 0).
-    fn create_genomic_range_index_sql_with_floor(
-        &self,
-        table_name: &str,
-        chromosome: &str,
-        begin_pos: &str,
-        end_pos: &str,
-        floor: i64,
-    ) -> Result<String>;
-    /// Parenthesized SELECT of the rowids of `indexed_table` features overlapping (?1, ?2, ?3),
-    /// in rowid order, for the levels the table occupies now (regenerate after changes).
-    fn genomic_range_rowids_sql(&self, indexed_table: &str) -> Result<String>;
-    /// Same with the query expressions and level bounds given (ceiling -1 = detect).
-    fn genomic_range_rowids_sql_with_options(
-        &self,
-        indexed_table: &str,
-        qrid: &str,
-        qbeg: &str,
-        qend: &str,
-        ceiling: i64,
-        floor: i64,
-    ) -> Result<String>;
-    /// SQL recording a known assembly (`GRCh38_no_alt_analysis_set`) in `_gri_refseq`.
-    fn put_reference_assembly_sql(&self, assembly: &str) -> Result<String>;
-    fn put_reference_assembly_sql_with_schema(
-        &self,
-        assembly: &str,
-        schema: &str,
-    ) -> Result<String>;
-    /// SQL recording one reference sequence (a negative `rid` is assigned by SQLite).
-    fn put_reference_sequence_sql(&self, refseq: &RefSeq) -> Result<String>;
-    fn put_reference_sequence_sql_with_schema(
-        &self,
-        refseq: &RefSeq,
-        schema: &str,
-    ) -> Result<String>;
-    /// The `_gri_refseq` rows by rid.
-    fn get_reference_sequences_by_rid(&self) -> Result<HashMap<i64, RefSeq>>;
-    fn get_reference_sequences_by_rid_with_options(
-        &self,
-        assembly: Option<&str>,
-        schema: Option<&str>,
-    ) -> Result<HashMap<i64, RefSeq>>;
-    /// The `_gri_refseq` rows by name (a later duplicate name replaces an earlier one: filter
-    /// by assembly when several are recorded).
-    fn get_reference_sequences_by_name(&self) -> Result<HashMap<String, RefSeq>>;
-    fn get_reference_sequences_by_name_with_options(
-        &self,
-        assembly: Option<&str>,
-        schema: Option<&str>,
-    ) -> Result<HashMap<String, RefSeq>>;
-}
+    /// The connection the methods work on.
+    fn connection(&self) -> &Connection;
 
-impl ConnectionMethods for Connection {
+    /// This library's version, e.g. `v0.10.0`.
     fn genomicsqlite_version(&self) -> String {
         crate::extension::version()
     }
 
+    /// SQL script adding a Genomic Range Index to `table_name` for the features whose
+    /// reference id, begin and end are the given column expressions.
     fn create_genomic_range_index_sql(
         &self,
         table_name: &str,
@@ -145,6 +86,7 @@ impl ConnectionMethods for Connection {
         )
     }
 
+    /// Same, with a floor level (0..15; -1 = 0).
     fn create_genomic_range_index_sql_with_floor(
         &self,
         table_name: &str,
@@ -156,10 +98,13 @@ impl ConnectionMethods for Connection {
         gri::create_index_sql(table_name, chromosome, begin_pos, end_pos, floor).map_err(failure)
     }
 
+    /// Parenthesized SELECT of the rowids of `indexed_table` features overlapping (?1, ?2, ?3),
+    /// in rowid order, for the levels the table occupies now (regenerate after changes).
     fn genomic_range_rowids_sql(&self, indexed_table: &str) -> Result<String> {
         self.genomic_range_rowids_sql_with_options(indexed_table, "?1", "?2", "?3", -1, -1)
     }
 
+    /// Same with the query expressions and level bounds given (ceiling -1 = detect).
     fn genomic_range_rowids_sql_with_options(
         &self,
         indexed_table: &str,
@@ -174,7 +119,9 @@ impl ConnectionMethods for Connection {
             // SAFETY: rusqlite's open handle, of the SQLite the routine table was filled from
             // (install_linked), used only during this call.
             let conn = unsafe {
-                sqlite_api::Connection::borrowed(self.handle() as *mut crate::ffi::sqlite3)
+                sqlite_api::Connection::borrowed(
+                    self.connection().handle() as *mut crate::ffi::sqlite3
+                )
             };
             gri::detect_levels(&conn, indexed_table)
         })
@@ -189,6 +136,7 @@ impl ConnectionMethods for Connection {
         ))
     }
 
+    /// SQL recording a known assembly (`GRCh38_no_alt_analysis_set`) in `_gri_refseq`.
     fn put_reference_assembly_sql(&self, assembly: &str) -> Result<String> {
         refseq::put_reference_assembly_sql(assembly, None).map_err(failure)
     }
@@ -201,6 +149,7 @@ impl ConnectionMethods for Connection {
         refseq::put_reference_assembly_sql(assembly, Some(schema)).map_err(failure)
     }
 
+    /// SQL recording one reference sequence (a negative `rid` is assigned by SQLite).
     fn put_reference_sequence_sql(&self, refseq: &RefSeq) -> Result<String> {
         put_refseq(refseq, None)
     }
@@ -213,6 +162,7 @@ impl ConnectionMethods for Connection {
         put_refseq(refseq, Some(schema))
     }
 
+    /// The `_gri_refseq` rows by rid.
     fn get_reference_sequences_by_rid(&self) -> Result<HashMap<i64, RefSeq>> {
         self.get_reference_sequences_by_rid_with_options(None, None)
     }
@@ -222,12 +172,11 @@ impl ConnectionMethods for Connection {
         assembly: Option<&str>,
         schema: Option<&str>,
     ) -> Result<HashMap<i64, RefSeq>> {
-        Ok(reference_sequences(self, assembly, schema)?
-            .into_iter()
-            .map(|r| (r.rid, r))
-            .collect())
+        keyed(self.connection(), assembly, schema, |r| r.rid)
     }
 
+    /// The `_gri_refseq` rows by name (a later duplicate name replaces an earlier one: filter
+    /// by assembly when several are recorded).
     fn get_reference_sequences_by_name(&self) -> Result<HashMap<String, RefSeq>> {
         self.get_reference_sequences_by_name_with_options(None, None)
     }
@@ -237,11 +186,27 @@ impl ConnectionMethods for Connection {
         assembly: Option<&str>,
         schema: Option<&str>,
     ) -> Result<HashMap<String, RefSeq>> {
-        Ok(reference_sequences(self, assembly, schema)?
-            .into_iter()
-            .map(|r| (r.name.clone(), r))
-            .collect())
+        keyed(self.connection(), assembly, schema, |r| r.name.clone())
     }
+}
+
+impl ConnectionMethods for Connection {
+    fn connection(&self) -> &Connection {
+        self
+    }
+}
+
+/// The reference sequences in a map by `key`.
+fn keyed<K: std::hash::Hash + Eq>(
+    conn: &Connection,
+    assembly: Option<&str>,
+    schema: Option<&str>,
+    key: fn(&RefSeq) -> K,
+) -> Result<HashMap<K, RefSeq>> {
+    Ok(reference_sequences(conn, assembly, schema)?
+        .into_iter()
+        .map(|r| (key(&r), r))
+        .collect())
 }
 
 fn put_refseq(r: &RefSeq, schema: Option<&str>) -> Result<String> {

@@ -274,32 +274,22 @@ functions! {
 pub(super) fn register(db: *mut sqlite3) -> Result<(), SqliteError> {
     let api = sqlite_api::api();
     for function in FUNCTIONS {
+        let flags = if function.deterministic {
+            SQLITE_DETERMINISTIC
+        } else {
+            0
+        };
         for n_arg in function.arity.clone() {
-            let flags = SQLITE_UTF8
-                | if function.deterministic {
-                    SQLITE_DETERMINISTIC
-                } else {
-                    0
-                };
-            // SAFETY: valid connection and name; the user data is a &'static Function.
-            let rc = unsafe {
-                (api.create_function_v2)(
+            // SAFETY: valid connection; the user data is a &'static Function.
+            unsafe {
+                sqlite_api::create_scalar_function(
                     db,
-                    function.name.as_ptr(),
+                    function.name,
                     n_arg,
                     flags,
                     function as *const Function as *mut c_void,
-                    Some(call),
-                    None,
-                    None,
-                    None,
-                )
-            };
-            if rc != SQLITE_OK {
-                return Err(SqliteError::new(
-                    rc,
-                    format!("cannot register SQL function {:?}", function.name),
-                ));
+                    call,
+                )?;
             }
         }
     }

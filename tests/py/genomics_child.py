@@ -18,11 +18,10 @@ def encode(v):
     return {"hex": v.hex()} if isinstance(v, bytes) else v
 
 
-def run(lib, ops):
-    boot = sqlite3.connect(":memory:")
-    boot.enable_load_extension(True)
-    boot.load_extension(lib)
-    conn = sqlite3.connect(":memory:", isolation_level=None)
+def run_ops(ops, conn=None):
+    """Runs the operations on `conn` (a new in-memory connection by default) with whichever
+    library this process has loaded; returns their results (rows as lists, or {"error": ...})."""
+    conn = conn or sqlite3.connect(":memory:", isolation_level=None)
     out = []
     for op in ops:
         try:
@@ -35,11 +34,18 @@ def run(lib, ops):
                 out.append(None)
             else:
                 params = [decode(p) for p in (op[2] if len(op) > 2 else [])]
-                rows = conn.execute(op[1], params).fetchall()
-                out.append([[encode(v) for v in r] for r in rows])
+                out.append([list(r) for r in conn.execute(op[1], params).fetchall()])
         except sqlite3.Error as e:
             out.append({"error": str(e)})
     return out
+
+
+def run(lib, ops):
+    boot = sqlite3.connect(":memory:")
+    boot.enable_load_extension(True)
+    boot.load_extension(lib)
+    return [[[encode(v) for v in row] for row in res] if isinstance(res, list) else res
+            for res in run_ops(ops)]
 
 
 if __name__ == "__main__":

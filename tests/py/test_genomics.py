@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from conftest import PEER
+import genomics_child
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHILD = os.path.join(HERE, "genomics_child.py")
@@ -29,23 +30,9 @@ def peer(ops):
             if isinstance(res, list) else res for res in out]
 
 
-def ours(ops, conn=None):
+def ours(ops):
     """The same operations in this process (ours is loaded)."""
-    conn = conn or sqlite3.connect(":memory:", isolation_level=None)
-    out = []
-    for op in ops:
-        try:
-            if op[0] == "open":
-                conn = sqlite3.connect(op[1], isolation_level=None)
-                out.append(None)
-            elif op[0] == "exec":
-                conn.executescript(op[1])
-                out.append(None)
-            else:
-                out.append([list(r) for r in conn.execute(op[1], op[2] if len(op) > 2 else []).fetchall()])
-        except sqlite3.Error as e:
-            out.append({"error": str(e)})
-    return out
+    return genomics_child.run_ops(ops)
 
 
 def q1(conn, sql, *params):
