@@ -438,7 +438,7 @@ unsafe extern "C" fn x_filter(
             Kind::Levels => filter_levels(vtab, &conn, &args),
         };
         cur.pos = 0;
-        cur.args = args;
+        cur.args = by_column(args, idx_num, vtab.kind);
         match result {
             Ok(values) => {
                 cur.values = values;
@@ -536,6 +536,20 @@ fn filter_levels(vtab: &Vtab, conn: &Connection, args: &[Value]) -> Result<Vec<i
     let mut cache = vtab.shared.levels.lock().unwrap_or_else(|p| p.into_inner());
     let (ceiling, floor) = cache.table_levels(conn, &table)?;
     Ok(vec![i64::from(ceiling), i64::from(floor)])
+}
+
+/// The filter arguments placed at their hidden columns (NULL for those not given), for xColumn.
+fn by_column(args: Vec<Value>, idx_num: c_int, kind: Kind) -> Vec<Value> {
+    let mut given = args.into_iter();
+    (0..kind.max_args())
+        .map(|k| {
+            if idx_num & (1 << k) != 0 {
+                given.next().unwrap_or(Value::Null)
+            } else {
+                Value::Null
+            }
+        })
+        .collect()
 }
 
 fn at_end(cur: &Cursor, kind: Kind) -> bool {

@@ -301,6 +301,11 @@ def test_abutting_zero_length_and_order(conn):
     plan = " ".join(r[-1] for r in conn.execute("EXPLAIN QUERY PLAN SELECT _rowid_ FROM genomic_range_rowids('f', 1, 2, 3) ORDER BY _rowid_ DESC"))
     assert "ORDER BY" in plan
     assert [r for (r,) in conn.execute("SELECT _rowid_ FROM genomic_range_rowids('f', 1, 0, 1000) ORDER BY _rowid_ DESC")] == [4, 3, 2, 1]
+    # the hidden columns report the arguments
+    assert conn.execute("SELECT _rowid_, tableName, qrid, qbeg, qend, ceiling, floor FROM "
+                        "genomic_range_rowids('f', 1, 0, 1000, 15, 0) LIMIT 1").fetchall() == [(1, "f", 1, 0, 1000, 15, 0)]
+    assert conn.execute("SELECT ceiling, floor FROM genomic_range_rowids('f', 1, 0, 1000) "
+                        "WHERE floor = 0 LIMIT 1").fetchall() == [(None, 0)]
 
 
 def test_generated_sql_plans_use_the_index(conn):
