@@ -26,6 +26,7 @@
 #define GENOMICSQLITE_H
 
 #include <sqlite3.h>
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -112,6 +113,52 @@ __attribute__((weak))
 char *genomicsqlite_last_open_error(void);
 
 /*
+ * Genomics toolkit (the same functions exist in SQL; see README "Genomic ranges").
+ *
+ * create_genomic_range_index_sql: the SQL script that adds a Genomic Range Index (GRI) to
+ * `table` ("schema.table" allowed) for the feature columns/expressions rid, beg, end; floor -1
+ * (or 0) is the usual choice. Run the script with sqlite3_exec().
+ */
+char *create_genomic_range_index_sql(const char *table, const char *rid, const char *beg,
+                                     const char *end, int floor);
+
+/*
+ * genomic_range_rowids_sql: a parenthesized SELECT of the rowids of `indexed_table` features
+ * overlapping (qrid, qbeg, qend), SQL expressions pasted verbatim (NULL or "" mean ?1, ?2, ?3),
+ * in rowid order. ceiling/floor -1: detect the levels the table occupies now through dbconn
+ * (regenerate after changes), or query all levels if dbconn is NULL.
+ */
+char *genomic_range_rowids_sql(sqlite3 *dbconn, const char *indexed_table, const char *qrid,
+                               const char *qbeg, const char *qend, int ceiling, int floor);
+
+/* SQL recording a known assembly ("GRCh38_no_alt_analysis_set") in _gri_refseq; schema may be NULL. */
+char *put_genomic_reference_assembly_sql(const char *assembly, const char *attached_schema);
+
+/* SQL recording one reference sequence; NULL pointers mean defaults, rid -1 = assigned. */
+char *put_genomic_reference_sequence_sql(const char *name, sqlite3_int64 length,
+                                         const char *assembly, const char *refget_id,
+                                         const char *meta_json, sqlite3_int64 rid,
+                                         const char *attached_schema);
+
+/*
+ * Two-bit nucleotides (blob layout of GenomicSQLite 0.9.4). nucleotides_twobit writes
+ * (len+7)/4 bytes at most and returns the number written, -1 for a non-nucleotide character,
+ * -2 for NUL or non-ASCII. twobit_dna/twobit_rna decode [ofs, ofs+len) into out (len+1 bytes,
+ * NUL-terminated). dna_revcomp writes len+1 bytes and returns 0, or -1 for non-DNA input.
+ */
+int nucleotides_twobit(const char *seq, size_t len, void *out);
+size_t twobit_length(const void *data, size_t sz);
+void twobit_dna(const void *data, size_t sz, size_t ofs, size_t len, char *out);
+void twobit_rna(const void *data, size_t sz, size_t ofs, size_t len, char *out);
+int dna_revcomp(const char *dna, size_t len, char *out);
+
+/*
+ * Parses "chr1:2,345-6,789": returns the sequence name (error convention above) and sets
+ * *begin to the zero-based begin (2344) and *end to 6789. Used by the C++ parse_genomic_range().
+ */
+char *genomicsqlite_parse_genomic_range(const char *txt, sqlite3_int64 *begin, sqlite3_int64 *end);
+
+/*
  * Convenience for the result convention above: for a result `s` of a genomicsqlite_*() function
  * returns NULL if `s` is a success (non-empty) string, else the error message (a pointer into
  * `s`, valid until sqlite3_free(s)) or "out of memory" if `s` is NULL.
@@ -130,11 +177,15 @@ static inline const char *genomicsqlite_error_message(const char *s) {
  * std::runtime_error carrying the library's message on failure (std::bad_alloc when out of
  * memory), except the sqlite3** form of GenomicSQLiteOpen(), which is noexcept.
  */
+#include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <tuple>
+#include <utility>
 
 namespace genomicsqlite_cxx_detail {
 
@@ -283,6 +334,120 @@ inline std::string GenomicSQLiteVacuumIntoSQL(const std::string &destfile,
                                               const std::string &config_json = "{}") {
     return genomicsqlite_cxx_detail::take(
         genomicsqlite_vacuum_into_sql(destfile.c_str(), config_json.c_str()));
+}
+
+/* Genomics toolkit, C++ forms (throw std::runtime_error on failure). */
+inline std::string CreateGenomicRangeIndexSQL(const std::string &table, const std::string &rid,
+                                              const std::string &beg, const std::string &end,
+                                              int floor = -1) {
+    return genomicsqlite_cxx_detail::take(
+        create_genomic_range_index_sql(table.c_str(), rid.c_str(), beg.c_str(), end.c_str(), floor));
+}
+
+inline std::string GenomicRangeRowidsSQL(sqlite3 *dbconn, const std::string &indexed_table,
+                                         const std::string &qrid = "?1",
+                                         const std::string &qbeg = "?2",
+                                         const std::string &qend = "?3", int ceiling = -1,
+                                         int floor = -1) {
+    return genomicsqlite_cxx_detail::take(genomic_range_rowids_sql(
+        dbconn, indexed_table.c_str(), qrid.c_str(), qbeg.c_str(), qend.c_str(), ceiling, floor));
+}
+
+inline std::string PutGenomicReferenceAssemblySQL(const std::string &assembly,
+                                                  const std::string &attached_schema = "") {
+    return genomicsqlite_cxx_detail::take(
+        put_genomic_reference_assembly_sql(assembly.c_str(), attached_schema.c_str()));
+}
+
+inline std::string PutGenomicReferenceSequenceSQL(const std::string &name, sqlite3_int64 length,
+                                                  const std::string &assembly = "",
+                                                  const std::string &refget_id = "",
+                                                  const std::string &meta_json = "{}",
+                                                  sqlite3_int64 rid = -1,
+                                                  const std::string &attached_schema = "") {
+    return genomicsqlite_cxx_detail::take(put_genomic_reference_sequence_sql(
+        name.c_str(), length, assembly.c_str(), refget_id.c_str(), meta_json.c_str(), rid,
+        attached_schema.c_str()));
+}
+
+/* One row of _gri_refseq; NULL assembly/refget_id read as "". */
+struct gri_refseq_t {
+    long long rid, length;
+    std::string name, assembly, refget_id, meta_json = "{}";
+};
+
+namespace genomicsqlite_cxx_detail {
+/* Calls f(row) for each _gri_refseq row (optionally of one assembly). */
+template <class F>
+inline void each_refseq(sqlite3 *dbconn, const std::string &assembly,
+                        const std::string &attached_schema, F f) {
+    std::string sql = "SELECT _gri_rid, gri_refseq_name, gri_refseq_length, gri_assembly, "
+                      "gri_refget_id, gri_refseq_meta_json FROM " +
+                      (attached_schema.empty() ? std::string() : attached_schema + ".") +
+                      "_gri_refseq";
+    if (!assembly.empty())
+        sql += " WHERE gri_assembly = ?";
+    sqlite3_stmt *stmt = nullptr;
+    if (sqlite3_prepare_v2(dbconn, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK ||
+        (!assembly.empty() &&
+         sqlite3_bind_text(stmt, 1, assembly.c_str(), -1, SQLITE_TRANSIENT) != SQLITE_OK)) {
+        sqlite3_finalize(stmt);
+        throw std::runtime_error("GenomicSQLite: error querying reference sequences");
+    }
+    auto text = [stmt](int col) {
+        const unsigned char *p = sqlite3_column_text(stmt, col);
+        return p ? std::string(reinterpret_cast<const char *>(p)) : std::string();
+    };
+    int rc;
+    try {
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+            gri_refseq_t item;
+            item.rid = sqlite3_column_int64(stmt, 0);
+            item.name = text(1);
+            item.length = sqlite3_column_int64(stmt, 2);
+            item.assembly = text(3);
+            item.refget_id = text(4);
+            if (sqlite3_column_type(stmt, 5) == SQLITE_TEXT)
+                item.meta_json = text(5);
+            f(item);
+        }
+    } catch (...) {
+        sqlite3_finalize(stmt);
+        throw;
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE)
+        throw std::runtime_error("GenomicSQLite: error querying reference sequences");
+}
+} // namespace genomicsqlite_cxx_detail
+
+inline std::map<long long, gri_refseq_t>
+GetGenomicReferenceSequencesByRid(sqlite3 *dbconn, const std::string &assembly = "",
+                                  const std::string &attached_schema = "") {
+    std::map<long long, gri_refseq_t> ans;
+    genomicsqlite_cxx_detail::each_refseq(dbconn, assembly, attached_schema,
+                                          [&ans](const gri_refseq_t &r) { ans[r.rid] = r; });
+    return ans;
+}
+
+inline std::map<std::string, gri_refseq_t>
+GetGenomicReferenceSequencesByName(sqlite3 *dbconn, const std::string &assembly = "",
+                                   const std::string &attached_schema = "") {
+    std::map<std::string, gri_refseq_t> ans;
+    genomicsqlite_cxx_detail::each_refseq(
+        dbconn, assembly, attached_schema, [&ans](const gri_refseq_t &r) {
+            if (!ans.insert(std::make_pair(r.name, r)).second)
+                throw std::runtime_error("GenomicSQLite: reference sequence names are not unique");
+        });
+    return ans;
+}
+
+/* "chr1:2,345-6,789" -> ("chr1", 2344, 6789); throws std::runtime_error if unreadable. */
+inline std::tuple<std::string, uint64_t, uint64_t> parse_genomic_range(const std::string &txt) {
+    sqlite3_int64 begin = 0, end = 0;
+    std::string name = genomicsqlite_cxx_detail::take(
+        genomicsqlite_parse_genomic_range(txt.c_str(), &begin, &end));
+    return std::make_tuple(name, static_cast<uint64_t>(begin), static_cast<uint64_t>(end));
 }
 
 #ifdef SQLITECPP_VERSION

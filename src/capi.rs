@@ -106,7 +106,7 @@ pub unsafe extern "C" fn genomicsqlite_init(
 }
 
 /// Runs `f` for a `char*`-returning function: its message becomes "\0message" on failure.
-fn string_result(f: impl FnOnce() -> Result<String, String>) -> *mut c_char {
+pub(crate) fn string_result(f: impl FnOnce() -> Result<String, String>) -> *mut c_char {
     if sqlite_api::try_api().is_none() {
         // Without the routine table there is no sqlite3_malloc to allocate with.
         return std::ptr::null_mut();

@@ -158,30 +158,20 @@ fn sql_vacuum_into(args: &[Option<String>]) -> Result<String, String> {
 
 /// Registers the SQL functions on one connection.
 fn register_functions(db: *mut sqlite3) -> Result<(), SqliteError> {
-    let api = sqlite_api::api();
     for (i, (name, n_arg, _)) in FUNCTIONS.iter().enumerate() {
-        // SAFETY: valid connection and name; the user-data pointer encodes the table index.
-        let rc = unsafe {
-            (api.create_function_v2)(
+        // SAFETY: valid connection; the user-data pointer encodes the table index.
+        unsafe {
+            sqlite_api::create_scalar_function(
                 db,
-                name.as_ptr(),
+                name,
                 *n_arg,
-                SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                SQLITE_DETERMINISTIC,
                 i as *mut c_void,
-                Some(call_sql_fn),
-                None,
-                None,
-                None,
-            )
-        };
-        if rc != SQLITE_OK {
-            return Err(SqliteError::new(
-                rc,
-                format!("cannot register SQL function {name:?}"),
-            ));
+                call_sql_fn,
+            )?;
         }
     }
-    Ok(())
+    crate::genomics::register(db)
 }
 
 /// Calls the entry of [`FUNCTIONS`] whose index was registered as the function's user data.

@@ -43,6 +43,7 @@
 pub mod capi;
 pub mod config;
 pub mod extension;
+pub mod genomics;
 
 mod background;
 mod codec;
@@ -55,6 +56,7 @@ mod vfs;
 pub mod web;
 
 pub use config::{Config, ConfigError};
+pub use genomics::{ConnectionMethods, RefSeq};
 pub use rust_api::{
     attach, attach_sql, open, tuning_sql, uri, vacuum_into, vacuum_into_sql, Error,
 };

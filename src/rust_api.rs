@@ -60,7 +60,7 @@ impl From<rusqlite::Error> for Error {
 }
 
 /// Registers the VFS and SQL functions in the linked SQLite (once).
-fn ensure_registered() -> Result<(), Error> {
+pub(crate) fn ensure_registered() -> Result<(), Error> {
     sqlite_api::install_linked().map_err(Error::Init)?;
     extension::register_process_wide().map_err(|e| Error::Init(e.message))
 }

@@ -14,7 +14,10 @@ use std::sync::OnceLock;
 /// Oldest host SQLite we support; every routine in the table exists there.
 pub const MIN_SQLITE_VERSION: c_int = 3_031_000;
 
-type ScalarFn = unsafe extern "C" fn(*mut sqlite3_context, c_int, *mut *mut sqlite3_value);
+pub(crate) type ScalarFn =
+    unsafe extern "C" fn(*mut sqlite3_context, c_int, *mut *mut sqlite3_value);
+type CollationFn =
+    unsafe extern "C" fn(*mut c_void, c_int, *const c_void, c_int, *const c_void) -> c_int;
 type ExecCallback =
     unsafe extern "C" fn(*mut c_void, c_int, *mut *mut c_char, *mut *mut c_char) -> c_int;
 
@@ -94,6 +97,29 @@ routine_table! {
     result_text @ 85 = sqlite3_result_text: fn(*mut sqlite3_context, *const c_char, c_int, Destructor);
     result_error @ 80 = sqlite3_result_error: fn(*mut sqlite3_context, *const c_char, c_int);
     result_error_nomem @ 137 = sqlite3_result_error_nomem: fn(*mut sqlite3_context);
+    // Used by the genomics toolkit (src/genomics): typed values, virtual tables, a collation.
+    bind_double @ 3 = sqlite3_bind_double: fn(*mut sqlite3_stmt, c_int, f64) -> c_int;
+    bind_text @ 10 = sqlite3_bind_text: fn(*mut sqlite3_stmt, c_int, *const c_char, c_int, Destructor) -> c_int;
+    column_double @ 27 = sqlite3_column_double: fn(*mut sqlite3_stmt, c_int) -> f64;
+    column_text @ 36 = sqlite3_column_text: fn(*mut sqlite3_stmt, c_int) -> *const c_uchar;
+    declare_vtab @ 50 = sqlite3_declare_vtab: fn(*mut sqlite3, *const c_char) -> c_int;
+    result_blob @ 78 = sqlite3_result_blob: fn(*mut sqlite3_context, *const c_void, c_int, Destructor);
+    result_double @ 79 = sqlite3_result_double: fn(*mut sqlite3_context, f64);
+    result_int64 @ 83 = sqlite3_result_int64: fn(*mut sqlite3_context, i64);
+    result_null @ 84 = sqlite3_result_null: fn(*mut sqlite3_context);
+    total_changes @ 97 = sqlite3_total_changes: fn(*mut sqlite3) -> c_int;
+    value_blob @ 102 = sqlite3_value_blob: fn(*mut sqlite3_value) -> *const c_void;
+    value_double @ 105 = sqlite3_value_double: fn(*mut sqlite3_value) -> f64;
+    value_int64 @ 107 = sqlite3_value_int64: fn(*mut sqlite3_value) -> i64;
+    create_module_v2 @ 119 = sqlite3_create_module_v2: fn(*mut sqlite3, *const c_char, *const c_void, *mut c_void, Destructor) -> c_int;
+    create_collation_v2 @ 126 = sqlite3_create_collation_v2: fn(*mut sqlite3, *const c_char, c_int, *mut c_void,
+        Option<CollationFn>, Destructor) -> c_int;
+    file_control @ 127 = sqlite3_file_control: fn(*mut sqlite3, *const c_char, c_int, *mut c_void) -> c_int;
+    result_error_toobig @ 138 = sqlite3_result_error_toobig: fn(*mut sqlite3_context);
+    context_db_handle @ 149 = sqlite3_context_db_handle: fn(*mut sqlite3_context) -> *mut sqlite3;
+    next_stmt @ 152 = sqlite3_next_stmt: fn(*mut sqlite3, *mut sqlite3_stmt) -> *mut sqlite3_stmt;
+    stmt_busy @ 184 = sqlite3_stmt_busy: fn(*mut sqlite3_stmt) -> c_int;
+    stmt_readonly @ 185 = sqlite3_stmt_readonly: fn(*mut sqlite3_stmt) -> c_int;
 }
 
 static API: OnceLock<Api> = OnceLock::new();
@@ -455,4 +481,132 @@ pub unsafe fn text_of(p: *const c_char) -> String {
     } else {
         CStr::from_ptr(p).to_string_lossy().into_owned()
     }
+}
+
+/// SQLITE_FCNTL_DATA_VERSION: the pager's counter that changes whenever the database changes.
+const SQLITE_FCNTL_DATA_VERSION: c_int = 35;
+
+/// Additions for the genomics toolkit, which runs queries on the caller's own connection.
+impl Connection {
+    /// Wraps a connection that SQLite handed to a callback, without taking ownership (the
+    /// wrapper never closes it).
+    ///
+    /// # Safety
+    /// `db` must be a valid connection that outlives the wrapper.
+    pub unsafe fn borrowed(db: *mut sqlite3) -> std::mem::ManuallyDrop<Connection> {
+        std::mem::ManuallyDrop::new(Connection { db })
+    }
+
+    /// `sqlite3_total_changes()`: rows changed by this connection since it was opened.
+    pub fn total_changes(&self) -> i64 {
+        // SAFETY: valid handle.
+        i64::from(unsafe { (api().total_changes)(self.db) })
+    }
+
+    /// `SQLITE_FCNTL_DATA_VERSION` of one schema (`main`, `temp`, ...), `None` when that
+    /// schema has no open database file.
+    pub fn data_version(&self, schema: &CStr) -> Option<u32> {
+        let mut v: u32 = 0;
+        // SAFETY: valid handle and name; the op writes one unsigned int.
+        let rc = unsafe {
+            (api().file_control)(
+                self.db,
+                schema.as_ptr(),
+                SQLITE_FCNTL_DATA_VERSION,
+                &mut v as *mut u32 as *mut c_void,
+            )
+        };
+        (rc == SQLITE_OK).then_some(v)
+    }
+
+    /// True while a statement that may write is running on this connection (its changes could
+    /// still be rolled back by a constraint failure).
+    pub fn writer_running(&self) -> bool {
+        let mut stmt = std::ptr::null_mut();
+        loop {
+            // SAFETY: valid handle; next_stmt walks the connection's own statement list.
+            stmt = unsafe { (api().next_stmt)(self.db, stmt) };
+            if stmt.is_null() {
+                return false;
+            }
+            // SAFETY: stmt is a live statement of this connection.
+            if unsafe { (api().stmt_busy)(stmt) != 0 && (api().stmt_readonly)(stmt) == 0 } {
+                return true;
+            }
+        }
+    }
+}
+
+impl Statement {
+    pub fn bind_f64(&mut self, index: c_int, value: f64) -> Result<()> {
+        // SAFETY: valid statement.
+        self.check(unsafe { (api().bind_double)(self.stmt, index, value) })
+    }
+
+    /// Binds text (bytes as given, normally UTF-8) that SQLite copies.
+    pub fn bind_text(&mut self, index: c_int, text: &[u8]) -> Result<()> {
+        let len = c_int::try_from(text.len())
+            .map_err(|_| SqliteError::new(SQLITE_ERROR, "text too large"))?;
+        // SAFETY: valid statement; SQLITE_TRANSIENT makes SQLite copy the bytes.
+        self.check(unsafe {
+            (api().bind_text)(
+                self.stmt,
+                index,
+                text.as_ptr() as *const c_char,
+                len,
+                transient(),
+            )
+        })
+    }
+
+    pub fn column_f64(&self, col: c_int) -> f64 {
+        // SAFETY: valid statement positioned on a row.
+        unsafe { (api().column_double)(self.stmt, col) }
+    }
+
+    /// The text in column `col` of the current row; valid until the next step/reset.
+    pub fn column_text(&self, col: c_int) -> &[u8] {
+        // SAFETY: valid statement on a row; text first, then bytes, as SQLite's docs require.
+        unsafe {
+            let p = (api().column_text)(self.stmt, col);
+            let n = (api().column_bytes)(self.stmt, col);
+            if p.is_null() || n <= 0 {
+                &[]
+            } else {
+                std::slice::from_raw_parts(p, n as usize)
+            }
+        }
+    }
+}
+
+/// Registers a scalar SQL function (UTF-8) on `db`, naming it in the error.
+///
+/// # Safety
+/// `db` is a valid connection; `user_data` stays valid while the function is registered.
+pub unsafe fn create_scalar_function(
+    db: *mut sqlite3,
+    name: &CStr,
+    n_arg: c_int,
+    flags: c_int,
+    user_data: *mut c_void,
+    f: ScalarFn,
+) -> Result<()> {
+    let rc = (api().create_function_v2)(
+        db,
+        name.as_ptr(),
+        n_arg,
+        SQLITE_UTF8 | flags,
+        user_data,
+        Some(f),
+        None,
+        None,
+        None,
+    );
+    if rc != SQLITE_OK {
+        return Err(SqliteError::new(
+            rc,
+            format!("cannot register SQL function {name:?}"),
+        ));
+    }
+    Ok(())
 }

@@ -179,6 +179,8 @@ done
 for std in "${CXX_STDS[@]}"; do
     compile "test_cxx-$std" g++ -std="$std" "${WARN[@]}" "${INC[@]}" -o "$work/bin/test_cxx-$std" "$here/test_cxx.cc" "${LINK[@]}" -lsqlite3 &&
         run_prog "test_cxx-$std" "$work/bin/test_cxx-$std"
+    compile "test_genomics-$std" g++ -std="$std" "${WARN[@]}" "${INC[@]}" -o "$work/bin/test_genomics-$std" "$here/test_genomics.cc" "${LINK[@]}" -lsqlite3 &&
+        run_prog "test_genomics-$std" "$work/bin/test_genomics-$std"
     if [ "$have_sqlitecpp" = 1 ]; then
         compile "test_sqlitecpp-$std" g++ -std="$std" "${WARN[@]}" "${SQLITECPP_EXTRA[@]}" "${INC[@]}" -o "$work/bin/test_sqlitecpp-$std" "$here/test_sqlitecpp.cc" "${LINK[@]}" -lSQLiteCpp -lsqlite3 &&
             run_prog "test_sqlitecpp-$std" "$work/bin/test_sqlitecpp-$std"
@@ -245,7 +247,7 @@ else
     VG=(valgrind --tool=memcheck --error-exitcode=97 --leak-check=full
         --errors-for-leak-kinds="$leak_kinds" --show-leak-kinds="$leak_kinds"
         --suppressions="$here/valgrind.supp" --num-callers=30)
-    for prog in test_c-c11 test_cxx-c++17 test_sqlitecpp-c++17 test_c-static-sqlite example; do
+    for prog in test_c-c11 test_cxx-c++17 test_genomics-c++17 test_sqlitecpp-c++17 test_c-static-sqlite example; do
         [ -x "$work/bin/$prog" ] || continue
         dir="$work/run/valgrind-$prog"
         mkdir -p "$dir"

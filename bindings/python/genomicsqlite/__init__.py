@@ -20,9 +20,11 @@ import threading
 import time
 from typing import Any, Dict, FrozenSet, Tuple, Union
 
-from . import _native
+from . import _genomics, _native
+from ._genomics import *  # noqa: F401,F403  (genomics helpers, 0.9.4's names)
 
 __all__ = ["connect", "attach_sql", "vacuum_into_sql", "__version__", "LIBRARY_PATH", "CONFIG_KEYS"]
+__all__ += _genomics.__all__
 
 _LIB = _native.load()
 
