@@ -41,37 +41,58 @@ fn fork_generation() -> u64 {
     FORK_GENERATION.load(Ordering::Acquire)
 }
 
-/// The shared worker pool of this process (rebuilt in a forked child): one thread per
-/// processor, at most 8. Only atomics guard it, since a lock held by another thread at
-/// `fork()` would stay locked forever in the child.
-fn pool() -> &'static rayon::ThreadPool {
-    static WATCH_FORKS: Once = Once::new();
-    static POOL: AtomicPtr<rayon::ThreadPool> = AtomicPtr::new(std::ptr::null_mut());
-    static POOL_GENERATION: AtomicU64 = AtomicU64::new(u64::MAX);
-    WATCH_FORKS.call_once(|| {
-        // SAFETY: registers a handler that only bumps an atomic.
-        unsafe { pthread_atfork(None, None, Some(after_fork_in_child)) };
-    });
-    let generation = fork_generation();
-    let current = POOL.load(Ordering::Acquire);
-    if !current.is_null() && POOL_GENERATION.load(Ordering::Acquire) == generation {
-        // SAFETY: pools are leaked, so the pointer stays valid for the life of the process.
-        return unsafe { &*current };
+/// A process-wide object of which every forked child builds its own (threads do not survive
+/// `fork()`), leaked so references to it stay valid. Only atomics guard it, since a lock held by
+/// another thread at `fork()` would stay locked forever in the child.
+pub struct PerFork<T> {
+    current: AtomicPtr<T>,
+    generation: AtomicU64,
+}
+
+impl<T> PerFork<T> {
+    pub const fn new() -> Self {
+        PerFork {
+            current: AtomicPtr::new(std::ptr::null_mut()),
+            generation: AtomicU64::new(u64::MAX),
+        }
     }
-    let built = rayon::ThreadPoolBuilder::new()
-        .num_threads(crate::config::host_threads() as usize)
-        .thread_name(|i| format!("genomicsqlite-{i}"))
-        .build()
-        // Building a pool only fails if threads cannot be spawned at all; a pool of one is
-        // then tried, and failing that the process is out of resources anyway.
-        .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
-        .expect("cannot start a worker thread");
-    // A parent's pool is never dropped in the child (its threads are gone); a pool built by a
-    // thread that lost a race here is simply not used.
-    let fresh: &'static rayon::ThreadPool = Box::leak(Box::new(built));
-    POOL.store(fresh as *const _ as *mut _, Ordering::Release);
-    POOL_GENERATION.store(generation, Ordering::Release);
-    fresh
+
+    /// The object of this process, built by `build` the first time.
+    pub fn get(&self, build: impl FnOnce() -> T) -> &'static T {
+        static WATCH_FORKS: Once = Once::new();
+        WATCH_FORKS.call_once(|| {
+            // SAFETY: registers a handler that only bumps an atomic.
+            unsafe { pthread_atfork(None, None, Some(after_fork_in_child)) };
+        });
+        let generation = fork_generation();
+        let current = self.current.load(Ordering::Acquire);
+        if !current.is_null() && self.generation.load(Ordering::Acquire) == generation {
+            // SAFETY: objects are leaked, so the pointer stays valid for the life of the process.
+            return unsafe { &*current };
+        }
+        // A parent's object is never dropped in the child (its threads are gone); one built by
+        // a thread that lost a race here is simply not used.
+        let fresh: &'static T = Box::leak(Box::new(build()));
+        self.current
+            .store(fresh as *const T as *mut T, Ordering::Release);
+        self.generation.store(generation, Ordering::Release);
+        fresh
+    }
+}
+
+/// The shared worker pool of this process: one thread per processor, at most 8.
+fn pool() -> &'static rayon::ThreadPool {
+    static POOL: PerFork<rayon::ThreadPool> = PerFork::new();
+    POOL.get(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(crate::config::host_threads() as usize)
+            .thread_name(|i| format!("genomicsqlite-{i}"))
+            .build()
+            // Building a pool only fails if threads cannot be spawned at all; a pool of one is
+            // then tried, and failing that the process is out of resources anyway.
+            .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+            .expect("cannot start a worker thread")
+    })
 }
 
 thread_local! {

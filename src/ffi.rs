@@ -143,6 +143,7 @@ pub const SQLITE_LOCK_SHARED: c_int = 1;
 pub const SQLITE_LOCK_RESERVED: c_int = 2;
 
 pub const SQLITE_FCNTL_LOCKSTATE: c_int = 1;
+pub const SQLITE_FCNTL_FILE_POINTER: c_int = 7;
 pub const SQLITE_FCNTL_VFSNAME: c_int = 12;
 pub const SQLITE_FCNTL_PRAGMA: c_int = 14;
 pub const SQLITE_FCNTL_COMMIT_PHASETWO: c_int = 22;

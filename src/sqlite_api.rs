@@ -342,6 +342,48 @@ impl Connection {
         unsafe { (api().busy_timeout)(self.db, ms) };
     }
 
+    /// Whether a connection other than this one holds a RESERVED (or higher) lock on the main
+    /// database file, that is, wants to write or is committing. Asks the file's own VFS
+    /// (`xCheckReservedLock`): for the unix VFS one look at this process's locks on the file
+    /// and, if none, one `fcntl(F_GETLK)` for other processes'.
+    pub fn writer_waiting(&self) -> Result<bool> {
+        let mut file: *mut sqlite3_file = std::ptr::null_mut();
+        // SAFETY: valid handle and schema name; FILE_POINTER writes one pointer into `file`.
+        let rc = unsafe {
+            (api().file_control)(
+                self.db,
+                c"main".as_ptr(),
+                SQLITE_FCNTL_FILE_POINTER,
+                &mut file as *mut *mut sqlite3_file as *mut c_void,
+            )
+        };
+        if rc != SQLITE_OK || file.is_null() {
+            return Ok(false);
+        }
+        // SAFETY: `file` is the open main database file of this connection, valid while the
+        // connection is; its method table (if any) is the VFS's and outlives the file.
+        let check = unsafe {
+            let methods = (*file).methods;
+            if methods.is_null() {
+                return Ok(false);
+            }
+            (*methods).x_check_reserved_lock
+        };
+        let Some(check) = check else {
+            return Ok(false);
+        };
+        let mut reserved: c_int = 0;
+        // SAFETY: the VFS method called on its own file with a valid out-pointer.
+        let rc = unsafe { check(file, &mut reserved) };
+        if rc != SQLITE_OK {
+            return Err(SqliteError::new(
+                rc,
+                "cannot check the outer database's locks",
+            ));
+        }
+        Ok(reserved != 0)
+    }
+
     /// True outside an explicit transaction.
     pub fn autocommit(&self) -> bool {
         // SAFETY: valid handle.

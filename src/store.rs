@@ -16,7 +16,14 @@
 //! - inner commit (`SQLITE_FCNTL_COMMIT_PHASETWO`, sent after the inner journal is finalized):
 //!   outer `COMMIT`; an inner rollback or failure ends in an outer `ROLLBACK` when the inner lock
 //!   drops;
-//! - inner NONE: the snapshot statement is reset, releasing the outer lock.
+//! - inner NONE: the outer read transaction is kept ("held") for the next inner transaction,
+//!   which then needs no lock, hot-journal check or change-counter read of the outer file, and
+//!   finds the pages read ahead and the outer page cache still valid. No other connection can
+//!   commit while we hold the outer SHARED lock, so the held snapshot is as current as a fresh
+//!   one. It is released (the snapshot statement reset) as soon as a transaction starts while
+//!   another connection holds the outer RESERVED lock (one `fcntl` per transaction to find
+//!   out), after [`MAX_HOLD`] in any case, and by a background thread once the connection has
+//!   been idle for [`IDLE_RELEASE`]: so a writer's commit waits at most about that long.
 
 use crate::background::{CompressPipeline, Prefetcher, RawPage};
 use crate::codec::{self, CompressionDict, Decoder, EncodedPage, Encoder, StoredPage};
@@ -24,6 +31,7 @@ use crate::ffi::*;
 use crate::sqlite_api::{Connection, Result, SqliteError, Statement};
 use std::os::raw::c_int;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// `PRAGMA application_id` of a compressed database: "zstd".
 pub const APPLICATION_ID: i64 = 0x7a73_7464;
@@ -38,6 +46,12 @@ const COMMIT_BUSY_TIMEOUT_MS: c_int = 60_000;
 /// briefly). An open cannot see the connection's own busy timeout, so this stays short and
 /// callers that want to wait longer retry (as the Python `connect()` does, up to its `timeout`).
 const OPEN_BUSY_TIMEOUT_MS: c_int = 2_000;
+/// How long an idle connection keeps its outer read transaction between inner transactions.
+pub const IDLE_RELEASE: Duration = Duration::from_millis(20);
+/// How long an outer read transaction is kept across inner ones at most, even while reads keep
+/// coming: bounds the wait of a process that needs the outer lock without first announcing it
+/// with RESERVED (rolling back a crashed writer's journal takes PENDING directly).
+const MAX_HOLD: Duration = Duration::from_millis(100);
 
 const SCHEMA_PAGES: &str = "CREATE TABLE nested_vfs_zstd_pages (pageno INTEGER PRIMARY KEY, data BLOB NOT NULL, meta1 BLOB, meta2 BLOB, btree_interior BOOLEAN)";
 const SCHEMA_INDEXES: &str = "CREATE INDEX nested_vfs_zstd_pages_btree_interior ON nested_vfs_zstd_pages (pageno,data,meta1,meta2) WHERE btree_interior; \
@@ -150,6 +164,17 @@ pub struct PageStore {
     /// The inner database header (first 100 bytes of page 1), which SQLite reads at the start
     /// of every transaction to see whether its cache is still valid.
     header: Option<[u8; 100]>,
+    /// The outer read transaction is held between inner transactions (inner lock NONE).
+    held: bool,
+    /// A release of the held transaction is scheduled with [`crate::vfs::idle`].
+    release_scheduled: bool,
+    /// Another connection wanted to write when this outer read transaction began: do not hold
+    /// it past the inner transaction.
+    contended: bool,
+    /// When the current outer read transaction began.
+    read_since: Instant,
+    /// When the last inner transaction ended.
+    last_used: Instant,
 }
 
 fn corrupt(name: &str, what: impl std::fmt::Display) -> SqliteError {
@@ -242,6 +267,11 @@ impl PageStore {
         let prefetcher = (opts.threads > 1 && opts.prefetch).then(Prefetcher::new);
         Ok(PageStore {
             page1_written: false,
+            held: false,
+            release_scheduled: false,
+            contended: false,
+            read_since: Instant::now(),
+            last_used: Instant::now(),
             seen_version: None,
             header: None,
             page1_len,
@@ -427,11 +457,21 @@ impl PageStore {
         Ok(())
     }
 
-    /// Inner lock level rose from NONE to SHARED: start the outer read transaction.
+    /// Inner lock level rose from NONE to SHARED: start the outer read transaction, or carry
+    /// on with the held one if nobody else wants to write.
     pub fn begin_read(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.held) {
+            // Should the check fail, start afresh as if a writer waited.
+            if self.read_since.elapsed() < MAX_HOLD && !self.conn.writer_waiting().unwrap_or(true) {
+                return Ok(());
+            }
+            self.end_read();
+        }
         if self.txn != OuterTxn::None {
             return Ok(());
         }
+        // Checked before our own SHARED lock exists, so that it can only be another's.
+        self.contended = self.conn.writer_waiting().unwrap_or(true);
         match self.snapshot.step() {
             Ok(_) => {}
             Err(e) => {
@@ -440,6 +480,7 @@ impl PageStore {
             }
         }
         self.txn = OuterTxn::Read;
+        self.read_since = Instant::now();
         // What we know of the database (and pages read ahead) stays valid unless another
         // connection committed since: SQLite counts those commits in PRAGMA data_version.
         let checked = self.outer_data_version().and_then(|version| {
@@ -505,9 +546,13 @@ impl PageStore {
     }
 
     /// Inner lock dropped to `level` (SHARED or NONE): a write transaction that was not
-    /// committed is rolled back; at NONE the read snapshot ends too.
-    pub fn unlock(&mut self, level: c_int) {
+    /// committed is rolled back; at NONE the read snapshot is held for the next transaction
+    /// (or, after a rollback or when a writer waits, ends). Returns true when the caller must
+    /// schedule [`PageStore::release_if_idle`] (at [`IDLE_RELEASE`] from now).
+    pub fn unlock(&mut self, level: c_int) -> bool {
+        let mut rolled_back = false;
         if self.txn == OuterTxn::Write {
+            rolled_back = true;
             if !self.conn.autocommit() {
                 let _ = self.conn.exec("ROLLBACK");
             }
@@ -532,9 +577,34 @@ impl PageStore {
                 }
             }
         }
-        if level == SQLITE_LOCK_NONE {
-            self.end_read();
+        if level != SQLITE_LOCK_NONE {
+            return false;
         }
+        if rolled_back || self.contended || self.txn != OuterTxn::Read {
+            self.end_read();
+            return false;
+        }
+        self.held = true;
+        self.last_used = Instant::now();
+        !std::mem::replace(&mut self.release_scheduled, true)
+    }
+
+    /// Called by the idle-release thread at the time [`PageStore::unlock`] asked for: ends the
+    /// held read transaction if it has been idle for [`IDLE_RELEASE`]. Returns when to look
+    /// again (`None`: nothing held, the next [`PageStore::unlock`] schedules anew).
+    pub fn release_if_idle(&mut self, now: Instant) -> Option<Instant> {
+        if !self.held {
+            self.release_scheduled = false;
+            return None;
+        }
+        let due = self.last_used + IDLE_RELEASE;
+        if now < due {
+            return Some(due);
+        }
+        self.held = false;
+        self.release_scheduled = false;
+        self.end_read();
+        None
     }
 
     fn end_read(&mut self) {

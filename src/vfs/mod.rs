@@ -7,6 +7,7 @@
 //! Temporary files and anything else go to the default VFS untouched.
 
 pub mod glue;
+pub mod idle;
 pub mod web;
 
 use crate::config::{Config, OpenUri, VFS_DEFAULT_LEVEL};
@@ -16,6 +17,7 @@ use crate::sqlite_api::SqliteError;
 use crate::store::{PageStore, StoreOptions};
 use std::cell::RefCell;
 use std::os::raw::c_int;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 pub type Result<T> = std::result::Result<T, SqliteError>;
 
@@ -133,7 +135,7 @@ impl Opener for ZstdOpener {
                 let uri = parse_uri(path, params)?;
                 let Some(url) = uri.web_url.clone() else {
                     let file = InnerDbFile::open(path, &uri, flags)?;
-                    let readonly = file.store.readonly();
+                    let readonly = file.store().readonly();
                     return Ok((Box::new(file), readonly));
                 };
                 // Over the web: open the file once and look at its header. A plain SQLite
@@ -183,7 +185,9 @@ pub fn parse_uri(path: &str, params: &glue::UriParams) -> Result<OpenUri> {
 
 /// A compressed database as the inner SQLite sees it.
 pub struct InnerDbFile {
-    store: PageStore,
+    /// Shared only with the idle-release thread ([`idle`]), which may end the outer read
+    /// transaction the store holds between inner ones.
+    store: Arc<Mutex<PageStore>>,
     lock: c_int,
     immutable: bool,
 }
@@ -268,10 +272,16 @@ impl InnerDbFile {
         // A nested open (the outer database over the web) reports through ours.
         let store = quiet_opens(|| PageStore::open(opts))?;
         Ok(InnerDbFile {
-            store,
+            store: Arc::new(Mutex::new(store)),
             lock: SQLITE_LOCK_NONE,
             immutable,
         })
+    }
+
+    /// The store, locked. A panic while it was locked (caught at the FFI boundary) leaves it
+    /// usable: its methods keep it consistent at every step that can fail.
+    fn store(&self) -> MutexGuard<'_, PageStore> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Logs a failure (except the routine BUSY) and passes it on.
@@ -287,33 +297,33 @@ impl InnerDbFile {
 
 impl VfsFile for InnerDbFile {
     fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<bool> {
-        let r = self.store.read(offset, buf);
+        let r = self.store().read(offset, buf);
         self.logged(r)
     }
 
     fn write(&mut self, offset: u64, data: &[u8]) -> Result<()> {
-        let r = self.store.write(offset, data);
+        let r = self.store().write(offset, data);
         self.logged(r)
     }
 
     fn truncate(&mut self, size: u64) -> Result<()> {
-        let r = self.store.truncate(size);
+        let r = self.store().truncate(size);
         self.logged(r)
     }
 
     fn file_size(&mut self) -> Result<u64> {
-        let r = self.store.file_size();
+        let r = self.store().file_size();
         self.logged(r)
     }
 
     fn lock(&mut self, level: c_int) -> Result<()> {
         if level >= SQLITE_LOCK_SHARED && self.lock < SQLITE_LOCK_SHARED {
-            let r = self.store.begin_read();
+            let r = self.store().begin_read();
             self.logged(r)?;
             self.lock = SQLITE_LOCK_SHARED;
         }
         if level >= SQLITE_LOCK_RESERVED && self.lock < SQLITE_LOCK_RESERVED {
-            let r = self.store.begin_write();
+            let r = self.store().begin_write();
             self.logged(r)?;
         }
         self.lock = self.lock.max(level);
@@ -322,8 +332,14 @@ impl VfsFile for InnerDbFile {
 
     fn unlock(&mut self, level: c_int) -> Result<()> {
         if level < self.lock {
-            self.store.unlock(level);
+            let schedule = self.store().unlock(level);
             self.lock = level;
+            if schedule {
+                idle::schedule(
+                    Arc::downgrade(&self.store),
+                    std::time::Instant::now() + crate::store::IDLE_RELEASE,
+                );
+            }
         }
         Ok(())
     }
@@ -333,11 +349,11 @@ impl VfsFile for InnerDbFile {
     }
 
     fn reserved(&self) -> bool {
-        self.store.in_write()
+        self.store().in_write()
     }
 
     fn commit_phase_two(&mut self) -> Result<()> {
-        let r = self.store.commit();
+        let r = self.store().commit();
         self.logged(r)
     }
 

@@ -17,7 +17,7 @@ Commands (all print one JSON document on stdout unless said otherwise):
     sql PATH CFG SQL                  run an SQL script on a compressed db, print rows of last stmt
     writer PATH CFG                   crash-test writer (prints each committed txn id, flushed)
     bank-writer PATH CFG SECONDS      concurrency writer (invariant-preserving transfers)
-    bank-reader PATH CFG SECONDS      concurrency reader (checks the invariants)
+    bank-reader PATH CFG SECONDS [READS_PER_CONN [PAUSE]]  concurrency reader (checks the invariants)
 
 This file is test code written for this project; it uses only the public SQL interface of
 the extension (genomicsqlite_uri / genomicsqlite_tuning_sql / ...).
@@ -434,9 +434,11 @@ def cmd_bank_writer(path, cfg_json, seconds):
     conn.execute("PRAGMA cache_size=-512")
     rnd = random.Random(os.getpid())
     deadline = time.time() + float(seconds)
-    done = busy = 0
+    done = busy = moves = 0
+    latencies = []
     while time.time() < deadline:
         try:
+            t0 = time.monotonic()
             conn.execute("BEGIN IMMEDIATE")
             nmoves = 1 if rnd.random() < 0.8 else 200     # some transactions touch many pages
             for _ in range(nmoves):
@@ -449,6 +451,8 @@ def cmd_bank_writer(path, cfg_json, seconds):
                              (a, b, amt, rnd.randbytes(rnd.randrange(0, 2000))))
             conn.execute("UPDATE meta SET txns = txns + ?", (nmoves,))
             conn.execute("COMMIT")
+            latencies.append(time.monotonic() - t0)
+            moves += nmoves
             done += 1
             time.sleep(0.003 if done % 5 else 0.1)   # leave the readers a window
         except sqlite3.OperationalError as e:
@@ -457,15 +461,20 @@ def cmd_bank_writer(path, cfg_json, seconds):
             busy += 1
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-    print(json.dumps({"commits": done, "busy": busy}), flush=True)
+    latencies.sort()
+    print(json.dumps({"commits": done, "busy": busy, "moves": moves,
+                      "p99_s": latencies[int(0.99 * (len(latencies) - 1))] if latencies else None,
+                      "max_s": latencies[-1] if latencies else None}), flush=True)
 
 
-def cmd_bank_reader(path, cfg_json, seconds, reads_per_connection="1"):
+def cmd_bank_reader(path, cfg_json, seconds, reads_per_connection="1", pause="0"):
     """Reads in transactions; reopens its connection every `reads_per_connection` reads
     (the peer keeps a lock on the outer file while a connection stays open, which would
-    starve the writer; short-lived connections also exercise open/close under load)."""
+    starve the writer; short-lived connections also exercise open/close under load), and
+    sleeps `pause` seconds after each read (an idle connection that stays open)."""
     cfg = json.loads(cfg_json)
     rpc = int(reads_per_connection)
+    pause = float(pause)
     deadline = time.time() + float(seconds)
     ok = busy = open_refused = 0
     violations = []
@@ -492,6 +501,8 @@ def cmd_bank_reader(path, cfg_json, seconds, reads_per_connection="1"):
             if total != BANK_TOTAL or n != BANK_ACCOUNTS or hist != txns:
                 violations.append({"sum": total, "accounts": n, "history": hist, "txns": txns})
             ok += 1
+            if pause:
+                time.sleep(pause)
             if ok % rpc == 0:
                 conn.close()
                 conn = None

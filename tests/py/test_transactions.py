@@ -1,6 +1,7 @@
 """Transactions on a compressed database: commit, rollback, savepoints, big transactions."""
 import os
 import sqlite3
+import time
 
 import pytest
 
@@ -181,3 +182,27 @@ def test_second_connection_sees_only_committed(db):
     r = gsqtool.open_compressed(db, readonly=True, timeout=0.2)
     assert r.execute("SELECT count(*) FROM t WHERE v = 'pending'").fetchall() == [(101,)]
     r.close()
+
+
+@pytest.mark.ours_only
+def test_open_idle_reader_does_not_hold_up_writer(db):
+    """A reader connection that read and then stays open (ours keeps its outer read
+    transaction for a moment, for the next read) lets another connection of the same process
+    and thread commit within moments, sees that commit at its next read, and sees its own
+    commits too."""
+    r = gsqtool.open_compressed(db, timeout=5)
+    w = gsqtool.open_compressed(db, timeout=5)
+    for round_ in range(5):
+        assert r.execute("SELECT count(*) FROM t WHERE v = 'w'").fetchone()[0] == round_
+        w.execute("BEGIN IMMEDIATE")
+        w.execute("UPDATE t SET v = 'w' WHERE id = ?", (round_,))
+        t0 = time.monotonic()
+        w.execute("COMMIT")
+        # the reader's thread is right here, not reading: only its idle release lets go
+        assert time.monotonic() - t0 < 2.0
+        assert r.execute("SELECT count(*) FROM t WHERE v = 'w'").fetchone()[0] == round_ + 1
+        r.execute("UPDATE t SET v = 'r' WHERE id = ?", (500 + round_,))
+        assert r.execute("SELECT count(*) FROM t WHERE v = 'r'").fetchone()[0] == round_ + 1
+        assert w.execute("SELECT count(*) FROM t WHERE v = 'r'").fetchone()[0] == round_ + 1
+    r.close()
+    w.close()
