@@ -21,8 +21,8 @@
 //!   finds the pages read ahead and the outer page cache still valid. No other connection can
 //!   commit while we hold the outer SHARED lock, so the held snapshot is as current as a fresh
 //!   one. It is released (the snapshot statement reset) as soon as a transaction starts while
-//!   another connection holds the outer RESERVED lock (one `fcntl` per transaction to find
-//!   out), after [`MAX_HOLD`] in any case, and by a background thread once the connection has
+//!   another connection holds the outer RESERVED lock (one `fcntl` to find out, at most every
+//!   [`WRITER_CHECK_INTERVAL`]), after [`MAX_HOLD`] in any case, and by a background thread once the connection has
 //!   been idle for [`IDLE_RELEASE`]: so a writer's commit waits at most about that long.
 
 use crate::background::{CompressPipeline, Prefetcher, RawPage};
@@ -52,6 +52,10 @@ pub const IDLE_RELEASE: Duration = Duration::from_millis(20);
 /// coming: bounds the wait of a process that needs the outer lock without first announcing it
 /// with RESERVED (rolling back a crashed writer's journal takes PENDING directly).
 const MAX_HOLD: Duration = Duration::from_millis(100);
+/// How often a held outer read transaction asks whether a writer waits, at most: a waiting
+/// writer's busy handler sleeps for milliseconds between tries anyway, and a lookup served from
+/// the cache takes microseconds, so asking once per transaction would be much of its cost.
+const WRITER_CHECK_INTERVAL: Duration = Duration::from_millis(1);
 
 const SCHEMA_PAGES: &str = "CREATE TABLE nested_vfs_zstd_pages (pageno INTEGER PRIMARY KEY, data BLOB NOT NULL, meta1 BLOB, meta2 BLOB, btree_interior BOOLEAN)";
 const SCHEMA_INDEXES: &str = "CREATE INDEX nested_vfs_zstd_pages_btree_interior ON nested_vfs_zstd_pages (pageno,data,meta1,meta2) WHERE btree_interior; \
@@ -175,6 +179,8 @@ pub struct PageStore {
     read_since: Instant,
     /// When the last inner transaction ended.
     last_used: Instant,
+    /// When we last asked whether another connection wants to write.
+    last_check: Instant,
 }
 
 fn corrupt(name: &str, what: impl std::fmt::Display) -> SqliteError {
@@ -272,6 +278,7 @@ impl PageStore {
             contended: false,
             read_since: Instant::now(),
             last_used: Instant::now(),
+            last_check: Instant::now(),
             seen_version: None,
             header: None,
             page1_len,
@@ -461,8 +468,11 @@ impl PageStore {
     /// on with the held one if nobody else wants to write.
     pub fn begin_read(&mut self) -> Result<()> {
         if std::mem::take(&mut self.held) {
-            // Should the check fail, start afresh as if a writer waited.
-            if self.read_since.elapsed() < MAX_HOLD && !self.conn.writer_waiting().unwrap_or(true) {
+            let now = Instant::now();
+            if now.duration_since(self.read_since) < MAX_HOLD
+                && (now.duration_since(self.last_check) < WRITER_CHECK_INTERVAL
+                    || !self.writer_waiting(now))
+            {
                 return Ok(());
             }
             self.end_read();
@@ -471,7 +481,7 @@ impl PageStore {
             return Ok(());
         }
         // Checked before our own SHARED lock exists, so that it can only be another's.
-        self.contended = self.conn.writer_waiting().unwrap_or(true);
+        self.contended = self.writer_waiting(Instant::now());
         match self.snapshot.step() {
             Ok(_) => {}
             Err(e) => {
@@ -495,6 +505,13 @@ impl PageStore {
             return Err(e);
         }
         Ok(())
+    }
+
+    /// Whether another connection wants to write (asked of the outer file's VFS; should that
+    /// fail, as if one did, so that we let go).
+    fn writer_waiting(&mut self, now: Instant) -> bool {
+        self.last_check = now;
+        self.conn.writer_waiting().unwrap_or(true)
     }
 
     fn outer_data_version(&mut self) -> Result<i64> {
