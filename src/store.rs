@@ -973,6 +973,9 @@ impl PageStore {
         if pageno == 1 {
             self.page1_written = true;
             self.header = None;
+            // Page 1 is stored right away: first the pages before it, so that the outer file
+            // sees rows in the order they were written, however fast the workers were.
+            self.flush()?;
         }
         let encoded = if pageno == 1 {
             codec::plain(1, page)
@@ -1083,6 +1086,8 @@ impl PageStore {
         let Some(dict) = codec::train_dictionary(&samples, self.opts.level) else {
             return Ok(());
         };
+        // Pages before the dictionary reach the outer file before it (as for page 1).
+        self.flush()?;
         let mut stmt = self
             .conn
             .prepare("INSERT INTO nested_vfs_zstd_dicts (dict, page_count) VALUES (?, ?)")?;
