@@ -16,9 +16,25 @@ from conftest import OURS, TOOL, _check_no_signal
 SECONDS = float(os.environ.get("GSQ_CONCURRENCY_SECONDS", "8"))
 
 
-def _spawn(*args):
-    return subprocess.Popen([sys.executable, TOOL, "--lib", OURS] + [str(a) for a in args],
+def _spawn_with(lib, *args):
+    return subprocess.Popen([sys.executable, TOOL, "--lib", lib] + [str(a) for a in args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _spawn(*args):
+    return _spawn_with(OURS, *args)
+
+
+BANK_CFG = {"inner_page_KiB": 4}
+
+
+def _new_bank(tmp_path):
+    """A fresh bank database (see gsqtool); returns its path."""
+    path = str(tmp_path / "bank.db")
+    c = gsqtool.open_compressed(path, BANK_CFG)
+    gsqtool.bank_init(c)
+    c.close()
+    return path
 
 
 def _collect(p, what, timeout=SECONDS + 120):
@@ -40,12 +56,8 @@ def test_parallel_readers_same_content(compressed_db, plain_db):
 
 @pytest.mark.parametrize("readers,reads_per_conn", [(3, 1), (2, 20)], ids=["reopen-each-read", "reopen-every-20"])
 def test_writer_and_readers_never_torn(tmp_path, readers, reads_per_conn):
-    path = str(tmp_path / "bank.db")
-    cfg = {"inner_page_KiB": 4}
-    c = gsqtool.open_compressed(path, cfg)
-    gsqtool.bank_init(c)
-    c.close()
-    cj = json.dumps(cfg)
+    path = _new_bank(tmp_path)
+    cfg, cj = BANK_CFG, json.dumps(BANK_CFG)
     rp = [_spawn("bank-reader", path, cj, SECONDS, reads_per_conn) for _ in range(readers)]
     wp = _spawn("bank-writer", path, cj, SECONDS)
     w = _collect(wp, "writer")
@@ -69,11 +81,6 @@ def test_writer_and_readers_never_torn(tmp_path, readers, reads_per_conn):
     print("writer:", w, "readers:", [{k: r[k] for k in ("reads", "busy", "open_refused")} for r in rs])
 
 
-def _spawn_with(lib, *args):
-    return subprocess.Popen([sys.executable, TOOL, "--lib", lib] + [str(a) for a in args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
 # Readers that keep their connection open and read in a loop are where ours keeps the outer read
 # transaction from one read to the next; a writer must still commit promptly, whoever wrote it.
 # Readers are (library, reads per connection, pause after each read in seconds); the peer
@@ -86,12 +93,8 @@ def _spawn_with(lib, *args):
 def test_writer_commits_while_open_readers_loop(tmp_path, peer_lib, writer, readers):
     seconds = min(SECONDS, 5)
     libs = {"ours": OURS, "peer": peer_lib}
-    path = str(tmp_path / "bank.db")
-    cfg = {"inner_page_KiB": 4}
-    c = gsqtool.open_compressed(path, cfg)
-    gsqtool.bank_init(c)
-    c.close()
-    cj = json.dumps(cfg)
+    path = _new_bank(tmp_path)
+    cfg, cj = BANK_CFG, json.dumps(BANK_CFG)
     rp = [_spawn_with(libs[lib], "bank-reader", path, cj, seconds, rpc, pause)
           for lib, rpc, pause in readers]
     wp = _spawn_with(libs[writer], "bank-writer", path, cj, seconds)
