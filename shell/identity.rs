@@ -1,6 +1,6 @@
 //! Identities of files this command writes or publishes (see `genomicsqlite::web::identity_digest`
 //! for what an identity is and why): computed from a local file, and made unique for a compacted
-//! file by a random `user_version` in its outer header.
+//! file by a `user_version` derived from its whole content.
 
 use rusqlite::Connection;
 use std::fs::File;
@@ -20,16 +20,17 @@ pub fn of_file(path: &Path) -> Result<String, String> {
     Ok(genomicsqlite::web::identity_digest(size, &first))
 }
 
-/// Write a random non-zero number into the `user_version` of the (outer) SQLite file at `path`,
-/// so that its identity differs from every other compaction's, even of the same input.
+/// Write into the `user_version` of the (outer) SQLite file at `path` a non-zero number derived
+/// from the whole file's content, so that its identity (size and first 64 KiB) differs from any
+/// other compaction whose content differs anywhere, while compacting the same input with the
+/// same settings twice still gives byte-identical files (published files keep stable checksums).
 pub fn stamp(path: &Path) -> Result<(), String> {
-    let mut buf = [0u8; 4];
-    File::open("/dev/urandom")
-        .and_then(|mut r| r.read_exact(&mut buf))
-        .map_err(|e| format!("/dev/urandom: {e}"))?;
-    let nonce = match i32::from_le_bytes(buf) {
-        0 => 1,
-        n => n,
+    let digest = sha256_file(path)?;
+    // The first 32 bits of the digest, as SQLite's signed user_version; 0 would read as unset.
+    let nonce = match u32::from_str_radix(&digest[..8], 16).map(|v| v as i32) {
+        Ok(0) => 1,
+        Ok(n) => n,
+        Err(e) => return Err(format!("{}: digest {digest:?}: {e}", path.display())),
     };
     let c = Connection::open(path).map_err(|e| format!("{}: {}", path.display(), e))?;
     c.execute_batch(&format!("PRAGMA user_version = {nonce}"))

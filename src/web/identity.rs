@@ -5,9 +5,10 @@
 //!
 //! The identity is a SHA-256 over the file's size and its first [`IDENTITY_SPAN`] bytes: the
 //! header plus the first pages, which the web reader fetches at open anyway (one 64 KiB chunk by
-//! default), so checking it costs no request. `genomicsqlite DB --compact` also writes a random
-//! number into the outer file's `user_version` (which nothing else uses), so two compactions
-//! never share an identity; for other files, versions that differ only beyond the first 64 KiB
+//! default), so checking it costs no request. `genomicsqlite DB --compact` also writes a number
+//! derived from the whole output into the outer file's `user_version` (which nothing else uses),
+//! so two compactions whose content differs anywhere never share an identity, while the same
+//! input compacted twice stays byte-identical; for other files, versions that differ only beyond the first 64 KiB
 //! with an identical header still share one (a documented limit).
 //!
 //! 0.9.4 ignores the extra [`IDENTITY_KEY`] row of `web_dbi_meta` and keeps comparing headers.
