@@ -8,7 +8,8 @@
 # libgenomicsqlite.so (a copy of target/release/libgenomicsqlite.so without debug info; built
 # with `cargo build --release --lib` if missing). Then compiles and runs the JUnit 4 tests
 # (all, or the named classes) with LIBGENOMICSQLITE pointing at the library under test; the
-# output ends with "N passed, M failed, K skipped".
+# output ends with "N passed, M failed, K skipped". The tests run twice: on the system SQLite
+# (as Debian's sqlite-jdbc links it) and on another SQLite (see the end of this script).
 #
 # Needs only Debian packages: a JDK (javac, jar; 11 or later), libxerial-sqlite-jdbc-java,
 # junit4 (which brings hamcrest), binutils (strip), and for the tests nginx-light, openssl and
@@ -70,7 +71,57 @@ echo "== compiling the tests"
 javac --release 11 -encoding UTF-8 -d "$BUILD/test-classes" -cp "$JAR:$SQLITE_JDBC_JAR:$JUNIT_CP" \
     "$HERE"/src/test/java/net/mlin/genomicsqlite/*.java || die "javac (tests) failed"
 
-echo "== running the tests (sqlite-jdbc: $SQLITE_JDBC_JAR; library: $LIB)"
-export LIBGENOMICSQLITE="$LIB"
-exec java -Dgsq.repo="$REPO" -Dgsq.jar="$JAR" -Dgsq.version="$VERSION" \
-    -cp "$JAR:$SQLITE_JDBC_JAR:$JUNIT_CP:$BUILD/test-classes" net.mlin.genomicsqlite.TestMain "$@"
+# run_tests LABEL [ENV=VALUE ...]: one run of the test classes; adds its counts to the totals.
+PASSED=0 FAILED=0 SKIPPED=0
+run_tests() {
+    local label="$1"; shift
+    local log="$BUILD/test-$label.log" line
+    echo "== running the tests on $label (sqlite-jdbc: $SQLITE_JDBC_JAR; library: $LIB)"
+    env "$@" LIBGENOMICSQLITE="$LIB" java -Dgsq.repo="$REPO" -Dgsq.jar="$JAR" -Dgsq.version="$VERSION" \
+        -cp "$JAR:$SQLITE_JDBC_JAR:$JUNIT_CP:$BUILD/test-classes" net.mlin.genomicsqlite.TestMain \
+        "${TEST_CLASSES[@]}" 2>&1 | tee "$log"
+    line="$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n 1 || true)"
+    if [ -z "$line" ]; then
+        FAILED=$((FAILED + 1))
+        return
+    fi
+    read -r p _ f _ k _ <<<"$line"
+    PASSED=$((PASSED + p)) FAILED=$((FAILED + f)) SKIPPED=$((SKIPPED + k))
+}
+TEST_CLASSES=("$@")
+
+SYSTEM_SQLITE="$(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || true)"
+[ -n "$SYSTEM_SQLITE" ] || die "the sqlite3 shell is missing (apt-get install sqlite3)"
+run_tests "system-SQLite-$SYSTEM_SQLITE" GSQ_EXPECT_SQLITE="$SYSTEM_SQLITE"
+
+# The upstream sqlite-jdbc jar runs on its own SQLite instead of the system's. Maven Central is
+# out of reach here, so run the same tests once more with the driver on another SQLite: the
+# amalgamation that rusqlite bundles (a cargo dependency), built as a libsqlite3.so.0 that
+# Debian's JNI library then binds to through LD_LIBRARY_PATH.
+AMALGAMATION="$(cd "$REPO" && cargo metadata --format-version 1 --offline 2>/dev/null | python3 -c '
+import json, os, sys
+for p in json.load(sys.stdin)["packages"]:
+    if p["name"] == "libsqlite3-sys":
+        print(os.path.join(os.path.dirname(p["manifest_path"]), "sqlite3", "sqlite3.c")); break
+' || true)"
+if [ -n "$AMALGAMATION" ] && [ -f "$AMALGAMATION" ]; then
+    OTHER="$REPO/target/jdbc-test-sqlite"
+    if [ ! -f "$OTHER/libsqlite3.so.0" ] || [ "$AMALGAMATION" -nt "$OTHER/libsqlite3.so.0" ]; then
+        echo "== building $AMALGAMATION as $OTHER/libsqlite3.so.0"
+        mkdir -p "$OTHER"
+        # COLUMN_METADATA and UNLOCK_NOTIFY: routines that sqlite-jdbc's JNI library calls.
+        gcc -O1 -fPIC -shared -DSQLITE_ENABLE_COLUMN_METADATA -DSQLITE_ENABLE_UNLOCK_NOTIFY \
+            -Wl,-soname,libsqlite3.so.0 -o "$OTHER/libsqlite3.so.0.tmp" "$AMALGAMATION" -lm -lpthread \
+            && mv "$OTHER/libsqlite3.so.0.tmp" "$OTHER/libsqlite3.so.0" || die "cannot build $AMALGAMATION"
+    fi
+    OTHER_VERSION="$(sed -n 's/^#define SQLITE_VERSION  *"\([^"]*\)".*/\1/p' "$(dirname "$AMALGAMATION")/sqlite3.h")"
+    run_tests "bundled-SQLite-$OTHER_VERSION" GSQ_EXPECT_SQLITE="$OTHER_VERSION" \
+        LD_LIBRARY_PATH="$OTHER${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+else
+    echo "SKIP the run on another SQLite: no libsqlite3-sys amalgamation found by cargo metadata"
+    SKIPPED=$((SKIPPED + 1))
+fi
+
+echo
+echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+[ "$FAILED" -eq 0 ]

@@ -14,9 +14,8 @@ import org.sqlite.SQLiteConnection;
  *
  * <p>Properties are sqlite-jdbc's (e.g. from {@code SQLiteConfig.toProperties()}), plus {@value
  * #CONFIG_PROPERTY}: the GenomicSQLite configuration as a JSON object (default "{}"), validated
- * by the library. A read-only open ({@code SQLiteConfig.setReadOnly(true)}) adds {@code "mode":
- * "ro"} to it; a configuration that implies read-only (mode ro, immutable, a web URL) opens
- * read-only.
+ * by the library. {@code SQLiteConfig.setReadOnly(true)} opens read-only, and so do a
+ * configuration with {@code "mode": "ro"} or {@code "immutable": true} and any web URL.
  */
 public class JdbcDriver extends org.sqlite.JDBC {
     public static final String PREFIX = "jdbc:genomicsqlite:";
@@ -25,7 +24,6 @@ public class JdbcDriver extends org.sqlite.JDBC {
     public static final String CONFIG_PROPERTY = "genomicsqlite.config_json";
 
     // sqlite3_open_v2 flags, as sqlite-jdbc's open_mode property carries them.
-    private static final int SQLITE_OPEN_READONLY = 0x1;
     private static final int SQLITE_OPEN_READWRITE = 0x2;
     private static final int SQLITE_OPEN_CREATE = 0x4;
     private static final int SQLITE_OPEN_URI = 0x40;
@@ -89,19 +87,13 @@ public class JdbcDriver extends org.sqlite.JDBC {
                         "GenomicSQLite: property " + OPEN_MODE + " is not an integer: " + openMode);
             }
         }
-        boolean readOnly =
-                (flags & SQLITE_OPEN_READONLY) != 0 && (flags & SQLITE_OPEN_READWRITE) == 0;
 
         // Computing the URI validates the configuration; errors name the bad key.
         String uri = NativeLibrary.queryText("SELECT genomicsqlite_uri(?, ?)", dbfile, configJson);
-        if (readOnly && !hasParameter(uri, "mode=ro")) {
-            configJson = NativeLibrary.queryText("SELECT json_set(?, '$.mode', 'ro')", configJson);
-            uri = NativeLibrary.queryText("SELECT genomicsqlite_uri(?, ?)", dbfile, configJson);
-        }
         String tuning = NativeLibrary.queryText("SELECT genomicsqlite_tuning_sql(?)", configJson);
-        if (hasParameter(uri, "mode=ro") || hasParameter(uri, "immutable=1")) {
-            flags = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY;
-        }
+        // A read-only open needs nothing more: the zstd VFS follows the open flags. SQLite
+        // itself lets the URI's mode=ro / immutable=1 (web URLs, or from the configuration)
+        // override read-write flags; it only has to read the name as a URI.
         props.setProperty(OPEN_MODE, Integer.toString(flags | SQLITE_OPEN_URI));
 
         SQLiteConnection conn = openWaitingWhileBusy("jdbc:sqlite:" + uri, props);
@@ -112,20 +104,6 @@ public class JdbcDriver extends org.sqlite.JDBC {
             throw e;
         }
         return conn;
-    }
-
-    /** True if the query string of {@code uri} has the parameter {@code keyValue} ("k=v"). */
-    private static boolean hasParameter(String uri, String keyValue) {
-        int q = uri.indexOf('?');
-        if (q < 0) {
-            return false;
-        }
-        for (String p : uri.substring(q + 1).split("&")) {
-            if (p.equals(keyValue)) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /**

@@ -62,6 +62,16 @@ public class DriverTest {
         assertEquals(hash, Support.sha256(file));
     }
 
+    /** The run is on the SQLite that build.sh meant (the system's, or another one). */
+    @Test
+    public void sqliteOfTheDriver() throws Exception {
+        String expected = System.getenv("GSQ_EXPECT_SQLITE");
+        assertTrue("GSQ_EXPECT_SQLITE (set by build.sh) is not set", expected != null);
+        try (Connection c = Support.open(Support.tempDir().resolve("v.db"), "{}", false)) {
+            assertEquals(expected, Support.queryString(c, "SELECT sqlite_version()"));
+        }
+    }
+
     @Test
     public void createBatchCommitReopenReadOnly() throws Exception {
         Path file = Support.tempDir().resolve("batch.db");

@@ -21,7 +21,9 @@ public class LoadingTest {
                 "-cp", System.getProperty("java.class.path"),
                 ChildMain.class.getName(),
                 tmpdir.resolve("child.db").toString());
-        Support.Result r = lib == null ? Support.run(cmd, true, 120) : Support.run(cmd, false, 120, NativeLibrary.ENV, lib);
+        Support.Result r = lib == null
+                ? Support.run(cmd, List.of(NativeLibrary.ENV), 120)
+                : Support.run(cmd, List.of(), 120, NativeLibrary.ENV, lib);
         assertEquals("child JVM failed: " + r.out + r.err, 0, r.exit);
         return r;
     }

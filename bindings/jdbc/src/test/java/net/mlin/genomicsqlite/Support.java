@@ -182,15 +182,13 @@ final class Support {
     }
 
     /**
-     * Runs a child process (at most {@code timeoutSeconds}); {@code unsetLib} removes
-     * LIBGENOMICSQLITE from its environment (the peer's package would otherwise load ours).
+     * Runs a child process (at most {@code timeoutSeconds}) without the environment variables
+     * {@code unset} and with the {@code env} pairs (name, value, ...) added.
      */
-    static Result run(List<String> cmd, boolean unsetLib, long timeoutSeconds, String... env)
+    static Result run(List<String> cmd, List<String> unset, long timeoutSeconds, String... env)
             throws IOException, InterruptedException {
         ProcessBuilder pb = new ProcessBuilder(cmd);
-        if (unsetLib) {
-            pb.environment().remove(NativeLibrary.ENV);
-        }
+        pb.environment().keySet().removeAll(unset);
         for (int i = 0; i + 1 < env.length; i += 2) {
             pb.environment().put(env[i], env[i + 1]);
         }
@@ -217,7 +215,8 @@ final class Support {
     static String peer(String script, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(Arrays.asList(peerPython().toString(), "-c", script));
         cmd.addAll(Arrays.asList(args));
-        Result r = run(cmd, true, 120);
+        // The peer's package would load $LIBGENOMICSQLITE (ours); it runs on the system SQLite.
+        Result r = run(cmd, List.of(NativeLibrary.ENV, "LD_LIBRARY_PATH"), 120);
         assertEquals("peer (0.9.4) script failed: " + r.err, 0, r.exit);
         return r.out.trim();
     }

@@ -2,6 +2,7 @@ package net.mlin.genomicsqlite;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
 
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -108,6 +109,50 @@ public class ThreadsTest {
             assertEquals("ok", Support.queryString(c, "PRAGMA integrity_check"));
         }
         System.out.println("    threads: " + opens + " connections, " + transfers + " transfers, " + reads + " checked reads");
+    }
+
+    /**
+     * An open that finds the file locked waits as long as the busy_timeout property says (the
+     * library itself waits only 2 s while opening), and fails after it.
+     */
+    @Test
+    public void openWaitsForTheBusyTimeout() throws Exception {
+        Path file = Support.tempDir().resolve("locked.db");
+        try (Connection c = Support.open(file, "{}", false)) {
+            Support.exec(c, "CREATE TABLE t(x); INSERT INTO t VALUES (1)");
+        }
+        // Lock the outer file (plain SQLite) exclusively for 5.5 s: longer than the quick open
+        // and the library's own 2 s wait after it.
+        try (Connection outer = DriverManager.getConnection("jdbc:sqlite:" + file)) {
+            Support.exec(outer, "BEGIN EXCLUSIVE");
+            Thread unlock = new Thread(() -> {
+                try {
+                    Thread.sleep(5500);
+                    Support.exec(outer, "COMMIT");
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            long t0 = System.nanoTime();
+            unlock.start();
+            Properties quick = Support.props("{}", true);
+            quick.setProperty("busy_timeout", "500");
+            try (Connection c = DriverManager.getConnection("jdbc:genomicsqlite:" + file, quick)) {
+                Support.queryLong(c, "SELECT count(*) FROM t");
+                fail("read a file locked exclusively by another connection");
+            } catch (SQLException expected) {
+                assertTrue(expected.getMessage(), expected.getMessage().contains("locked")
+                        || expected.getMessage().contains("BUSY"));
+            }
+            Properties patient = Support.props("{}", true);
+            patient.setProperty("busy_timeout", "15000");
+            try (Connection c = DriverManager.getConnection("jdbc:genomicsqlite:" + file, patient)) {
+                assertEquals(1, Support.queryLong(c, "SELECT count(*) FROM t"));
+            }
+            double waited = (System.nanoTime() - t0) / 1e9;
+            assertTrue("opened after " + waited + " s, before the lock was released", waited >= 5.4);
+            unlock.join();
+        }
     }
 
     private static void transfer(Connection c, Random rnd) throws SQLException {

@@ -10,6 +10,7 @@ import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.Test;
 
@@ -22,7 +23,7 @@ public class WebTest {
         Support.Result r = Support.run(
                 tls ? Arrays.asList("bash", script, "start", dir.toString(), "--ttl", "180", "--tls")
                         : Arrays.asList("bash", script, "start", dir.toString(), "--ttl", "180"),
-                false, 60);
+                List.of(), 60);
         assertEquals("nginx.sh start failed: " + r.err, 0, r.exit);
         Map<String, String> info = new HashMap<>();
         for (String line : r.out.split("\n")) {
@@ -35,7 +36,7 @@ public class WebTest {
     }
 
     private static void stopNginx(Map<String, String> info) throws Exception {
-        Support.run(Arrays.asList("bash", Support.REPO.resolve("tests/web/nginx.sh").toString(), "stop", info.get("PREFIX")), false, 30);
+        Support.run(Arrays.asList("bash", Support.REPO.resolve("tests/web/nginx.sh").toString(), "stop", info.get("PREFIX")), List.of(), 30);
     }
 
     @Test
