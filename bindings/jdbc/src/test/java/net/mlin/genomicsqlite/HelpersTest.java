@@ -161,9 +161,18 @@ public class HelpersTest {
         try (Connection c = Support.open(file, "{}", false)) {
             assumeGenomics(c);
             String sql = GenomicSQLite.putReferenceAssemblySQL(c, "GRCh38_no_alt_analysis_set");
-            assertEquals(Support.peerSql(Arrays.<Object[]>asList(new Object[] {
-                    "SELECT put_genomic_reference_assembly_sql(?)", "GRCh38_no_alt_analysis_set"})).get(0), sql);
+            String auxSql = GenomicSQLite.putReferenceAssemblySQL(c, "GRCh38_no_alt_analysis_set", "aux");
+            String q = "SELECT put_genomic_reference_assembly_sql(?, ?)";
+            assertEquals(Support.peerSql(Arrays.asList(
+                    new Object[] {q, "GRCh38_no_alt_analysis_set", null},
+                    new Object[] {q, "GRCh38_no_alt_analysis_set", "aux"})), Arrays.asList(sql, auxSql));
+            Support.exec(c, GenomicSQLite.attachSQL(c, file.resolveSibling("aux.db").toString(), "aux"));
+            c.setAutoCommit(false); // one transaction, not 2 x 195
             Support.exec(c, sql);
+            Support.exec(c, auxSql);
+            c.commit();
+            c.setAutoCommit(true);
+            assertEquals(195, GenomicSQLite.getReferenceSequencesByName(c, null, "aux").size());
             HashMap<Long, ReferenceSequence> byRid = GenomicSQLite.getReferenceSequencesByRid(c);
             assertEquals(195, byRid.size());
             ReferenceSequence chr17 = byRid.get(17L);
