@@ -48,10 +48,31 @@ final class Support {
         return py;
     }
 
+    private static final List<Path> TEMP_DIRS = new ArrayList<>();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(Support::removeTempDirs));
+    }
+
+    /** A new temporary directory, removed with its contents when the JVM exits. */
     static Path tempDir() throws IOException {
         Path dir = Files.createTempDirectory("gsq-jdbc-test-");
-        dir.toFile().deleteOnExit();
+        synchronized (TEMP_DIRS) {
+            TEMP_DIRS.add(dir);
+        }
         return dir;
+    }
+
+    private static void removeTempDirs() {
+        synchronized (TEMP_DIRS) {
+            for (Path dir : TEMP_DIRS) {
+                try (java.util.stream.Stream<Path> walk = Files.walk(dir)) {
+                    walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                } catch (IOException ignored) {
+                    // best effort at exit
+                }
+            }
+        }
     }
 
     static Properties props(String configJson, boolean readOnly) {
