@@ -188,6 +188,7 @@ run_suite  "C/C++ header, programs, valgrind, install" bash tests/c/run.sh
 run_suite  "genomicsqlite command" bash tests/shell/run.sh
 run_suite  "mutation campaign (short)" .venv/debian/bin/python tests/mutation_campaign.py --cases 60 --seed 16
 run_suite  "fuzz targets (15 s each)" bash fuzz/run.sh --ci
+run_suite  "JDBC driver (Debian sqlite-jdbc)" bash bindings/jdbc/build.sh
 
 # ---------------------------------------------------------------------------------------------
 section "summary ($((SECONDS - START))s; logs in $LOGDIR)"

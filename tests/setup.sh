@@ -7,6 +7,7 @@
 #
 #   apt packages : build-essential pkg-config libsqlite3-dev sqlite3 libcurl4-openssl-dev
 #                  nginx-light libsqlitecpp-dev valgrind tmux python3-venv python3-pip zstd
+#                  openssl; for the JDBC driver: openjdk-17-jdk-headless libxerial-sqlite-jdbc-java junit4
 #   venvs        : <repo>/.venv/peer    Debian /usr/bin/python3 + genomicsqlite==0.9.4 + pytest
 #                  <repo>/.venv/debian  Debian /usr/bin/python3 + pytest + pandas
 #                  <repo>/.venv/default the default `python3` on PATH + pytest + pandas
@@ -22,7 +23,8 @@ step() { SETUP_STEP="$*"; }
 trap 'rc=$?; echo "tests/setup.sh: FAILED (exit $rc) during: ${SETUP_STEP:-?}" >&2; exit $rc' ERR
 
 APT_PACKAGES=(build-essential pkg-config libsqlite3-dev sqlite3 libcurl4-openssl-dev
-              nginx-light libsqlitecpp-dev valgrind tmux python3-venv python3-pip zstd openssl)
+              nginx-light libsqlitecpp-dev valgrind tmux python3-venv python3-pip zstd openssl
+              openjdk-17-jdk-headless libxerial-sqlite-jdbc-java junit4)
 
 # ---------------------------------------------------------------------------------------------
 step "checking apt packages"
