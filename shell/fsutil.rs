@@ -64,9 +64,9 @@ pub fn inspect(path: &str) -> Result<DbKind, String> {
     })
 }
 
-/// An http(s) URL (case-sensitive, like the library's web reader).
+/// An http(s) or s3 URL (case-sensitive, like the library's `genomicsqlite_uri`).
 pub fn is_url(s: &str) -> bool {
-    s.starts_with("http://") || s.starts_with("https://")
+    s.starts_with("http://") || s.starts_with("https://") || s.starts_with("s3://")
 }
 
 extern "C" {

@@ -42,6 +42,34 @@ pub const PAGE_KIB_CHOICES: [u32; 7] = [1, 2, 4, 8, 16, 32, 64];
 /// [`uri`] always writes `level=`.)
 pub const VFS_DEFAULT_LEVEL: i32 = 3;
 
+/// A credential. `Debug` never shows it; the value is reachable only through
+/// [`Secret::expose`], used where it goes onto the wire. (De)serialized as its string, for
+/// the configuration keys that hold one.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// No value.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Wraps a credential.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+    /// The value, for where it goes onto the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<hidden>)")
+    }
+}
+
 /// A configuration error; the message names the key and what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError(pub String);
@@ -107,11 +135,57 @@ pub struct Config {
     /// Web reads: size bound of that cache in MiB (`SQLITE_WEB_CACHE_MIB`; 1024 when not given).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub web_cache_MiB: Option<i64>,
+    /// Web reads: sent as `Authorization: Bearer ...` to the database's and the .dbi's host.
+    /// Like the three keys after it, printed only when set.
+    #[serde(skip_serializing_if = "Secret::is_empty")]
+    pub web_bearer_token: Secret,
+    /// Web reads: extra request headers for those hosts, `Name: value` lines (in JSON also an
+    /// object of names and values).
+    #[serde(
+        skip_serializing_if = "Secret::is_empty",
+        deserialize_with = "header_lines"
+    )]
+    pub web_headers: Secret,
+    /// Web reads: the endpoint of an S3-compatible store for `s3://` URLs (path-style).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub web_s3_endpoint: String,
+    /// Web reads: the region `s3://` requests are signed for.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub web_s3_region: String,
+}
+
+/// `web_headers` from JSON: a string of `Name: value` lines, or an object of names and values.
+/// Errors never show a value (it may be a secret).
+fn header_lines<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+    use serde::de::Error;
+    match Value::deserialize(d)? {
+        Value::String(s) => Ok(Secret::new(s)),
+        Value::Object(m) => m
+            .iter()
+            .map(|(name, value)| match value.as_str() {
+                Some(value) => Ok(format!("{name}: {value}\n")),
+                None => Err(D::Error::custom(format!(
+                    "the value of header {name:?} must be a string"
+                ))),
+            })
+            .collect::<Result<String, _>>()
+            .map(Secret::new),
+        _ => Err(D::Error::custom(
+            "expected a string of \"Name: value\" lines or an object of header names and values",
+        )),
+    }
 }
 
 /// Keys left out of the JSON when not set (their defaults are not 0.9.4's to print), which
 /// [`OpenUri::parse`] therefore reads from a URI by name; `true` for a number, else text.
-const OPTIONAL_URI_KEYS: [(&str, bool); 2] = [("web_cache_dir", false), ("web_cache_MiB", true)];
+const OPTIONAL_URI_KEYS: [(&str, bool); 6] = [
+    ("web_cache_dir", false),
+    ("web_cache_MiB", true),
+    ("web_bearer_token", false),
+    ("web_headers", false),
+    ("web_s3_endpoint", false),
+    ("web_s3_region", false),
+];
 
 impl Default for Config {
     fn default() -> Self {
@@ -135,6 +209,10 @@ impl Default for Config {
             mode: None,
             web_cache_dir: None,
             web_cache_MiB: None,
+            web_bearer_token: Secret::default(),
+            web_headers: Secret::default(),
+            web_s3_endpoint: String::new(),
+            web_s3_region: String::new(),
         }
     }
 }
@@ -419,9 +497,9 @@ pub fn host_threads() -> i64 {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(8) as i64)
 }
 
-/// True for the URLs the web reader handles (case-sensitive, as in 0.9.4).
+/// True for the URLs the web reader handles (case-sensitive, as in 0.9.4; `s3://` is ours).
 pub fn is_web_url(dbfile: &str) -> bool {
-    dbfile.starts_with("http://") || dbfile.starts_with("https://")
+    dbfile.starts_with("http://") || dbfile.starts_with("https://") || dbfile.starts_with("s3://")
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters (and `/` when `keep_slash`).
@@ -880,6 +958,37 @@ mod tests {
         assert_eq!(parsed.outer_page_size, Some(8192));
         assert_eq!(parsed.outer_cache_size, Some(-65536));
         assert!(parsed.dict && !parsed.noprefetch && !parsed.nolock);
+    }
+
+    #[test]
+    fn web_access_keys_are_optional_and_secret() {
+        assert!(!Config::default().to_json().contains("web_bearer_token"));
+        let c = Config::from_json(
+            r#"{"web_bearer_token": "tok1", "web_headers": {"X-Api-Key": "k1"}, "web_s3_region": "eu-west-3"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.web_headers.expose(), "X-Api-Key: k1\n");
+        assert!(!format!("{c:?}").contains("tok1") && !format!("{c:?}").contains("k1"));
+        let u = uri("s3://bkt/k.gsq", &c);
+        assert!(
+            u.contains(
+                "&web_bearer_token=tok1&web_headers=X-Api-Key%3A%20k1%0A&web_s3_region=eu-west-3"
+            ),
+            "{u}"
+        );
+        let parsed = OpenUri::parse(
+            Config::default(),
+            params(&[
+                ("web_url", "s3://bkt/k.gsq"),
+                ("web_bearer_token", "tok1"),
+                ("web_headers", "X-Api-Key: k1\n"),
+                ("web_s3_region", "eu-west-3"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(parsed.config, c);
+        let e = Config::from_json(r#"{"web_headers": 12345}"#).unwrap_err();
+        assert!(e.0.contains("web_headers") && !e.0.contains("12345"), "{e}");
     }
 
     #[test]

@@ -162,7 +162,7 @@ fi
 #         .venv/default/bin/python -m pip install -q --force-reinstall --no-deps ./bindings/python
 # >>> python binding install (begin) >>>
 section "install the Python binding into the test venvs"
-for venv in .venv/debian .venv/default; do
+for venv in .venv/debian .venv/default .venv/s3; do
     if LIBGENOMICSQLITE="$LIBGENOMICSQLITE" "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
             --force-reinstall --no-deps ./bindings/python </dev/null; then
         echo "installed into $venv"
@@ -189,6 +189,7 @@ run_suite  "genomicsqlite command" bash tests/shell/run.sh
 run_suite  "mutation campaign (short)" .venv/debian/bin/python tests/mutation_campaign.py --cases 60 --seed 16
 run_suite  "fuzz targets (15 s each)" bash fuzz/run.sh --ci
 run_suite  "JDBC driver (Debian sqlite-jdbc)" bash bindings/jdbc/build.sh
+run_pytest "private and cloud storage (s3 on moto, bearer/netrc/presigned on nginx)" .venv/s3 tests/cloud
 
 # ---------------------------------------------------------------------------------------------
 section "summary ($((SECONDS - START))s; logs in $LOGDIR)"

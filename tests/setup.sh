@@ -77,6 +77,9 @@ make_venv() {
 make_venv peer    /usr/bin/python3 "genomicsqlite==0.9.4" pytest
 make_venv debian  /usr/bin/python3 pytest pandas
 make_venv default python3          pytest pandas
+# tests/cloud: moto's S3 server (checks SigV4 signatures with its IAM authentication on) and
+# boto3 to upload and presign; Debian's python so the tests can load the extension.
+make_venv s3      /usr/bin/python3 pytest "moto[server]==5.2.5" boto3
 
 # ---------------------------------------------------------------------------------------------
 step "checking the peer (GenomicSQLite 0.9.4) library"

@@ -214,7 +214,12 @@ impl InnerDbFile {
                     outer_uri.push_str(&format!("&vfs_log={}", config.vfs_log));
                 }
                 outer_uri.push_str("&mode=ro&immutable=1");
-                (outer_uri, Some("web".to_string()), url.clone())
+                // Shown in messages and logs: without the query string (a signature).
+                (
+                    outer_uri,
+                    Some("web".to_string()),
+                    crate::web::display_url(url),
+                )
             }
             None => {
                 let mut outer_params = Vec::new();

@@ -10,7 +10,7 @@ use crate::config::{Config, OpenUri};
 use crate::ffi::*;
 use crate::log;
 use crate::sqlite_api::{Connection, SqliteError};
-use crate::web::{DbiSource, WebErrorKind, WebFile, WebOptions};
+use crate::web::{display_url, DbiSource, WebErrorKind, WebFile, WebOptions};
 use std::cell::RefCell;
 use std::os::raw::c_int;
 use std::sync::Arc;
@@ -115,7 +115,9 @@ impl WebDbFile {
                 Ok((pages, digest, identity)) => {
                     if file.dbi_identity_matches(&source.origin, identity.as_deref()) {
                         let n = file.install_dbi(&source.origin, pages, digest.as_deref());
-                        log::debug(2, || format!("{url}: {n} pages from {}", source.origin));
+                        log::debug(2, || {
+                            format!("{}: {n} pages from {}", display_url(&url), source.origin)
+                        });
                     }
                 }
                 Err(reason) => file.reject_dbi(&source.origin, &reason),
@@ -137,7 +139,7 @@ impl WebDbFile {
         if !self.read(0, &mut header)? || &header[..16] != b"SQLite format 3\0" {
             return Err(SqliteError::new(
                 SQLITE_NOTADB,
-                format!("{} is not a SQLite database", self.file.url()),
+                format!("{} is not a SQLite database", display_url(self.file.url())),
             ));
         }
         let application_id = u32::from_be_bytes([header[68], header[69], header[70], header[71]]);
@@ -243,14 +245,20 @@ impl VfsFile for WebDbFile {
     fn write(&mut self, _offset: u64, _data: &[u8]) -> Result<()> {
         Err(SqliteError::new(
             SQLITE_READONLY,
-            format!("{} is read-only (read over the web)", self.file.url()),
+            format!(
+                "{} is read-only (read over the web)",
+                display_url(self.file.url())
+            ),
         ))
     }
 
     fn truncate(&mut self, _size: u64) -> Result<()> {
         Err(SqliteError::new(
             SQLITE_READONLY,
-            format!("{} is read-only (read over the web)", self.file.url()),
+            format!(
+                "{} is read-only (read over the web)",
+                display_url(self.file.url())
+            ),
         ))
     }
 

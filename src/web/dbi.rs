@@ -78,8 +78,7 @@ pub(crate) fn download(
     let log = &client.log;
     let explicit = opts.dbi_url.is_some();
     let limit = opts.max_dbi_mib as usize * 1024 * 1024;
-    let lower = loc.get(..8).unwrap_or(loc).to_ascii_lowercase();
-    let (origin, bytes) = if lower.starts_with("http://") || lower.starts_with("https://") {
+    let (origin, bytes) = if super::file::is_http_url(loc) {
         let origin = display_url(loc);
         match client.get(
             loc,

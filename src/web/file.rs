@@ -210,7 +210,7 @@ fn check_args(url: &str, opts: &WebOptions) -> Result<(), WebError> {
         return Err(WebError::new(
             WebErrorKind::InvalidInput,
             format!(
-                "web URL must start with http:// or https://, got {:?}",
+                "web URL must start with http://, https:// or s3://, got {:?}",
                 display_url(url)
             ),
         ));
@@ -227,19 +227,20 @@ fn check_args(url: &str, opts: &WebOptions) -> Result<(), WebError> {
     Ok(())
 }
 
-fn is_http_url(url: &str) -> bool {
+/// http://, https:// or s3:// (any case).
+pub(crate) fn is_http_url(url: &str) -> bool {
     let l = url.get(..8).unwrap_or(url).to_ascii_lowercase();
-    l.starts_with("http://") || l.starts_with("https://")
+    l.starts_with("http://") || l.starts_with("https://") || l.starts_with("s3://")
 }
 
 impl WebFile {
-    /// Open `url` (http:// or https://): one ranged GET of the first chunk learns the size,
+    /// Open `url` (http://, https:// or s3://bucket/key): one ranged GET of the first chunk learns the size,
     /// ETag and Last-Modified. Fails with a message naming the URL and the status for 404/403,
     /// a server ignoring `Range` (the transfer is aborted after the first chunk's worth of bytes),
     /// TLS verification failure (unless `opts.insecure`), or transport errors after retries.
     pub fn open(url: &str, opts: &WebOptions) -> Result<WebFile, WebError> {
         check_args(url, opts)?;
-        let client = Client::new(opts);
+        let client = Client::new(opts, url)?;
         let disk = DiskCache::new(opts, url);
         let (warm, _open_lock) =
             DiskCache::open_warm(disk.as_ref(), &client, url, open_deadline(opts));
@@ -258,7 +259,7 @@ impl WebFile {
         opts: &WebOptions,
     ) -> Result<(WebFile, Option<DbiSource>), WebError> {
         check_args(url, opts)?;
-        let client = Client::new(opts);
+        let client = Client::new(opts, url)?;
         // With a disk cache, processes opening the URL together wait for the first one, and a
         // version already cached costs one small request; the .dbi then comes from the cache.
         let disk = DiskCache::new(opts, url);

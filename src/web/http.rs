@@ -2,6 +2,7 @@
 //! when the server offers it), one GET per call, classification of the response, and retries with
 //! exponential backoff within a bounded total time.
 
+use super::auth::Auth;
 use super::response::{check_partial, parse_content_range, Partial};
 use super::{display_url, Log, WebError, WebErrorKind, WebOptions};
 use curl::easy::{Easy2, Handler, HttpVersion, List, WriteError};
@@ -17,6 +18,8 @@ pub(crate) struct Collector {
     content_length: Option<u64>,
     etag: Option<String>,
     last_modified: Option<String>,
+    retry_after: Option<String>,
+    bucket_region: Option<String>,
     body: Vec<u8>,
     limit: usize,
     /// Whether `limit` may be lowered during the transfer by the client's `whole_cap`.
@@ -34,6 +37,8 @@ impl Collector {
             content_length: None,
             etag: None,
             last_modified: None,
+            retry_after: None,
+            bucket_region: None,
             body: Vec::new(),
             limit: 0,
             capped: false,
@@ -49,6 +54,8 @@ impl Collector {
         self.content_length = None;
         self.etag = None;
         self.last_modified = None;
+        self.retry_after = None;
+        self.bucket_region = None;
         self.body = Vec::new();
         self.limit = limit;
         self.overflow = false;
@@ -81,6 +88,8 @@ impl Handler for Collector {
                 "content-length" => self.content_length = value.parse().ok(),
                 "etag" => self.etag = Some(value),
                 "last-modified" => self.last_modified = Some(value),
+                "retry-after" => self.retry_after = Some(value),
+                "x-amz-bucket-region" => self.bucket_region = Some(value),
                 _ => {}
             }
         }
@@ -153,8 +162,10 @@ pub(crate) struct Counters {
 }
 
 pub(crate) struct Client {
-    pool: Mutex<Vec<Easy2<Collector>>>,
+    /// Idle handles, each set up for origins that get credentials (`true`) or not.
+    pool: Mutex<Vec<(bool, Easy2<Collector>)>>,
     opts: WebOptions,
+    auth: Auth,
     pub log: Log,
     pub cancel: Arc<AtomicBool>,
     /// A bound on whole-file bodies that may be lowered while one is being received (the .dbi
@@ -173,7 +184,45 @@ enum Outcome {
     /// Worth a retry only for a moment: nothing listens at the address, or the name does not
     /// resolve (a server restarting answers within [`UNREACHABLE_RETRY_MS`]).
     RetryBriefly(WebError),
+    /// A retryable answer whose server said when to come back (`Retry-After`).
+    RetryAfter(WebError, Duration),
+    /// A redirect to this absolute URL (followed by [`Client::get`], which decides what
+    /// credentials the next hop gets).
+    Redirect(String),
     Fatal(WebError),
+}
+
+/// What an error response said, for [`Client::attempt`] to explain.
+#[derive(Default)]
+struct Failure {
+    status: u32,
+    body: Vec<u8>,
+    bucket_region: Option<String>,
+    retry_after: Option<Duration>,
+}
+
+/// Redirects followed per request.
+const MAX_REDIRECTS: u32 = 8;
+/// The longest `Retry-After` wait honoured; a longer one ends the retries at once.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+fn is_http(url: &str) -> bool {
+    super::auth::origin(url).is_some()
+}
+
+/// `Retry-After: SECONDS` or `Retry-After: HTTP-DATE` (a date in the past means now).
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    match v.parse::<u64>() {
+        Ok(secs) => Some(Duration::from_secs(secs)),
+        Err(_) => {
+            let when = httpdate::parse_http_date(v).ok()?;
+            Some(
+                when.duration_since(std::time::SystemTime::now())
+                    .unwrap_or_default(),
+            )
+        }
+    }
 }
 
 /// How long a refused connection or a failed name resolution is retried.
@@ -201,19 +250,24 @@ fn retryable_curl(e: &curl::Error) -> bool {
 }
 
 impl Client {
-    pub(crate) fn new(opts: &WebOptions) -> Client {
-        Client {
+    /// A client for the file `url` (and its .dbi), with the credentials for them resolved.
+    pub(crate) fn new(opts: &WebOptions, url: &str) -> Result<Client, WebError> {
+        Ok(Client {
             pool: Mutex::new(Vec::new()),
             opts: opts.clone(),
+            auth: Auth::new(opts, url)?,
             log: Log::new(opts.log_level),
             cancel: Arc::new(AtomicBool::new(false)),
             whole_cap: Arc::new(AtomicUsize::new(usize::MAX)),
             counters: Counters::default(),
-        }
+        })
     }
 
-    fn handle(&self) -> Result<Easy2<Collector>, curl::Error> {
-        if let Some(h) = self.pool.lock().ok().and_then(|mut p| p.pop()) {
+    fn handle(&self, trusted: bool) -> Result<Easy2<Collector>, curl::Error> {
+        if let Some(h) = self.pool.lock().ok().and_then(|mut p| {
+            let i = p.iter().rposition(|(t, _)| *t == trusted)?;
+            Some(p.swap_remove(i).1)
+        }) {
             return Ok(h);
         }
         let mut h = Easy2::new(Collector::new(self.cancel.clone(), self.whole_cap.clone()));
@@ -222,8 +276,9 @@ impl Client {
             env!("CARGO_PKG_VERSION"),
             " (web reader)"
         ))?;
-        h.follow_location(true)?;
-        h.max_redirections(8)?;
+        // Redirects are followed by `get`, which gives credentials only to trusted origins.
+        h.follow_location(false)?;
+        self.auth.configure(&mut h, trusted)?;
         h.tcp_keepalive(true)?;
         h.low_speed_limit(1024)?;
         h.low_speed_time(Duration::from_secs(self.opts.stall_timeout_s.max(1)))?;
@@ -252,21 +307,52 @@ impl Client {
         }
     }
 
-    fn give_back(&self, h: Easy2<Collector>) {
+    fn give_back(&self, trusted: bool, h: Easy2<Collector>) {
         if let Ok(mut p) = self.pool.lock() {
             if p.len() < 16 {
-                p.push(h);
+                p.push((trusted, h));
             }
         }
     }
 
-    /// One attempt, given at most `time_left` (the caller's deadline).
-    fn attempt(&self, url: &str, want: Want, time_left: Duration) -> Outcome {
+    /// One attempt, given at most `time_left`: a GET of `url` (an HTTP(S) URL) for the file or
+    /// .dbi the user named `named`, with failures explained where the server (S3) or the
+    /// credentials say what is wrong, and the server's `Retry-After` kept.
+    fn attempt(&self, named: &str, url: &str, want: Want, time_left: Duration) -> Outcome {
+        let mut f = Failure::default();
+        let explained = |e: WebError, f: &Failure| match self.auth.explain(
+            named,
+            f.status,
+            &f.body,
+            f.bucket_region.as_deref(),
+        ) {
+            Some(message) => WebError { message, ..e },
+            None => e,
+        };
+        match self.transfer(url, want, time_left, &mut f) {
+            Outcome::Fatal(e) if f.status >= 300 => Outcome::Fatal(explained(e, &f)),
+            Outcome::Retry(e) if matches!(f.status, 429 | 503) => match f.retry_after {
+                Some(wait) => Outcome::RetryAfter(e, wait),
+                None => Outcome::Retry(e),
+            },
+            o => o,
+        }
+    }
+
+    /// One transfer; `failure` receives what an error response said.
+    fn transfer(
+        &self,
+        url: &str,
+        want: Want,
+        time_left: Duration,
+        failure: &mut Failure,
+    ) -> Outcome {
         let what = match want {
             Want::Range { start, end, .. } => format!("GET bytes={start}-{end}"),
             Want::Whole { .. } => "GET".to_string(),
         };
-        let mut h = match self.handle() {
+        let trusted = self.auth.trusts(url);
+        let mut h = match self.handle(trusted) {
             Ok(h) => h,
             Err(e) => return Outcome::Fatal(curl_err(url, &what, &e)),
         };
@@ -291,6 +377,7 @@ impl Client {
             if let Want::Range { start, end, .. } = want {
                 headers.append(&format!("Range: bytes={start}-{end}"))?;
             }
+            self.auth.add_headers(trusted, &mut headers)?;
             h.http_headers(headers)?;
             Ok(())
         })();
@@ -313,6 +400,12 @@ impl Client {
         let identity_hdrs = (c.etag.clone(), c.last_modified.clone());
         let content_range = c.content_range.clone();
         let content_length = c.content_length;
+        let retry_after = c.retry_after.as_deref().and_then(parse_retry_after);
+        let bucket_region = c.bucket_region.take();
+        let redirect = match status {
+            301 | 302 | 303 | 307 | 308 => h.redirect_url().ok().flatten().map(str::to_string),
+            _ => None,
+        };
         self.log.emit(4, || {
             format!(
                 "{what} {} -> {} {} bytes {} ms{}",
@@ -331,7 +424,7 @@ impl Client {
             )
         });
         match &result {
-            Ok(()) => self.give_back(h),
+            Ok(()) => self.give_back(trusted, h),
             // A handle whose transfer failed may hold a broken connection: drop it.
             Err(_) => drop(h),
         }
@@ -365,6 +458,19 @@ impl Client {
             }
             // We aborted the body on purpose (too large); classify by the status below.
         }
+        if let Some(next) = redirect {
+            return Outcome::Redirect(next);
+        }
+        *failure = Failure {
+            body: if (200..300).contains(&status) {
+                Vec::new()
+            } else {
+                body.clone()
+            },
+            status,
+            bucket_region,
+            retry_after,
+        };
         let identity = |total| Identity {
             total,
             etag: identity_hdrs.0.clone(),
@@ -514,9 +620,11 @@ impl Client {
         }
     }
 
-    /// GET with retries of transient failures (exponential backoff from 100 ms, doubling up to
-    /// 5 s, with jitter), until `retry_total_ms` has passed since the first attempt (shorter
-    /// for probes and unreachable servers), and never past `deadline`.
+    /// GET of `url` (http(s):// or s3://) with retries of transient failures (exponential
+    /// backoff from 100 ms, doubling up to 5 s, with jitter, or the server's `Retry-After` up
+    /// to 30 s), until `retry_total_ms` has passed since the first attempt (shorter for probes
+    /// and unreachable servers), and never past `deadline`. Redirects are followed (at most 8
+    /// per attempt), with credentials only for trusted origins.
     pub(crate) fn get(
         &self,
         url: &str,
@@ -531,30 +639,76 @@ impl Client {
         let deadline = deadline.unwrap_or_else(|| t0 + Duration::from_secs(86_400));
         let mut backoff = Duration::from_millis(100);
         let mut attempts = 0u32;
+        let start = self.auth.http_url(url)?;
         loop {
             attempts += 1;
-            let left = deadline.saturating_duration_since(Instant::now());
-            let err = match self.attempt(url, want, left) {
+            let mut target = start.clone();
+            let mut hops = 0;
+            let outcome = loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match self.attempt(url, &target, want, left) {
+                    Outcome::Redirect(next) if hops < MAX_REDIRECTS && is_http(&next) => {
+                        self.log.emit(4, || {
+                            format!(
+                                "{} redirects to {}",
+                                display_url(&target),
+                                display_url(&next)
+                            )
+                        });
+                        hops += 1;
+                        target = next;
+                    }
+                    o => break o,
+                }
+            };
+            let (err, asked) = match outcome {
                 Outcome::Done(f) => return Ok(f),
                 Outcome::Fatal(e) => return Err(e),
-                Outcome::Retry(e) => e,
+                Outcome::Retry(e) => (e, None),
                 Outcome::RetryBriefly(e) => {
                     budget = budget.min(Duration::from_millis(UNREACHABLE_RETRY_MS));
-                    e
+                    (e, None)
+                }
+                Outcome::RetryAfter(e, wait) => (e, Some(wait)),
+                Outcome::Redirect(next) => {
+                    return Err(WebError::new(
+                        WebErrorKind::Http,
+                        if is_http(&next) {
+                            format!(
+                                "GET {}: more than {MAX_REDIRECTS} redirects",
+                                display_url(url)
+                            )
+                        } else {
+                            format!(
+                                "GET {}: redirected to a URL that is not http(s) ({}), refused",
+                                display_url(url),
+                                display_url(&next)
+                            )
+                        },
+                    ))
                 }
             };
             let jitter = Duration::from_millis((t0.elapsed().subsec_nanos() % 97) as u64);
-            let sleep = backoff + jitter;
+            let sleep = match asked {
+                Some(wait) if wait > MAX_RETRY_AFTER => budget, // gives up below
+                Some(wait) => wait.max(backoff),
+                None => backoff + jitter,
+            };
             if self.cancel.load(Ordering::Relaxed)
                 || t0.elapsed() + sleep > budget
                 || Instant::now() + sleep >= deadline
             {
                 let msg = format!(
-                    "{} (gave up after {} attempt{} in {:.1} s)",
+                    "{} (gave up after {} attempt{} in {:.1} s{})",
                     err.message,
                     attempts,
                     if attempts == 1 { "" } else { "s" },
-                    t0.elapsed().as_secs_f64()
+                    t0.elapsed().as_secs_f64(),
+                    match asked {
+                        Some(wait) if sleep >= budget =>
+                            format!("; the server asked to retry after {} s", wait.as_secs()),
+                        _ => String::new(),
+                    }
                 );
                 self.log.emit(2, || msg.clone());
                 return Err(WebError {
@@ -604,4 +758,26 @@ fn ca_bundle() -> Option<&'static str> {
                 .find(|p| !p.is_empty() && std::path::Path::new(p).is_file())
         })
         .as_deref()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_retry_after;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn retry_after() {
+        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
+        let soon = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(20));
+        let d = parse_retry_after(&soon).unwrap();
+        assert!(
+            d > Duration::from_secs(15) && d <= Duration::from_secs(20),
+            "{d:?}"
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
 }

@@ -50,6 +50,14 @@
 //! doubling request sizes up to `max_request_kib`, background read-ahead threads, and an LRU chunk
 //! cache bounded by `cache_mib`.
 //!
+//! # Private and cloud storage
+//! `s3://bucket/key` URLs are mapped to the store's HTTPS URL and signed with AWS Signature
+//! Version 4 by libcurl; bearer tokens, extra headers and `~/.netrc` serve other private
+//! servers. Credentials come from the environment, the AWS files and [`WebOptions`] (see
+//! `auth.rs`, and `s3.rs` for the URLs and S3's error codes), and reach only the origins of
+//! the file and its .dbi: redirects are followed here, not by curl, so another host gets none.
+//! No message or log line shows a credential or a URL's query string.
+//!
 //! # Logging (stderr, prefix `[genomicsqlite] web:`)
 //! Errors are returned as values; a failed read is also printed (at every level, once per
 //! distinct message), since SQLite itself reports only "disk I/O error". Open errors are only
@@ -58,6 +66,7 @@
 //! 3: + sequential streams detected, counters at close; 4: + every HTTP request with range,
 //! status, bytes and milliseconds; 5: + every read with its offset and how it was served.
 
+mod auth;
 mod cache;
 mod dbi;
 mod dbi_check;
@@ -66,8 +75,11 @@ mod file;
 mod http;
 mod identity;
 mod response;
+mod s3;
 
 pub use dbi::{pages_digest, DbiSource, DIGEST_KEY};
+
+use crate::config::Secret;
 pub use file::{WebFile, WebStats};
 pub use identity::{identity_digest, IDENTITY_KEY, IDENTITY_SPAN};
 
@@ -198,6 +210,17 @@ pub struct WebOptions {
     /// Size bound of the disk cache in MiB (`web_cache_MiB`, `SQLITE_WEB_CACHE_MIB`; default
     /// 1024), kept by deleting the least recently used entries.
     pub disk_cache_mib: u64,
+    /// Sent as `Authorization: Bearer ...` to the file's and the .dbi's hosts
+    /// (`web_bearer_token`, `SQLITE_WEB_BEARER_TOKEN`).
+    pub bearer_token: Option<Secret>,
+    /// Extra request headers (`Name: value`) for the file's and the .dbi's hosts
+    /// (`web_headers`, `SQLITE_WEB_HEADERS`: one header per line).
+    pub headers: Vec<Secret>,
+    /// Endpoint of an S3-compatible store for `s3://` URLs, addressed path-style
+    /// (`web_s3_endpoint`; default from `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`).
+    pub s3_endpoint: Option<String>,
+    /// Region `s3://` requests are signed for (`web_s3_region`; default from `AWS_REGION`...).
+    pub s3_region: Option<String>,
 }
 
 impl Default for WebOptions {
@@ -220,6 +243,10 @@ impl Default for WebOptions {
             dbi_timeout_ms: crate::config::DEFAULT_DBI_TIMEOUT_MS,
             cache_dir: None,
             disk_cache_mib: 1024,
+            bearer_token: None,
+            headers: Vec::new(),
+            s3_endpoint: None,
+            s3_region: None,
         }
     }
 }
@@ -262,6 +289,8 @@ impl WebOptions {
         for (var, key) in [
             ("SQLITE_WEB_CACHE_DIR", "web_cache_dir"),
             ("SQLITE_WEB_CACHE_MIB", "web_cache_MiB"),
+            ("SQLITE_WEB_BEARER_TOKEN", "web_bearer_token"),
+            ("SQLITE_WEB_HEADERS", "web_headers"),
         ] {
             if let Some(v) = get(var).filter(|v| !v.trim().is_empty()) {
                 self.set_uri_param(key, &v)?;
@@ -276,7 +305,8 @@ impl WebOptions {
     /// (also `SQLITE_WEB_LOG`), `web_cache_dir` (empty = none), `web_cache_MiB` (of the disk
     /// cache), `web_memory_MiB` (of the in-memory chunk cache), `web_max_request_KiB`,
     /// `web_prefetch_threads`, `web_retry_ms`, `web_dbi_timeout_ms`, `web_request_timeout_ms`,
-    /// `web_read_timeout_ms`.
+    /// `web_read_timeout_ms`, `web_bearer_token`, `web_headers`, `web_s3_endpoint`,
+    /// `web_s3_region`.
     pub fn set_uri_param(&mut self, key: &str, value: &str) -> Result<bool, WebError> {
         match key.to_ascii_lowercase().as_str() {
             "web_insecure" => self.insecure = parse_bool(key, value)?,
@@ -302,6 +332,14 @@ impl WebOptions {
             "web_dbi_timeout_ms" => self.dbi_timeout_ms = parse_num(key, value)?,
             "web_request_timeout_ms" => self.request_timeout_ms = parse_num(key, value)?,
             "web_read_timeout_ms" => self.read_timeout_ms = parse_num(key, value)?,
+            "web_bearer_token" => {
+                self.bearer_token = Some(Secret::new(value.trim())).filter(|_| !value.is_empty())
+            }
+            "web_headers" => self.headers = auth::parse_headers(key, value)?,
+            "web_s3_endpoint" => {
+                self.s3_endpoint = Some(value.to_string()).filter(|v| !v.is_empty())
+            }
+            "web_s3_region" => self.s3_region = Some(value.to_string()).filter(|v| !v.is_empty()),
             _ => return Ok(false),
         }
         Ok(true)

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Serve a directory with nginx on 127.0.0.1 for tests and benchmarks of the web reader.
 #
-#   tests/web/nginx.sh start DIR [--port N] [--tls] [--ttl SECONDS]
+#   tests/web/nginx.sh start DIR [--port N] [--tls] [--ttl SECONDS] [--include FILE]
 #       Starts nginx (a private instance: temp config, pid file and logs in a fresh temp prefix)
 #       serving DIR read-only on 127.0.0.1 (port N, or a free one). With --tls it serves HTTPS
 #       (and HTTP/2) with a self-signed certificate for 127.0.0.1/localhost generated with the
 #       openssl command into the prefix. It stops by itself after --ttl seconds (default 600).
-#       Prints shell-style lines: URL=... PORT=... PREFIX=... PID=... ACCESS_LOG=... CERT=...
+#       --include FILE adds FILE (nginx directives, e.g. more server blocks) inside the http
+#       block. Prints shell-style lines: URL=... PORT=... PREFIX=... PID=... ACCESS_LOG=... CERT=...
 #   tests/web/nginx.sh stop PREFIX
 #       Stops that instance and removes its prefix.
 #
@@ -23,12 +24,13 @@ free_port() {
 }
 
 cmd_start() {
-    local dir="" port="" tls=0 ttl=600
+    local dir="" port="" tls=0 ttl=600 include=""
     while [ $# -gt 0 ]; do
         case "$1" in
             --port) port="${2:?--port needs a value}"; shift 2 ;;
             --tls) tls=1; shift ;;
             --ttl) ttl="${2:?--ttl needs a value}"; shift 2 ;;
+            --include) include="$(realpath "${2:?--include needs a file}")"; shift 2 ;;
             -*) die "unknown option $1" ;;
             *) [ -z "$dir" ] || die "one directory only"; dir="$1"; shift ;;
         esac
@@ -79,6 +81,7 @@ http {
     keepalive_requests 10000;
     keepalive_timeout 30s;
     sendfile on;
+    ${include:+include $include;}
     server {
         $listen
         $tls_conf
@@ -132,5 +135,5 @@ cmd_stop() {
 case "${1:-}" in
     start) shift; cmd_start "$@" ;;
     stop) shift; cmd_stop "$@" ;;
-    *) die "usage: nginx.sh start DIR [--port N] [--tls] [--ttl SECONDS] | nginx.sh stop PREFIX" ;;
+    *) die "usage: nginx.sh start DIR [--port N] [--tls] [--ttl SECONDS] [--include FILE] | nginx.sh stop PREFIX" ;;
 esac
