@@ -8,9 +8,11 @@
 
 use crate::api;
 use crate::fsutil::{self, DbKind, TempOutput};
-use crate::{opt_any, opt_value, Failure};
+use crate::{CompactArgs, Failure};
 use genomicsqlite::Config;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use rusqlite::{Connection, OpenFlags};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -26,76 +28,56 @@ struct Opts {
     quiet: bool,
 }
 
-/// Parses the value of `flag` and stores it into the configuration with `set`; the library's
-/// [`Config::validate`] decides what is allowed.
-fn set_option<T: std::str::FromStr>(
+/// Applies option `flag` when given and checks the result, so that a message names the option
+/// at fault.
+fn set<T>(
     config: &mut Config,
     flag: &str,
-    value: &str,
-    set: impl FnOnce(&mut Config, T),
+    value: Option<T>,
+    apply: impl FnOnce(&mut Config, T),
 ) -> Result<(), Failure> {
-    let n = value
-        .trim()
-        .parse::<T>()
-        .map_err(|_| Failure::usage(format!("{flag}: expected an integer, got {value:?}")))?;
-    set(config, n);
-    config
-        .validate()
-        .map_err(|e| Failure::usage(format!("{flag}: {e}")))
+    if let Some(value) = value {
+        apply(config, value);
+        config
+            .validate()
+            .map_err(|e| Failure::usage(format!("{flag}: {e}")))?;
+    }
+    Ok(())
 }
 
-fn parse(args: Vec<String>) -> Result<Option<Opts>, Failure> {
-    let mut o = Opts {
-        db: String::new(),
-        out: None,
-        config: Config {
+impl Opts {
+    /// The options over the defaults (level 6, inner pages 16 KiB, outer pages 64 KiB); the
+    /// library's [`Config::validate`] decides what is allowed.
+    fn new(args: CompactArgs) -> Result<Opts, Failure> {
+        let mut config = Config {
             outer_page_KiB: 64,
             // the library's own messages on stderr are off; our error messages carry them
             vfs_log: 0,
             ..Config::default()
-        },
-        defrag: true,
-        force: false,
-        quiet: false,
-    };
-    let mut db: Option<String> = None;
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].clone();
-        let c = &mut o.config;
-        if a == "-h" || a == "--help" {
-            print!("{}", crate::COMPACT_HELP);
-            return Ok(None);
-        } else if a == "--no-defrag" {
-            o.defrag = false;
-        } else if a == "-f" || a == "--force" {
-            o.force = true;
-        } else if a == "-q" || a == "--quiet" {
-            o.quiet = true;
-        } else if let Some(v) = opt_value(&args, &mut i, "-o")? {
-            o.out = Some(v);
-        } else if let Some(v) = opt_any(&args, &mut i, &["--level", "-l"])? {
-            set_option(c, "--level", &v, |c, n| c.zstd_level = n)?;
-        } else if let Some(v) = opt_value(&args, &mut i, "--inner-page-KiB")? {
-            set_option(c, "--inner-page-KiB", &v, |c, n| c.inner_page_KiB = n)?;
-        } else if let Some(v) = opt_value(&args, &mut i, "--outer-page-KiB")? {
-            set_option(c, "--outer-page-KiB", &v, |c, n| c.outer_page_KiB = n)?;
-        } else if let Some(v) = opt_any(&args, &mut i, &["-@", "--threads"])? {
-            set_option(c, "-@", &v, |c, n| c.threads = n)?;
-        } else if a.starts_with('-') && a.len() > 1 {
-            return Err(Failure::usage(format!(
-                "unknown --compact option {:?} (see genomicsqlite DB --compact --help)",
-                a
-            )));
-        } else if db.is_none() {
-            db = Some(a);
-        } else {
-            return Err(Failure::usage(format!("unexpected argument {:?}", a)));
-        }
-        i += 1;
+        };
+        set(&mut config, "--level", args.level, |c, n| c.zstd_level = n)?;
+        set(
+            &mut config,
+            "--inner-page-KiB",
+            args.inner_page_kib,
+            |c, n| c.inner_page_KiB = n,
+        )?;
+        set(
+            &mut config,
+            "--outer-page-KiB",
+            args.outer_page_kib,
+            |c, n| c.outer_page_KiB = n,
+        )?;
+        set(&mut config, "-@", args.threads, |c, n| c.threads = n)?;
+        Ok(Opts {
+            db: args.db,
+            out: args.out,
+            config,
+            defrag: !args.no_defrag,
+            force: args.force,
+            quiet: args.quiet,
+        })
     }
-    o.db = db.ok_or_else(|| Failure::usage("--compact: missing DB_FILENAME"))?;
-    Ok(Some(o))
 }
 
 /// Shows progress on stderr while a phase runs (only when stderr is a terminal): how much of
@@ -108,60 +90,38 @@ struct Progress {
 impl Progress {
     fn start(label: &'static str, total_bytes: u64, page_size: u64, enabled: bool) -> Progress {
         let stop = Arc::new(AtomicBool::new(false));
-        if !enabled || fsutil::proc_read_bytes().is_none() || total_bytes == 0 {
+        let Some(base) = fsutil::proc_read_bytes().filter(|_| enabled && total_bytes > 0) else {
             return Progress { stop, handle: None };
-        }
+        };
+        let page_size = page_size.max(1);
+        let style = ProgressStyle::with_template(
+            "{msg}: {percent:>3}%  {pages} / {total_pages} pages  {decimal_bytes_per_sec}  ETA {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key("pages", move |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{}", fsutil::commas(s.pos() / page_size));
+        })
+        .with_key("total_pages", move |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{}", fsutil::commas(s.len().unwrap_or(0).div_ceil(page_size)));
+        });
+        let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr())
+            .with_style(style)
+            .with_message(label);
         let s2 = stop.clone();
         let handle = std::thread::spawn(move || {
-            let base = fsutil::proc_read_bytes().unwrap_or(0);
-            let t0 = Instant::now();
-            let total_pages = total_bytes.div_ceil(page_size.max(1));
-            let mut shown = false;
             while !s2.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(250));
-                if s2.load(Ordering::SeqCst) {
-                    break;
-                }
-                let el = t0.elapsed().as_secs_f64();
-                if el < 1.0 {
-                    continue;
-                }
                 let read = fsutil::proc_read_bytes()
                     .unwrap_or(base)
                     .saturating_sub(base);
-                let done = read.min(total_bytes * 99 / 100);
-                let pages = done / page_size.max(1);
-                let rate = done as f64 / el;
-                let eta = if rate > 0.0 {
-                    (total_bytes - done) as f64 / rate
-                } else {
-                    0.0
-                };
-                eprint!(
-                    "\r{}: {:3}%  {} / {} pages  {:.1} MB/s  ETA {}:{:02}   ",
-                    label,
-                    done * 100 / total_bytes,
-                    fsutil::commas(pages),
-                    fsutil::commas(total_pages),
-                    rate / 1e6,
-                    (eta as u64) / 60,
-                    (eta as u64) % 60
-                );
-                shown = true;
+                // the input is read about once; never claim to be done before the phase is
+                bar.set_position(read.min(total_bytes * 99 / 100));
             }
-            if shown {
-                eprint!("\r{}: done{:60}\n", label, "");
-            }
+            bar.finish_and_clear();
         });
         Progress {
             stop,
             handle: Some(handle),
-        }
-    }
-    fn finish(mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
         }
     }
 }
@@ -187,11 +147,8 @@ fn page_size_of(path: &str) -> u64 {
     4096
 }
 
-pub fn main(args: Vec<String>) -> Result<i32, Failure> {
-    let o = match parse(args)? {
-        Some(o) => o,
-        None => return Ok(0),
-    };
+pub fn main(args: CompactArgs) -> Result<i32, Failure> {
+    let o = Opts::new(args)?;
     if fsutil::is_url(&o.db) {
         return Err(Failure::new(format!(
             "{}: --compact needs a local file",
@@ -207,9 +164,9 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
     }
     let out = PathBuf::from(o.out.clone().unwrap_or_else(|| format!("{}.compact", o.db)));
     fsutil::check_output(&out, &o.db, o.force)?;
-    fsutil::install_signal_handlers();
+    fsutil::install_signal_handlers()?;
 
-    let show = !o.quiet && fsutil::stderr_is_tty();
+    let show = !o.quiet && std::io::stderr().is_terminal();
     let t0 = Instant::now();
     let in_size = fsutil::file_size(std::path::Path::new(&o.db));
 
@@ -253,7 +210,7 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
     {
         let p = Progress::start("compressing", in_size, page_size_of(&o.db), show);
         let r = api::vacuum_into(&conn, &tmp1.path_str(), &o.config);
-        p.finish();
+        drop(p);
         r.map_err(|e| format!("compressing {} into {}: {}", o.db, tmp1.path.display(), e))?;
     }
     drop(conn);
@@ -276,7 +233,7 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
                 o.config.outer_page_KiB * 1024
             ))
             .and_then(|_| c.execute("VACUUM INTO ?1", [tmp2.path_str()]));
-        p.finish();
+        drop(p);
         r.map_err(|e| format!("defragmenting {}: {}", tmp1.path.display(), e))?;
         drop(c);
         drop(tmp1);

@@ -21,7 +21,7 @@
 //! with which readers refuse the .dbi for another version of the file.
 
 use crate::fsutil::{self, TempOutput};
-use crate::{opt_value, Failure};
+use crate::{DbiArgs, Failure};
 use rusqlite::{params, Connection};
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -548,36 +548,13 @@ pub fn write_dbi(
     Ok(())
 }
 
-pub fn main(args: Vec<String>) -> Result<i32, Failure> {
-    let mut db: Option<String> = None;
-    let mut out: Option<String> = None;
-    let mut force = false;
-    let mut quiet = false;
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].clone();
-        if a == "-h" || a == "--help" {
-            print!("{}", crate::DBI_HELP);
-            return Ok(0);
-        } else if a == "-f" || a == "--force" {
-            force = true;
-        } else if a == "-q" || a == "--quiet" {
-            quiet = true;
-        } else if let Some(v) = opt_value(&args, &mut i, "-o")? {
-            out = Some(v);
-        } else if a.starts_with('-') && a.len() > 1 {
-            return Err(Failure::usage(format!(
-                "unknown --dbi option {:?} (see genomicsqlite DB --dbi --help)",
-                a
-            )));
-        } else if db.is_none() {
-            db = Some(a);
-        } else {
-            return Err(Failure::usage(format!("unexpected argument {:?}", a)));
-        }
-        i += 1;
-    }
-    let dbpath = db.ok_or_else(|| Failure::usage("--dbi: missing DB_FILENAME"))?;
+pub fn main(args: DbiArgs) -> Result<i32, Failure> {
+    let DbiArgs {
+        db: dbpath,
+        out,
+        force,
+        quiet,
+    } = args;
     if fsutil::is_url(&dbpath) {
         return Err(Failure::new(format!(
             "{}: --dbi needs a local file",
@@ -592,7 +569,7 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
     }
     let out = PathBuf::from(out.unwrap_or_else(|| format!("{}.dbi", dbpath)));
     fsutil::check_output(&out, &dbpath, force)?;
-    fsutil::install_signal_handlers();
+    fsutil::install_signal_handlers()?;
     let dbf = DbFile::open(&dbpath)?;
     let (sel, keys) = select_pages(&dbf)?;
     let tmp = TempOutput::new(&out, "dbi")?;

@@ -243,7 +243,7 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
     let failed = AtomicBool::new(false);
     let first_error: Mutex<Option<String>> = Mutex::new(None);
     let progress = Mutex::new((&mut done, resumed));
-    let show = !o.quiet && fsutil::stderr_is_tty();
+    let show = !o.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     std::thread::scope(|s| {
         for _ in 0..o.connections.min(todo.len().max(1)) {
             s.spawn(|| {

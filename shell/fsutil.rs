@@ -1,13 +1,13 @@
-//! File helpers: inspecting a database file's header, terminal detection, and temporary
+//! File helpers: inspecting a database file's header, and temporary
 //! output files that are removed if the program fails or is interrupted (SIGINT, SIGTERM,
 //! SIGHUP), then renamed into place only on success.
 
-use std::ffi::CString;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 use std::fs;
 use std::io::Read;
-use std::os::raw::c_int;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 pub const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 pub const ZSTD_APPLICATION_ID: u32 = 0x7a73_7464;
@@ -69,52 +69,31 @@ pub fn is_url(s: &str) -> bool {
     s.starts_with("http://") || s.starts_with("https://") || s.starts_with("s3://")
 }
 
-extern "C" {
-    fn isatty(fd: c_int) -> c_int;
-    fn signal(signum: c_int, handler: usize) -> usize;
-    fn raise(sig: c_int) -> c_int;
-    fn unlink(path: *const std::os::raw::c_char) -> c_int;
-}
+/// Paths to delete if the process is interrupted: those of every live [`TempOutput`].
+static CLEANUP: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
-pub fn stdin_is_tty() -> bool {
-    unsafe { isatty(0) == 1 }
-}
-pub fn stderr_is_tty() -> bool {
-    unsafe { isatty(2) == 1 }
-}
-
-const SIGHUP: c_int = 1;
-const SIGINT: c_int = 2;
-const SIGTERM: c_int = 15;
-
-// Paths to unlink from the signal handler. Each slot holds a leaked CString (or null); the
-// handler only calls unlink() (async-signal-safe) on them.
-const SLOTS: usize = 32;
-static CLEANUP: [AtomicPtr<std::os::raw::c_char>; SLOTS] =
-    [const { AtomicPtr::new(std::ptr::null_mut()) }; SLOTS];
-
-extern "C" fn on_signal(sig: c_int) {
-    for slot in CLEANUP.iter() {
-        let p = slot.load(Ordering::SeqCst);
-        if !p.is_null() {
-            unsafe {
-                unlink(p);
-            }
-        }
-    }
-    unsafe {
-        signal(sig, 0); // SIG_DFL
-        raise(sig);
-    }
-}
-
-pub fn install_signal_handlers() {
-    let h = on_signal as extern "C" fn(c_int) as usize;
-    unsafe {
-        signal(SIGINT, h);
-        signal(SIGTERM, h);
-        signal(SIGHUP, h);
-    }
+/// On SIGINT, SIGTERM or SIGHUP: delete the temporary outputs, then die of the signal as if
+/// it had not been caught (so the exit status still tells the parent what happened). The
+/// work happens on an ordinary thread that signal-hook wakes, not in a signal handler.
+pub fn install_signal_handlers() -> Result<(), String> {
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
+                .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+            std::thread::spawn(move || {
+                if let Some(sig) = signals.forever().next() {
+                    let paths = CLEANUP.lock().unwrap_or_else(|p| p.into_inner());
+                    for p in paths.iter() {
+                        let _ = fs::remove_file(p);
+                    }
+                    let _ = signal_hook::low_level::emulate_default_handler(sig);
+                    std::process::exit(128 + sig);
+                }
+            });
+            Ok(())
+        })
+        .clone()
 }
 
 /// The file itself, then the side files SQLite (and the zstd VFS, for its inner database) may
@@ -134,7 +113,8 @@ const SIDE_FILES: [&str; 7] = [
 /// `commit` renamed it into place.
 pub struct TempOutput {
     pub path: PathBuf,
-    slots: Vec<usize>,
+    /// `path` and its side files; empty once committed or removed.
+    paths: Vec<PathBuf>,
 }
 
 impl TempOutput {
@@ -153,37 +133,19 @@ impl TempOutput {
             tag,
             std::process::id()
         ));
-        let mut t = TempOutput {
-            path: tmp.clone(),
-            slots: Vec::new(),
-        };
-        for suffix in SIDE_FILES {
-            let mut p = tmp.clone().into_os_string();
-            p.push(suffix);
-            let c = CString::new(p.to_string_lossy().into_owned())
-                .map_err(|_| "file name contains a NUL byte".to_string())?;
-            let raw = c.into_raw();
-            let mut placed = false;
-            for (i, slot) in CLEANUP.iter().enumerate() {
-                if slot
-                    .compare_exchange(
-                        std::ptr::null_mut(),
-                        raw,
-                        Ordering::SeqCst,
-                        Ordering::SeqCst,
-                    )
-                    .is_ok()
-                {
-                    t.slots.push(i);
-                    placed = true;
-                    break;
-                }
-            }
-            if !placed {
-                drop(unsafe { CString::from_raw(raw) });
-                return Err("internal error: too many temporary files".into());
-            }
-        }
+        let paths: Vec<PathBuf> = SIDE_FILES
+            .iter()
+            .map(|suffix| {
+                let mut p = tmp.clone().into_os_string();
+                p.push(suffix);
+                PathBuf::from(p)
+            })
+            .collect();
+        CLEANUP
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(paths.iter().cloned());
+        let t = TempOutput { path: tmp, paths };
         t.remove_files();
         Ok(t)
     }
@@ -193,21 +155,18 @@ impl TempOutput {
     }
 
     fn remove_files(&self) {
-        for suffix in SIDE_FILES {
-            let mut p = self.path.clone().into_os_string();
-            p.push(suffix);
-            let _ = fs::remove_file(&p);
+        for p in &self.paths {
+            let _ = fs::remove_file(p);
         }
     }
 
-    fn release_slots(&mut self) {
-        for &i in &self.slots {
-            let p = CLEANUP[i].swap(std::ptr::null_mut(), Ordering::SeqCst);
-            if !p.is_null() {
-                drop(unsafe { CString::from_raw(p) });
-            }
-        }
-        self.slots.clear();
+    /// Stops watching this output's files (they were removed or renamed into place).
+    fn release(&mut self) {
+        CLEANUP
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|p| !self.paths.contains(p));
+        self.paths.clear();
     }
 
     /// fsync the temporary file and rename it to `final_path` (replacing it if present).
@@ -236,21 +195,19 @@ impl TempOutput {
             }
         }
         // the main file is gone (renamed); remove any side files, then forget
-        for suffix in &SIDE_FILES[1..] {
-            let mut p = self.path.clone().into_os_string();
-            p.push(suffix);
-            let _ = fs::remove_file(&p);
+        for p in &self.paths[1..] {
+            let _ = fs::remove_file(p);
         }
-        self.release_slots();
+        self.release();
         Ok(())
     }
 }
 
 impl Drop for TempOutput {
     fn drop(&mut self) {
-        if !self.slots.is_empty() {
+        if !self.paths.is_empty() {
             self.remove_files();
-            self.release_slots();
+            self.release();
         }
     }
 }

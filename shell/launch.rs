@@ -1,8 +1,10 @@
 //! `genomicsqlite DB [--readonly] [--create] [sqlite3 args...] [SQL...]`: replace this process
 //! with the system `sqlite3` shell, the GenomicSQLite extension loaded and DB opened.
 
+use crate::api;
 use crate::fsutil::{self, DbKind};
-use crate::Failure;
+use crate::{Failure, ShellArgs};
+use std::io::IsTerminal;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -51,6 +53,15 @@ pub fn find_extension() -> Result<PathBuf, String> {
     ))
 }
 
+/// Opens the database read-only in this process first, so that a database the library
+/// refuses (or a URL that cannot be read) is one line from us rather than sqlite3's messages
+/// about its `.open` and an empty shell.
+fn check_opens(db: &str, config: &genomicsqlite::Config) -> Result<(), Failure> {
+    api::open_readonly(db, config)
+        .map(drop)
+        .map_err(|e| Failure::new(format!("{db}: cannot open: {e}")))
+}
+
 /// Quote an argument of a sqlite3 shell dot-command (double quotes, backslash escapes).
 pub fn dot_quote(s: &str) -> String {
     let mut o = String::from("\"");
@@ -75,22 +86,51 @@ fn sqlite3_program() -> String {
     }
 }
 
-pub fn main(args: Vec<String>) -> Result<i32, Failure> {
-    let db = args[0].clone();
-    let mut readonly = false;
-    let mut create = false;
-    let mut passthru: Vec<String> = Vec::new();
-    for a in &args[1..] {
-        match a.as_str() {
-            "--readonly" | "-readonly" => readonly = true,
-            "--create" => create = true,
-            "-h" | "--help" => {
-                print!("{}", crate::HELP);
-                return Ok(0);
-            }
-            _ => passthru.push(a.clone()),
+/// sqlite3's options that take a value (`-lookaside` and `-pagecache` take two), so that the
+/// first argument that is neither an option nor such a value is known to be SQL.
+const SQLITE3_VALUED_OPTIONS: [(&str, usize); 14] = [
+    ("cmd", 1),
+    ("escape", 1),
+    ("heap", 1),
+    ("init", 1),
+    ("lookaside", 2),
+    ("maxsize", 1),
+    ("mmap", 1),
+    ("newline", 1),
+    ("nonce", 1),
+    ("nullvalue", 1),
+    ("pagecache", 2),
+    ("separator", 1),
+    ("sorterref", 1),
+    ("vfs", 1),
+];
+
+/// Whether sqlite3's arguments (after the database) include SQL to run, which makes sqlite3
+/// run it and exit instead of reading standard input.
+fn has_sql(sqlite3_args: &[String]) -> bool {
+    let mut skip = 0;
+    for a in sqlite3_args {
+        if skip > 0 {
+            skip -= 1;
+        } else if let Some(name) = a.strip_prefix("--").or_else(|| a.strip_prefix('-')) {
+            skip = SQLITE3_VALUED_OPTIONS
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(0, |(_, values)| *values);
+        } else {
+            return true;
         }
     }
+    false
+}
+
+pub fn main(args: ShellArgs) -> Result<i32, Failure> {
+    let ShellArgs {
+        db,
+        mut readonly,
+        create,
+        sqlite3_args: passthru,
+    } = args;
     if readonly && create {
         return Err(Failure::usage(
             "--readonly and --create cannot be used together",
@@ -107,6 +147,7 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
     if fsutil::is_url(&db) {
         cfg.mode = Some("ro".into());
         cfg.immutable = true;
+        check_opens(&db, &cfg)?;
         open_target = genomicsqlite::uri(&db, &cfg);
         readonly = true;
     } else {
@@ -141,7 +182,12 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
                     db.clone()
                 };
             }
-            Some(DbKind::Compressed) | Some(DbKind::Empty) | None => {
+            Some(DbKind::Compressed) => {
+                check_opens(&db, &cfg)?;
+                open_target = genomicsqlite::uri(&db, &cfg);
+                tuning = Some(genomicsqlite::tuning_sql(&cfg, None));
+            }
+            Some(DbKind::Empty) | None => {
                 open_target = genomicsqlite::uri(&db, &cfg);
                 tuning = Some(genomicsqlite::tuning_sql(&cfg, None));
             }
@@ -149,10 +195,15 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
     }
 
     let lib = find_extension()?;
-    let interactive = fsutil::stdin_is_tty();
+    // As in sqlite3 and 0.9.4: column headers, the banner and the prompt only for a person at
+    // a terminal, so that `n=$(genomicsqlite db "SELECT count(*) FROM t")` gets just the number.
+    let interactive = std::io::stdin().is_terminal() && !has_sql(&passthru);
 
     let mut cmd = Command::new(sqlite3_program());
-    cmd.arg("-bail").arg("-header");
+    cmd.arg("-bail");
+    if interactive {
+        cmd.arg("-header");
+    }
     cmd.arg("-cmd")
         .arg(format!(".load {}", dot_quote(&lib.to_string_lossy())));
     let ro = if readonly && !open_target.starts_with("file:") {
@@ -164,10 +215,11 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
         .arg(format!(".open {}{}", ro, dot_quote(&open_target)));
     // the tuning PRAGMAs print values (journal_mode): keep them off the screen
     cmd.arg("-cmd").arg(".output /dev/null");
-    // If .open failed, sqlite3 goes on with an empty in-memory database, even with -bail.
-    // Stop instead: -bail exits on this failing statement, after sqlite3's "unable to open"
-    // and the library's reason. Plain SQL has no way to raise an error with a message of its
-    // own; a JSON path error quotes the path, which reads as one.
+    // The database opened here a moment ago (check_opens); should the .open still fail (the
+    // file was replaced meanwhile), sqlite3 would go on with an empty in-memory database, even
+    // with -bail. Stop instead: -bail exits on this failing statement, after sqlite3's "unable
+    // to open" and the library's reason. Plain SQL has no way to raise an error with a message
+    // of its own; a JSON path error quotes the path, which reads as one.
     cmd.arg("-cmd").arg(
         "SELECT CASE WHEN file = '' THEN \
          json_extract('{}', '$ the database did not open (see the message above)') END \
@@ -201,6 +253,24 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
 
 #[cfg(test)]
 mod tests {
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn sql_among_sqlite3_arguments() {
+        assert!(!super::has_sql(&args(&[
+            "-csv",
+            "-cmd",
+            "SELECT 1",
+            "-lookaside",
+            "1",
+            "2"
+        ])));
+        assert!(super::has_sql(&args(&["-noheader", "SELECT 1"])));
+        assert!(super::has_sql(&args(&["--separator", ",", ".tables"])));
+    }
+
     #[test]
     fn dot_quote() {
         assert_eq!(super::dot_quote("a b"), "\"a b\"");

@@ -1,5 +1,11 @@
 //! `genomicsqlite` command: the sqlite3 shell on a compressed database, `--compact`, `--dbi`.
 //! See shell/README-snippet.md (the same text as `--help`).
+//!
+//! The modes keep GenomicSQLite 0.9.4's command line: `DB [sqlite3 args...]`,
+//! `DB --compact [options]`, `DB --dbi [options]` (the mode flag may stand anywhere); these are
+//! clap parsers, with the hand-written help texts of shell/help*.txt, which the README quotes
+//! verbatim. `DB --publish DIR` and `URL --download` still parse their own options (with
+//! `opt_value` and friends below).
 
 mod api;
 mod compact;
@@ -10,6 +16,7 @@ mod identity;
 mod launch;
 mod publish;
 
+use clap::Parser;
 use std::process::exit;
 
 pub const HELP: &str = include_str!("help.txt");
@@ -44,50 +51,136 @@ impl From<String> for Failure {
     }
 }
 
-fn run(args: Vec<String>) -> Result<i32, Failure> {
+/// `genomicsqlite DB [--readonly] [--create] [sqlite3 args...] [SQL...]`
+#[derive(Parser)]
+#[command(name = "genomicsqlite", version, override_help = HELP)]
+pub struct ShellArgs {
+    /// The database: a path, or an http(s) URL.
+    pub db: String,
+    /// Open read-only (also spelled `-readonly`, as in sqlite3).
+    #[arg(long)]
+    pub readonly: bool,
+    /// Create DB as a new compressed database.
+    #[arg(long)]
+    pub create: bool,
+    /// Everything else goes to sqlite3: its options, then SQL.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub sqlite3_args: Vec<String>,
+}
+
+/// `genomicsqlite DB --compact [options]`
+#[derive(Parser)]
+#[command(name = "genomicsqlite DB --compact", override_help = COMPACT_HELP)]
+pub struct CompactArgs {
+    pub db: String,
+    #[arg(short = 'o')]
+    pub out: Option<String>,
+    #[arg(short = 'l', long, allow_negative_numbers = true)]
+    pub level: Option<i32>,
+    #[arg(long = "inner-page-KiB")]
+    pub inner_page_kib: Option<u32>,
+    #[arg(long = "outer-page-KiB")]
+    pub outer_page_kib: Option<u32>,
+    #[arg(long = "no-defrag")]
+    pub no_defrag: bool,
+    #[arg(short = '@', long, allow_negative_numbers = true)]
+    pub threads: Option<i64>,
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `genomicsqlite DB --dbi [options]`
+#[derive(Parser)]
+#[command(name = "genomicsqlite DB --dbi", override_help = DBI_HELP)]
+pub struct DbiArgs {
+    pub db: String,
+    #[arg(short = 'o')]
+    pub out: Option<String>,
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Parses `args` with `T`'s parser; `None` when help or the version was asked for (and
+/// printed). Usage errors become one line.
+fn parse<T: Parser>(args: Vec<String>) -> Result<Option<T>, Failure> {
+    match T::try_parse_from(std::iter::once("genomicsqlite".to_string()).chain(args)) {
+        Ok(parsed) => Ok(Some(parsed)),
+        Err(e) if !e.use_stderr() => {
+            print!("{e}");
+            Ok(None)
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let lines: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:"))
+                .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+                .collect();
+            let msg = lines.join(" ");
+            Err(Failure::usage(format!(
+                "{} (see --help)",
+                msg.trim_start_matches("error: ")
+            )))
+        }
+    }
+}
+
+/// Removes every `flag` from `args`; whether there was one.
+fn take_flag(args: &mut Vec<String>, flags: &[&str]) -> bool {
+    let before = args.len();
+    args.retain(|a| !flags.contains(&a.as_str()));
+    args.len() != before
+}
+
+fn run(mut args: Vec<String>) -> Result<i32, Failure> {
     if args.is_empty() {
-        print!("{}", HELP);
+        print!("{HELP}");
         return Err(Failure::usage("missing DB_FILENAME"));
     }
-    let first = args[0].as_str();
-    if first == "-h" || first == "--help" || first == "-help" {
-        print!("{}", HELP);
-        return Ok(0);
+    // sqlite3 spells its long options with one dash
+    if let Some(first) = args.first_mut() {
+        if first == "-help" || first == "-version" {
+            first.insert(0, '-');
+        }
     }
-    if first == "--version" || first == "-version" {
-        println!("genomicsqlite {}", env!("CARGO_PKG_VERSION"));
-        return Ok(0);
+    let compact = take_flag(&mut args, &["--compact"]);
+    let dbi = take_flag(&mut args, &["--dbi"]);
+    if !compact && !dbi {
+        if take_flag(&mut args, &["--download"]) {
+            return download::main(args);
+        }
+        if take_flag(&mut args, &["--publish"]) {
+            return publish::main(args);
+        }
     }
-    let compact = args.iter().any(|a| a == "--compact");
-    let dbi = args.iter().any(|a| a == "--dbi");
-    if compact && dbi {
-        return Err(Failure::usage(
+    match (compact, dbi) {
+        (true, true) => Err(Failure::usage(
             "--compact and --dbi cannot be used together",
-        ));
+        )),
+        (true, false) => parse::<CompactArgs>(args)?.map_or(Ok(0), compact::main),
+        (false, true) => parse::<DbiArgs>(args)?.map_or(Ok(0), dbi::main),
+        (false, false) => {
+            let first = args[0].as_str();
+            if first.starts_with('-') && !matches!(first, "-h" | "--help" | "--version" | "-V") {
+                return Err(Failure::usage(format!(
+                    "the first argument must be the database file name, not the option {first:?} (see genomicsqlite --help)"
+                )));
+            }
+            // `--readonly`/`-readonly`/`--create` may also come among sqlite3's arguments
+            let readonly = take_flag(&mut args, &["-readonly"]);
+            let Some(mut shell) = parse::<ShellArgs>(args)? else {
+                return Ok(0);
+            };
+            shell.readonly |= readonly | take_flag(&mut shell.sqlite3_args, &["--readonly"]);
+            shell.create |= take_flag(&mut shell.sqlite3_args, &["--create"]);
+            launch::main(shell)
+        }
     }
-    if compact {
-        let rest: Vec<String> = args.into_iter().filter(|a| a != "--compact").collect();
-        return compact::main(rest);
-    }
-    if dbi {
-        let rest: Vec<String> = args.into_iter().filter(|a| a != "--dbi").collect();
-        return dbi::main(rest);
-    }
-    if args.iter().any(|a| a == "--download") {
-        let rest: Vec<String> = args.into_iter().filter(|a| a != "--download").collect();
-        return download::main(rest);
-    }
-    if args.iter().any(|a| a == "--publish") {
-        let rest: Vec<String> = args.into_iter().filter(|a| a != "--publish").collect();
-        return publish::main(rest);
-    }
-    if first.starts_with('-') {
-        return Err(Failure::usage(format!(
-            "the first argument must be the database file name, not the option {:?} (see genomicsqlite --help)",
-            first
-        )));
-    }
-    launch::main(args)
 }
 
 fn main() {
@@ -111,7 +204,7 @@ fn main() {
     }
 }
 
-/// Option parsing helper shared by --compact and --dbi: returns the value of an option that
+/// Option parsing helper of --publish and --download: returns the value of an option that
 /// takes one (from `--opt=value`, `-oVALUE` for short options, or the next argument).
 pub fn opt_value(args: &[String], i: &mut usize, name: &str) -> Result<Option<String>, Failure> {
     let a = &args[*i];

@@ -104,7 +104,7 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
     if !dir.is_dir() {
         return Err(Failure::new(format!("{}: not a directory", dir.display())));
     }
-    fsutil::install_signal_handlers();
+    fsutil::install_signal_handlers()?;
     let name = file_name(Path::new(&db))?;
     let target = dir.join(&name);
     let same = matches!((std::fs::canonicalize(&db), std::fs::canonicalize(&target)), (Ok(a), Ok(b)) if a == b);
