@@ -23,7 +23,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 export CARGO_TERM_COLOR=never
 SUITE_TIMEOUT="${GSQ_SUITE_TIMEOUT:-2400}"
-LOGDIR="$(mktemp -d /tmp/gsq-tests.XXXXXX)"
+LOGDIR="$(mktemp -d "${TMPDIR:-/tmp}/gsq-tests.XXXXXX")"
 START=$SECONDS
 
 TOTAL_PASS=0
@@ -192,11 +192,13 @@ run_suite  "JDBC driver (Debian sqlite-jdbc)" bash bindings/jdbc/build.sh
 run_pytest "private and cloud storage (s3 on moto, bearer/netrc/presigned on nginx)" .venv/s3 tests/cloud
 
 # ---------------------------------------------------------------------------------------------
-section "summary ($((SECONDS - START))s; logs in $LOGDIR)"
+section "summary ($((SECONDS - START))s)"
 for line in "${SUMMARY[@]}"; do
     echo "$line"
 done
 echo
+# the logs are kept only to look into failures
+if [ "$TOTAL_FAIL" -eq 0 ]; then rm -rf "$LOGDIR"; else echo "logs kept in $LOGDIR"; fi
 if [ "$TOTAL_SKIP" -gt 0 ]; then
     echo "$TOTAL_PASS passed, $TOTAL_FAIL failed, $TOTAL_SKIP skipped"
 else

@@ -4,7 +4,6 @@
 
 use genomicsqlite::{attach, open, vacuum_into, Config};
 use rusqlite::{Connection, OpenFlags};
-use std::path::PathBuf;
 
 fn rw() -> OpenFlags {
     OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
@@ -14,12 +13,12 @@ fn ro() -> OpenFlags {
     OpenFlags::SQLITE_OPEN_READ_ONLY
 }
 
-/// A fresh directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gsq-rust-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory for one test, removed with everything in it when the test ends.
+fn scratch(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("gsq-rust-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn path_str(p: &std::path::Path) -> &str {
@@ -99,7 +98,8 @@ fn digest(conn: &Connection) -> (i64, String) {
 
 #[test]
 fn same_content_for_every_thread_count() {
-    let dir = scratch("threads");
+    let tmp = scratch("threads");
+    let dir = tmp.path();
     let plain = Connection::open(dir.join("plain.db")).unwrap();
     load(&plain, 60_000);
     let expected = digest(&plain);
@@ -130,7 +130,8 @@ fn same_content_for_every_thread_count() {
 
 #[test]
 fn concurrent_reader_threads_see_the_same_data() {
-    let dir = scratch("readers");
+    let tmp = scratch("readers");
+    let dir = tmp.path();
     let path = dir.join("r.db");
     let conn = open(path_str(&path), rw(), &config(2)).unwrap();
     load(&conn, 30_000);
@@ -154,7 +155,8 @@ fn concurrent_reader_threads_see_the_same_data() {
 
 #[test]
 fn transactions_commit_roll_back_and_savepoints() {
-    let dir = scratch("txn");
+    let tmp = scratch("txn");
+    let dir = tmp.path();
     let path = dir.join("t.db");
     let conn = open(path_str(&path), rw(), &config(2)).unwrap();
     // A cache far smaller than the transaction forces SQLite to spill pages mid-transaction.
@@ -192,7 +194,8 @@ fn transactions_commit_roll_back_and_savepoints() {
 
 #[test]
 fn attach_and_vacuum_into() {
-    let dir = scratch("attach");
+    let tmp = scratch("attach");
+    let dir = tmp.path();
     let a = dir.join("a.db");
     let b = dir.join("b.db");
     let c = dir.join("c.db");
@@ -216,7 +219,8 @@ fn attach_and_vacuum_into() {
 
 #[test]
 fn errors_explain_themselves_and_modify_nothing() {
-    let dir = scratch("errors");
+    let tmp = scratch("errors");
+    let dir = tmp.path();
     let missing = dir.join("missing.db");
     let e = open(path_str(&missing), ro(), &Config::default()).unwrap_err();
     assert!(e.to_string().contains("no such file"), "{e}");
@@ -248,7 +252,8 @@ fn errors_explain_themselves_and_modify_nothing() {
 
 #[test]
 fn damaged_pages_are_corrupt_errors_not_crashes() {
-    let dir = scratch("damage");
+    let tmp = scratch("damage");
+    let dir = tmp.path();
     let path = dir.join("d.db");
     let conn = open(path_str(&path), rw(), &config(1)).unwrap();
     load(&conn, 20_000);
@@ -302,7 +307,8 @@ fn a_writer_and_reader_threads_never_see_a_torn_state() {
     use std::time::Duration;
 
     const ROWS: i64 = 3000;
-    let dir = scratch("stress");
+    let tmp = scratch("stress");
+    let dir = tmp.path();
     let path = dir.join("s.db");
     {
         let conn = open(path_str(&path), rw(), &config(2)).unwrap();
