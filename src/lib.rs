@@ -14,8 +14,8 @@
 //!   tuning of a [`Config`] applied.
 //!
 //! ```
+//! use genomicsqlite::rusqlite::OpenFlags;
 //! use genomicsqlite::{open, Config};
-//! use rusqlite::OpenFlags;
 //!
 //! let dir = std::env::temp_dir().join(format!("gsq-doc-{}", std::process::id()));
 //! std::fs::create_dir_all(&dir).unwrap();
@@ -57,6 +57,11 @@ pub mod web;
 
 pub use config::{Config, ConfigError};
 pub use genomics::{ConnectionMethods, RefSeq};
+/// The `rusqlite` this crate is built with (0.41, with SQLite bundled): its connections are what
+/// [`open`] returns. Use it through this re-export (`genomicsqlite::rusqlite::OpenFlags`)
+/// rather than a `rusqlite` dependency of your own, which Cargo would have to resolve to the
+/// same version for the types to match.
+pub use rusqlite;
 pub use rust_api::{
     attach, attach_sql, open, tuning_sql, uri, vacuum_into, vacuum_into_sql, Error,
 };
