@@ -9,8 +9,28 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The library of the Python package installed beside this executable (`pip install` puts the
+/// command in `PREFIX/bin` and the library in `PREFIX/lib/pythonX.Y/site-packages/genomicsqlite`).
+fn python_package_library(bin_dir: &Path) -> Option<PathBuf> {
+    let lib = bin_dir.join("../lib");
+    for python in std::fs::read_dir(lib).ok()?.flatten() {
+        let package = python.path().join("site-packages/genomicsqlite");
+        let Ok(files) = std::fs::read_dir(&package) else {
+            continue;
+        };
+        for file in files.flatten() {
+            let name = file.file_name().to_string_lossy().into_owned();
+            if name.starts_with("libgenomicsqlite") && name.ends_with(".so") {
+                return Some(file.path());
+            }
+        }
+    }
+    None
+}
+
 /// Where the loadable extension is: $LIBGENOMICSQLITE, else next to this executable, else in
-/// ../lib relative to it (install layout), else target/release of the build tree.
+/// ../lib relative to it (install layout), else in the Python package installed with it, else
+/// target/release of the build tree.
 pub fn find_extension() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("LIBGENOMICSQLITE") {
         if !p.is_empty() {
@@ -35,6 +55,9 @@ pub fn find_extension() -> Result<PathBuf, String> {
                     return Ok(std::fs::canonicalize(&c).unwrap_or(c));
                 }
                 tried.push(c);
+            }
+            if let Some(c) = python_package_library(dir) {
+                return Ok(c);
             }
         }
     }

@@ -221,6 +221,16 @@ pub extern "C" fn genomicsqlite_last_open_error() -> *mut c_char {
         .unwrap_or(std::ptr::null_mut())
 }
 
+/// Stops (`quiet` != 0) or resumes logging failed opens on this thread to stderr; returns the
+/// previous setting. For language bindings that open through their own SQLite module and put
+/// `genomicsqlite_last_open_error()` into their own exception (the Python package), so the
+/// reason is not printed as well. Not in the C header: C programs use `genomicsqlite_open`,
+/// which never logs.
+#[no_mangle]
+pub extern "C" fn genomicsqlite_quiet_open_errors(quiet: c_int) -> c_int {
+    catch_unwind(|| c_int::from(vfs::set_quiet_opens(quiet != 0))).unwrap_or(0)
+}
+
 /// Opens a compressed database with the tuning of `config_json` applied; on failure `*ppDb` is
 /// NULL and `*pzErrMsg` (free with sqlite3_free) says why.
 ///

@@ -156,20 +156,35 @@ if [ "${GSQ_SKIP_CARGO:-0}" != 1 ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-# Python binding: install our package into the debian/default venvs here, after the build
-# and before the suites that use it (bindings/python is owned by the binding's helper):
-#   e.g.  .venv/debian/bin/python -m pip install -q --force-reinstall --no-deps ./bindings/python
-#         .venv/default/bin/python -m pip install -q --force-reinstall --no-deps ./bindings/python
+# Python binding: build one wheel (setuptools-rust, reusing cargo's target/ directory), check
+# its manylinux tag with auditwheel, and install it into the debian/default/s3 venvs, after the
+# build and before the suites that use it.
 # >>> python binding install (begin) >>>
-section "install the Python binding into the test venvs"
-for venv in .venv/debian .venv/default .venv/s3; do
-    if LIBGENOMICSQLITE="$LIBGENOMICSQLITE" "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-            --force-reinstall --no-deps ./bindings/python </dev/null; then
-        echo "installed into $venv"
+section "build the Python wheel and install it into the test venvs"
+WHEELS="$LOGDIR/wheels"
+t0=$SECONDS
+if nice .venv/debian/bin/python -m pip wheel --quiet --disable-pip-version-check --no-deps \
+        -w "$WHEELS" ./bindings/python </dev/null; then
+    wheel="$(ls "$WHEELS"/genomicsqlite-*.whl)"
+    echo "built $(basename "$wheel") ($((SECONDS - t0))s)"
+    if .venv/debian/bin/python -m auditwheel show "$wheel" </dev/null | tee "$LOGDIR/auditwheel.txt" \
+            && grep -q "consistent" "$LOGDIR/auditwheel.txt" \
+            && case "$wheel" in *manylinux_*) true ;; *) false ;; esac; then
+        record "wheel: manylinux tag confirmed by auditwheel" 1 0 0 "$(basename "$wheel")"
     else
-        record "pip install bindings/python into $venv" 0 1 0 "INSTALL FAILED"
+        record "wheel: manylinux tag confirmed by auditwheel" 0 1 0 "$(basename "$wheel")"
     fi
-done
+    for venv in .venv/debian .venv/default .venv/s3; do
+        if "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+                --force-reinstall --no-deps "$wheel" </dev/null; then
+            echo "installed into $venv"
+        else
+            record "pip install the wheel into $venv" 0 1 0 "INSTALL FAILED"
+        fi
+    done
+else
+    record "pip wheel bindings/python" 0 1 0 "WHEEL BUILD FAILED"
+fi
 # <<< python binding install (end) <<<
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@
 #                  nginx-light libsqlitecpp-dev valgrind tmux python3-venv python3-pip zstd
 #                  openssl; for the JDBC driver: openjdk-17-jdk-headless libxerial-sqlite-jdbc-java junit4
 #   venvs        : <repo>/.venv/peer    Debian /usr/bin/python3 + genomicsqlite==0.9.4 + pytest
-#                  <repo>/.venv/debian  Debian /usr/bin/python3 + pytest + pandas
+#                  <repo>/.venv/debian  Debian /usr/bin/python3 + pytest + pandas + auditwheel
 #                  <repo>/.venv/default the default `python3` on PATH + pytest + pandas
 #
 # Our own Python binding (bindings/python) is pip-installed into debian/default by run.sh
@@ -75,7 +75,7 @@ make_venv() {
 }
 
 make_venv peer    /usr/bin/python3 "genomicsqlite==0.9.4" pytest
-make_venv debian  /usr/bin/python3 pytest pandas
+make_venv debian  /usr/bin/python3 pytest pandas auditwheel
 make_venv default python3          pytest pandas
 # tests/cloud: moto's S3 server (checks SigV4 signatures with its IAM authentication on) and
 # boto3 to upload and presign; Debian's python so the tests can load the extension.

@@ -5,8 +5,8 @@
 #
 # Venvs: $GSQ_PY_VENVS (space-separated) or <repo>/.venv/default (default python3, whose sqlite3
 # cannot load extensions) and <repo>/.venv/debian (/usr/bin/python3); tests/setup.sh creates
-# them with pytest and pandas. The package build bundles $LIBGENOMICSQLITE if set, else
-# <repo>/target/release/libgenomicsqlite.so, else runs `cargo build --release`.
+# them with pytest and pandas. The package build (setuptools-rust) runs cargo in the repository,
+# reusing target/.
 # The interop tests run GenomicSQLite 0.9.4 with $PEER_PYTHON, else <repo>/.venv/peer/bin/python,
 # else /opt/gsq094/bin/python. Extra arguments are passed to pytest.
 set -uo pipefail
@@ -15,14 +15,6 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 VENVS=${GSQ_PY_VENVS:-"$REPO/.venv/default $REPO/.venv/debian"}
 LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/gsq-python-tests.XXXXXX")
-
-if [ -n "${LIBGENOMICSQLITE:-}" ]; then
-    echo "library to bundle: \$LIBGENOMICSQLITE=$LIBGENOMICSQLITE"
-elif [ -f "$REPO/target/release/libgenomicsqlite.so" ]; then
-    echo "library to bundle: $REPO/target/release/libgenomicsqlite.so"
-else
-    echo "library to bundle: none built yet; the package build will run cargo build --release"
-fi
 
 status=0
 for venv in $VENVS; do

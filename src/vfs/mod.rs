@@ -114,6 +114,13 @@ pub fn quiet_opens<T>(f: impl FnOnce() -> T) -> T {
     result
 }
 
+/// Sets whether failed opens on this thread are logged (`quiet`: only remembered); returns the
+/// previous setting. For a caller that reports [`take_last_open_error`] itself around an open
+/// it does not make through our APIs (the Python package, through Python's `sqlite3`).
+pub fn set_quiet_opens(quiet: bool) -> bool {
+    QUIET_OPENS.with(|q| q.replace(quiet))
+}
+
 /// The reason the last failed open on this thread failed, taking it ("" if none).
 pub fn take_last_open_error() -> String {
     LAST_OPEN_ERROR.with(|m| std::mem::take(&mut *m.borrow_mut()))

@@ -95,12 +95,9 @@ def _config_json(config: Dict[str, Any]) -> str:
     return json.dumps(config)
 
 
-def _with_open_error(exc: sqlite3.Error) -> sqlite3.Error:
-    """The same exception class with the library's reason for the failed open appended."""
-    reason = _LIB.last_open_error()
-    if not reason or reason in str(exc):
-        return exc
-    new = type(exc)("%s (%s)" % (exc, reason))
+def _retold(exc: sqlite3.Error, message: str) -> sqlite3.Error:
+    """An exception of the same class and SQLite error code as ``exc``, with ``message``."""
+    new = type(exc)(message)
     for attr in ("sqlite_errorcode", "sqlite_errorname"):
         if hasattr(exc, attr):
             try:
@@ -108,6 +105,39 @@ def _with_open_error(exc: sqlite3.Error) -> sqlite3.Error:
             except AttributeError:
                 pass
     return new
+
+
+def _with_open_error(exc: sqlite3.Error) -> sqlite3.Error:
+    """The same exception class with the library's reason for the failed open appended."""
+    reason = _LIB.last_open_error()
+    if not reason or reason in str(exc):
+        return exc
+    return _retold(exc, "%s (%s)" % (exc, reason))
+
+
+def _is_plain_sqlite(path: str) -> bool:
+    """Whether ``path`` is an existing SQLite file that is not a compressed database."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(100)
+    except OSError:
+        return False
+    return (len(header) == 100 and header.startswith(b"SQLite format 3\0")
+            and header[68:72] != b"zstd")
+
+
+def _open_error(exc: sqlite3.Error, path: str) -> sqlite3.Error:
+    """The exception for a failed open: a plain SQLite file explained in Python's terms, else
+    the library's reason appended to SQLite's message."""
+    if _is_plain_sqlite(path):
+        _LIB.last_open_error()  # taken: the message below says it better
+        return _retold(exc, (
+            "%s is a plain SQLite database, not a compressed one: open it with "
+            "sqlite3.connect(%r) (genomicsqlite.connect() refuses it because its tuning, "
+            "journal_mode=MEMORY, is safe only for compressed databases), or compress it "
+            "with genomicsqlite.vacuum_into_sql() or `genomicsqlite %s --compact`"
+        ) % (path, path, path))
+    return _with_open_error(exc)
 
 
 def connect(dbfile: PathType, read_only: bool = False, **kwargs: Any) -> sqlite3.Connection:
@@ -125,7 +155,12 @@ def connect(dbfile: PathType, read_only: bool = False, **kwargs: Any) -> sqlite3
     on the new connection before it is returned.
 
     Errors are ``sqlite3.Error`` subclasses carrying the library's message (unknown key, wrong
-    type, missing file, not a compressed database, ...).
+    type, missing file, not a compressed database, ...); nothing is printed on stderr.
+
+    A plain (uncompressed) SQLite file is refused with an ``sqlite3.OperationalError`` saying
+    so: open it with ``sqlite3.connect()``. (The tuning that ``connect()`` applies,
+    ``journal_mode=MEMORY``, is safe only for compressed databases, whose outer file keeps the
+    real journal; the ``genomicsqlite`` command opens plain files without it.)
     """
     path = _path(dbfile)
     config: Dict[str, Any] = {}
@@ -147,6 +182,8 @@ def connect(dbfile: PathType, read_only: bool = False, **kwargs: Any) -> sqlite3
     delay = 0.001
     while True:
         _LIB.last_open_error()  # reading clears it: forget failures of earlier opens on this thread
+        # The reason of a failed open goes into the exception, not (also) onto stderr.
+        was_quiet = _LIB.quiet_open_errors(True)
         try:
             conn: sqlite3.Connection = sqlite3.connect(uri, **connect_kwargs)
             break
@@ -157,9 +194,11 @@ def connect(dbfile: PathType, read_only: bool = False, **kwargs: Any) -> sqlite3
                 time.sleep(delay)
                 delay = min(delay * 2, 0.05)
                 continue
-            raise _with_open_error(exc) from None
+            raise _open_error(exc, path) from None
         except sqlite3.Error as exc:
-            raise _with_open_error(exc) from None
+            raise _open_error(exc, path) from None
+        finally:
+            _LIB.quiet_open_errors(was_quiet)
     try:
         conn.executescript(tuning_sql)
     except sqlite3.Error as exc:

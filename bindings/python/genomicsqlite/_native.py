@@ -31,10 +31,11 @@ MIN_SQLITE_VERSION: Tuple[int, int, int] = (3, 31, 0)
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
+# The wheel's copy is named like a stable-ABI extension (setup.py); a build tree has the plain name.
 if sys.platform == "darwin":
-    _LIB_NAMES = ("libgenomicsqlite.dylib", "libgenomicsqlite.so")
+    _LIB_NAMES = ("libgenomicsqlite.abi3.so", "libgenomicsqlite.dylib", "libgenomicsqlite.so")
 else:
-    _LIB_NAMES = ("libgenomicsqlite.so",)
+    _LIB_NAMES = ("libgenomicsqlite.abi3.so", "libgenomicsqlite.so")
 
 _HOST_FUNCTIONS = (
     "sqlite3_open_v2",
@@ -208,6 +209,18 @@ class Library:
             last.restype = ctypes.c_void_p
             last.argtypes = []
         self._last_open_error = last
+        quiet = getattr(lib, "genomicsqlite_quiet_open_errors", None)
+        if quiet is not None:
+            quiet.restype = ctypes.c_int
+            quiet.argtypes = [ctypes.c_int]
+        self._quiet_open_errors = quiet
+
+    def quiet_open_errors(self, quiet: bool) -> bool:
+        """Stop (or resume) the library's printing of failed opens on stderr on this thread,
+        for opens whose reason we raise ourselves; returns the previous setting."""
+        if self._quiet_open_errors is None:
+            return False
+        return bool(self._quiet_open_errors(1 if quiet else 0))
 
     def last_open_error(self) -> str:
         """The library's reason for the last failed open on this thread ("" if none/unknown)."""

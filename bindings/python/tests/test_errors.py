@@ -69,7 +69,25 @@ def test_plain_sqlite_file_is_not_compressed(gsq, tmp_path):
             c = gsq.connect(db, read_only=read_only)
             c.execute("SELECT * FROM t").fetchall()
         assert db in str(info.value), str(info.value)  # the library's reason names the file
+        # said in Python's terms: what to call instead
+        assert "plain SQLite database" in str(info.value), str(info.value)
+        assert "sqlite3.connect(" in str(info.value), str(info.value)
     assert open(db, "rb").read() == before  # untouched
+
+
+def test_failed_open_is_raised_not_printed(gsq, tmp_path, capfd):
+    """The reason goes into the exception only; the library prints nothing on stderr."""
+    fake = str(tmp_path / "fake.db")
+    conn = sqlite3.connect(fake)  # claims to be compressed (application_id) but is not
+    conn.executescript("PRAGMA application_id = 2054386788; CREATE TABLE x(a)")
+    conn.close()
+    capfd.readouterr()
+    for db in (fake, str(tmp_path / "missing.db")):
+        with pytest.raises(sqlite3.Error) as info:
+            gsq.connect(db, read_only=True)
+        assert db in str(info.value), str(info.value)
+    out, err = capfd.readouterr()
+    assert err == "", err
 
 
 def test_garbage_file(gsq, tmp_path):

@@ -135,25 +135,15 @@ def test_sqlite_without_load_extension_gives_import_error(tmp_path):
     _expect_import_error(result, "sqlite3_enable_load_extension")
 
 
-def test_wheel_is_self_contained(gsq, tmp_path):
-    """Build a wheel with the in-tree backend, unpack it far from the checkout and use it there
-    with no LIBGENOMICSQLITE: the bundled library is found inside the package."""
-    import zipfile
+def test_installed_package_is_self_contained(gsq, tmp_path):
+    """The installed package (built by setuptools-rust) carries its library: a copy of it far
+    from the checkout, with no LIBGENOMICSQLITE, finds the library inside itself."""
+    import shutil
 
-    project = os.path.dirname(TESTS_DIR)
-    code = ("import os, sys; sys.path.insert(0, %r); import gsq_build_backend as b; "
-            "print(b.build_wheel(%r))" % (os.path.join(project, "_backend"), str(tmp_path / "dist")))
-    built = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True,
-                           env=dict(os.environ, LIBGENOMICSQLITE=gsq.LIBRARY_PATH), timeout=300)
-    assert built.returncode == 0, built.stderr
-    wheel = tmp_path / "dist" / built.stdout.strip().splitlines()[-1]
-    assert wheel.name.startswith("genomicsqlite-") and "-py3-none-" in wheel.name
+    package = os.path.dirname(gsq.__file__)
+    assert os.path.dirname(gsq.LIBRARY_PATH) == package, "run against the installed package"
     site = tmp_path / "site"
-    with zipfile.ZipFile(wheel) as zf:
-        names = zf.namelist()
-        assert "genomicsqlite/libgenomicsqlite.so" in names and "genomicsqlite/__init__.py" in names
-        assert not any(n.startswith("tests/") for n in names)
-        zf.extractall(site)
+    shutil.copytree(package, str(site / "genomicsqlite"), ignore=shutil.ignore_patterns("__pycache__"))
     db = str(tmp_path / "w.db")
     code = ("import genomicsqlite as g; c = g.connect(%r); c.execute('CREATE TABLE t(x)'); c.commit(); "
             "print(g.LIBRARY_PATH)" % db)
@@ -162,7 +152,7 @@ def test_wheel_is_self_contained(gsq, tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=str(tmp_path), env=env, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == str(site / "genomicsqlite" / "libgenomicsqlite.so")
+    assert result.stdout.strip() == str(site / "genomicsqlite" / os.path.basename(gsq.LIBRARY_PATH))
 
 
 def test_unreachable_host_sqlite(gsq):
@@ -185,79 +175,6 @@ def test_unreachable_host_sqlite(gsq):
         assert result.stdout.split() == ["True", gsq.__version__]
     else:
         _expect_import_error(result, "enable_load_extension", "3.31")
-
-
-def _copy_project(tmp_path, with_cargo):
-    import shutil
-
-    fake_repo = tmp_path / "repo"
-    project = fake_repo / "bindings" / "python"
-    shutil.copytree(os.path.dirname(TESTS_DIR), str(project),
-                    ignore=shutil.ignore_patterns("tests", "__pycache__", "*.so", "build", "dist"))
-    if with_cargo:
-        (fake_repo / "Cargo.toml").write_text(
-            '[package]\nname = "genomicsqlite"\nversion = "9.8.7"\nedition = "2021"\n\n'
-            '[lib]\ncrate-type = ["cdylib"]\n')
-        (fake_repo / "src").mkdir()
-        # a minimal library exporting the symbol the backend checks for
-        (fake_repo / "src" / "lib.rs").write_text(
-            '#[no_mangle]\npub extern "C" fn genomicsqlite_init() -> i32 { 0 }\n')
-    return fake_repo, project
-
-
-def _build(project, env):
-    code = ("import sys; sys.path.insert(0, '_backend'); import gsq_build_backend as b; "
-            "print(b.build_wheel(%r))" % str(project / "dist"))
-    return subprocess.run([sys.executable, "-c", code], cwd=str(project), env=env, capture_output=True,
-                          text=True, timeout=900)
-
-
-def test_build_without_library_or_repo(tmp_path):
-    _, project = _copy_project(tmp_path, with_cargo=False)
-    env = {k: v for k, v in os.environ.items() if k != "LIBGENOMICSQLITE"}
-    result = _build(project, env)
-    assert result.returncode != 0 and "LIBGENOMICSQLITE" in result.stderr, result.stderr
-    env["LIBGENOMICSQLITE"] = str(tmp_path / "missing.so")
-    result = _build(project, env)
-    assert result.returncode != 0 and "missing.so" in result.stderr, result.stderr
-    (tmp_path / "text.so").write_text("hello")
-    env["LIBGENOMICSQLITE"] = str(tmp_path / "text.so")
-    result = _build(project, env)
-    assert result.returncode != 0 and "not libgenomicsqlite" in result.stderr, result.stderr
-
-
-def test_build_without_cargo(tmp_path):
-    _, project = _copy_project(tmp_path, with_cargo=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("LIBGENOMICSQLITE", "CARGO_TARGET_DIR")}
-    env["PATH"] = "/usr/bin:/bin"  # no cargo here
-    env["HOME"] = str(tmp_path)  # nor in ~/.cargo/bin
-    if os.path.exists("/usr/bin/cargo") or os.path.exists("/bin/cargo"):
-        pytest.skip("cargo is installed in /usr/bin")
-    result = _build(project, env)
-    assert result.returncode != 0, result.stderr
-    assert "Rust" in result.stderr and "LIBGENOMICSQLITE" in result.stderr, result.stderr
-
-
-def test_build_runs_cargo(tmp_path):
-    """With neither $LIBGENOMICSQLITE nor <repo>/target/release/libgenomicsqlite.so, the backend
-    runs `cargo build --release` in the repository (here a tiny crate) and bundles the result."""
-    import shutil
-    import zipfile
-
-    cargo = shutil.which("cargo") or os.path.expanduser("~/.cargo/bin/cargo")
-    assert os.path.isfile(cargo), "cargo not found"
-    fake_repo, project = _copy_project(tmp_path, with_cargo=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("LIBGENOMICSQLITE", "CARGO_TARGET_DIR")}
-    env["PATH"] = os.path.dirname(cargo) + os.pathsep + env.get("PATH", "")
-    result = _build(project, env)
-    assert result.returncode == 0, result.stderr
-    assert "cargo build --release" in result.stderr
-    built = fake_repo / "target" / "release" / "libgenomicsqlite.so"
-    assert built.is_file()
-    wheel = project / "dist" / result.stdout.strip().splitlines()[-1]
-    assert wheel.name.startswith("genomicsqlite-9.8.7-py3-none-")
-    with zipfile.ZipFile(str(wheel)) as zf:
-        assert zf.read("genomicsqlite/libgenomicsqlite.so") == built.read_bytes()
 
 
 def test_wrong_sqlite_instance_rejected(gsq, tmp_path):
