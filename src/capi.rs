@@ -4,7 +4,6 @@
 //! followed by the error message on failure, NULL only when out of memory; the caller frees
 //! them with `sqlite3_free`. Nothing here unwinds into C.
 
-use crate::config::{self, Config};
 use crate::ffi::*;
 use crate::sqlite_api::{self, sqlite_string, text_of, SqliteError};
 use crate::{extension, vfs};
@@ -127,14 +126,9 @@ unsafe fn arg(p: *const c_char, what: &str) -> Result<String, String> {
     }
 }
 
-/// Parses a config argument (NULL or "" = defaults).
-unsafe fn config_arg(p: *const c_char) -> Result<Config, String> {
-    let json = if p.is_null() {
-        String::new()
-    } else {
-        text_of(p)
-    };
-    Config::from_json(&json).map_err(|e| e.0)
+/// A C string argument as the SQL functions see their arguments (NULL = `None`).
+unsafe fn text_arg(p: *const c_char) -> Option<String> {
+    (!p.is_null()).then(|| text_of(p))
 }
 
 #[no_mangle]
@@ -144,7 +138,7 @@ pub extern "C" fn genomicsqlite_version() -> *mut c_char {
 
 #[no_mangle]
 pub extern "C" fn genomicsqlite_default_config_json() -> *mut c_char {
-    string_result(|| Ok(Config::default().to_json()))
+    string_result(|| Ok(crate::config::Config::default().to_json()))
 }
 
 /// # Safety
@@ -154,12 +148,7 @@ pub unsafe extern "C" fn genomicsqlite_uri(
     dbfile: *const c_char,
     config_json: *const c_char,
 ) -> *mut c_char {
-    string_result(|| {
-        Ok(config::uri(
-            &arg(dbfile, "dbfile")?,
-            &config_arg(config_json)?,
-        ))
-    })
+    string_result(|| extension::sql_uri(&[text_arg(dbfile), text_arg(config_json)]))
 }
 
 /// # Safety
@@ -169,13 +158,7 @@ pub unsafe extern "C" fn genomicsqlite_tuning_sql(
     config_json: *const c_char,
     schema: *const c_char,
 ) -> *mut c_char {
-    string_result(|| {
-        let schema = (!schema.is_null()).then(|| text_of(schema));
-        Ok(config::tuning_sql(
-            &config_arg(config_json)?,
-            schema.as_deref(),
-        ))
-    })
+    string_result(|| extension::sql_tuning(&[text_arg(config_json), text_arg(schema)]))
 }
 
 /// # Safety
@@ -187,11 +170,11 @@ pub unsafe extern "C" fn genomicsqlite_attach_sql(
     config_json: *const c_char,
 ) -> *mut c_char {
     string_result(|| {
-        Ok(config::attach_sql(
-            &arg(dbfile, "dbfile")?,
-            &arg(schema_name, "schema_name")?,
-            &config_arg(config_json)?,
-        ))
+        extension::sql_attach(&[
+            text_arg(dbfile),
+            text_arg(schema_name),
+            text_arg(config_json),
+        ])
     })
 }
 
@@ -202,12 +185,7 @@ pub unsafe extern "C" fn genomicsqlite_vacuum_into_sql(
     destfile: *const c_char,
     config_json: *const c_char,
 ) -> *mut c_char {
-    string_result(|| {
-        Ok(config::vacuum_into_sql(
-            &arg(destfile, "destfile")?,
-            &config_arg(config_json)?,
-        ))
-    })
+    string_result(|| extension::sql_vacuum_into(&[text_arg(destfile), text_arg(config_json)]))
 }
 
 /// Why the last compressed-database open on this thread failed ("" if none failed); SQLite
@@ -253,7 +231,8 @@ pub unsafe extern "C" fn genomicsqlite_open(
         }
         let path =
             arg(db_filename, "db_filename").map_err(|m| SqliteError::new(SQLITE_MISUSE, m))?;
-        let config = config_arg(config_json).map_err(|m| SqliteError::new(SQLITE_ERROR, m))?;
+        let config = extension::config_json(text_arg(config_json).as_deref())
+            .map_err(|m| SqliteError::new(SQLITE_ERROR, m))?;
         let flags = if flags == 0 {
             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
         } else {

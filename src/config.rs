@@ -71,16 +71,9 @@ impl std::fmt::Debug for Secret {
 }
 
 /// A configuration error; the message names the key and what is allowed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct ConfigError(pub String);
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// Tuning configuration of a compressed database connection. Field names are the JSON keys;
 /// the field order is the order `genomicsqlite_default_config_json()` prints them in.

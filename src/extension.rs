@@ -94,7 +94,8 @@ unsafe extern "C" fn auto_init(
     .unwrap_or(SQLITE_INTERNAL)
 }
 
-/// A SQL function's implementation: its text arguments (NULL = `None`) to a result.
+/// A SQL function's implementation: its text arguments (NULL = `None`) to a result. The C
+/// exports of the same names ([`crate::capi`]) call these too, so both compute one string.
 type SqlFn = fn(&[Option<String>]) -> Result<String, String>;
 
 const FUNCTIONS: [(&CStr, c_int, SqlFn); 9] = [
@@ -125,23 +126,27 @@ fn path_arg<'a>(args: &'a [Option<String>], i: usize, what: &str) -> Result<&'a 
 }
 
 fn config_arg(args: &[Option<String>], i: usize) -> Result<Config, String> {
-    let json = args.get(i).and_then(|a| a.as_deref()).unwrap_or("{}");
-    Config::from_json(json).map_err(|e| e.0)
+    config_json(args.get(i).and_then(|a| a.as_deref()))
 }
 
-fn sql_uri(args: &[Option<String>]) -> Result<String, String> {
+/// A configuration argument of the SQL functions and the C API (NULL or "" = the defaults).
+pub(crate) fn config_json(json: Option<&str>) -> Result<Config, String> {
+    Config::from_json(json.unwrap_or("")).map_err(|e| e.0)
+}
+
+pub(crate) fn sql_uri(args: &[Option<String>]) -> Result<String, String> {
     Ok(config::uri(
         path_arg(args, 0, "dbfile")?,
         &config_arg(args, 1)?,
     ))
 }
 
-fn sql_tuning(args: &[Option<String>]) -> Result<String, String> {
+pub(crate) fn sql_tuning(args: &[Option<String>]) -> Result<String, String> {
     let schema = args.get(1).and_then(|a| a.as_deref());
     Ok(config::tuning_sql(&config_arg(args, 0)?, schema))
 }
 
-fn sql_attach(args: &[Option<String>]) -> Result<String, String> {
+pub(crate) fn sql_attach(args: &[Option<String>]) -> Result<String, String> {
     Ok(config::attach_sql(
         path_arg(args, 0, "dbfile")?,
         required(args, 1, "schema_name")?,
@@ -149,7 +154,7 @@ fn sql_attach(args: &[Option<String>]) -> Result<String, String> {
     ))
 }
 
-fn sql_vacuum_into(args: &[Option<String>]) -> Result<String, String> {
+pub(crate) fn sql_vacuum_into(args: &[Option<String>]) -> Result<String, String> {
     Ok(config::vacuum_into_sql(
         path_arg(args, 0, "destfile")?,
         &config_arg(args, 1)?,

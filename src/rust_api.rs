@@ -10,48 +10,35 @@ use crate::sqlite_api;
 use rusqlite::{Connection, OpenFlags};
 
 /// Errors of the Rust API.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The configuration was rejected; the message names the key.
-    Config(ConfigError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// SQLite failed; `reason` adds what the VFS knows (e.g. "not a compressed database").
+    #[error("{source}{}", if reason.is_empty() { String::new() } else { format!(": {reason}") })]
     Sqlite {
         source: rusqlite::Error,
         reason: String,
     },
     /// The VFS could not be registered in the linked SQLite.
+    #[error("{0}")]
     Init(String),
-}
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Error::Config(e) => write!(f, "{e}"),
-            Error::Sqlite { source, reason } if reason.is_empty() => write!(f, "{source}"),
-            Error::Sqlite { source, reason } => write!(f, "{source}: {reason}"),
-            Error::Init(m) => f.write_str(m),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Config(e) => Some(e),
-            Error::Sqlite { source, .. } => Some(source),
-            Error::Init(_) => None,
-        }
-    }
-}
-
-impl From<ConfigError> for Error {
-    fn from(e: ConfigError) -> Self {
-        Error::Config(e)
-    }
 }
 
 impl From<rusqlite::Error> for Error {
     fn from(source: rusqlite::Error) -> Self {
+        Error::Sqlite {
+            source,
+            reason: String::new(),
+        }
+    }
+}
+
+impl Error {
+    /// An error of an operation that opened a database through the VFS, with the VFS's reason
+    /// for a failed open on this thread (taken, so it is not reported twice).
+    fn after_open(source: rusqlite::Error) -> Error {
         Error::Sqlite {
             source,
             reason: crate::vfs::take_last_open_error(),
@@ -81,8 +68,10 @@ pub fn open(path: &str, flags: OpenFlags, config: &Config) -> Result<Connection,
             config::uri(path, config),
             flags | OpenFlags::SQLITE_OPEN_URI,
         )
-    })?;
-    conn.execute_batch(&config::tuning_sql(config, None))?;
+    })
+    .map_err(Error::after_open)?;
+    conn.execute_batch(&config::tuning_sql(config, None))
+        .map_err(Error::after_open)?;
     Ok(conn)
 }
 
@@ -130,7 +119,8 @@ pub fn attach(conn: &Connection, path: &str, schema: &str, config: &Config) -> R
     config::check_path(path).map_err(Error::Config)?;
     ensure_registered()?;
     crate::vfs::take_last_open_error();
-    crate::vfs::quiet_opens(|| conn.execute_batch(&attach_sql(path, schema, config)))?;
+    crate::vfs::quiet_opens(|| conn.execute_batch(&attach_sql(path, schema, config)))
+        .map_err(Error::after_open)?;
     Ok(())
 }
 
@@ -160,6 +150,8 @@ pub fn vacuum_into(conn: &Connection, dest: &str, config: &Config) -> Result<(),
     config.validate()?;
     config::check_path(dest).map_err(Error::Config)?;
     ensure_registered()?;
-    conn.execute_batch(&vacuum_into_sql(dest, config))?;
+    crate::vfs::take_last_open_error();
+    crate::vfs::quiet_opens(|| conn.execute_batch(&vacuum_into_sql(dest, config)))
+        .map_err(Error::after_open)?;
     Ok(())
 }
