@@ -392,19 +392,19 @@ fn a_writer_and_reader_threads_never_see_a_torn_state() {
 /// or created): every entry point refuses it, and nothing is created.
 #[test]
 fn nul_byte_in_path_is_refused() {
-    let dir = scratch("nul");
-    std::fs::create_dir_all(&dir).unwrap();
-    let bad = format!("{}/nul\0tail.gsq", path_str(&dir));
+    let tmp = scratch("nul");
+    let dir = tmp.path();
+    let bad = format!("{}/nul\0tail.gsq", path_str(dir));
     let e = open(&bad, rw(), &Config::default()).unwrap_err();
     assert!(e.to_string().contains("NUL"), "{e}");
     let conn = Connection::open_in_memory().unwrap();
     assert!(attach(&conn, &bad, "other", &Config::default()).is_err());
     assert!(vacuum_into(&conn, &bad, &Config::default()).is_err());
-    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    let left: Vec<_> = std::fs::read_dir(dir).unwrap().collect();
     assert!(left.is_empty(), "files created: {left:?}");
     // the SQL function the bindings use
     let good = open(
-        &format!("{}/ok.gsq", path_str(&dir)),
+        &format!("{}/ok.gsq", path_str(dir)),
         rw(),
         &Config::default(),
     )
