@@ -382,6 +382,39 @@ fn parse_int(key: &str, value: &str) -> Result<i64, ConfigError> {
         .map_err(|_| ConfigError(format!("{key}: expected an integer, got {value:?}")))
 }
 
+/// Every key of [`Config`], as its derived `Deserialize` knows them: the list serde hands to
+/// `deserialize_struct`, caught by a deserializer that reads nothing else.
+fn config_keys() -> &'static [&'static str] {
+    use serde::de::{self, Visitor};
+    struct FieldNames<'a>(&'a mut &'static [&'static str]);
+    impl<'de> serde::Deserializer<'de> for FieldNames<'_> {
+        type Error = de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("only the field names are read"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(de::Error::custom("only the field names are read"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    static KEYS: std::sync::OnceLock<&'static [&'static str]> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut fields: &'static [&'static str] = &[];
+        let _ = Config::deserialize(FieldNames(&mut fields));
+        fields
+    })
+}
+
 /// The URI parameter that carries config key `key` into the VFS, for the keys the VFS reads
 /// under a name of their own. `None`: the key reaches the VFS otherwise — `page_cache_MiB` as
 /// `outer_cache_size`, `unsafe_load` as `nolock` + `outer_unsafe`, `force_prefetch` as
@@ -432,16 +465,26 @@ impl OpenUri {
         let Value::Object(mut map) = base.to_json_value() else {
             return Err(ConfigError("config does not serialize to an object".into()));
         };
-        for (key, value) in map.iter_mut() {
-            let Some(text) = uri_param_name(key).and_then(&param) else {
+        // Every key, also those not serialized at their default (skip_serializing_if).
+        for &key in config_keys() {
+            let Some(name) = uri_param_name(key) else {
                 continue;
             };
-            let name = uri_param_name(key).unwrap_or(key);
-            *value = match value {
-                Value::Bool(_) => parse_bool(name, &text).map_err(in_uri)?.into(),
-                Value::Number(_) => parse_int(name, &text).map_err(in_uri)?.into(),
-                _ => text.into(),
+            let Some(text) = param(name) else {
+                continue;
             };
+            // Typed like the key's printed value; a key not printed (at its default) is a
+            // number if it reads as one (serde then checks the type).
+            let value = match map.get(key) {
+                Some(Value::Bool(_)) => parse_bool(name, &text).map_err(in_uri)?.into(),
+                Some(Value::Number(_)) => parse_int(name, &text).map_err(in_uri)?.into(),
+                Some(_) => text.into(),
+                None => text
+                    .trim()
+                    .parse::<i64>()
+                    .map_or(Value::from(text), Value::from),
+            };
+            map.insert(key.to_string(), value);
         }
         for (key, numeric) in OPTIONAL_URI_KEYS {
             if let (false, Some(text)) = (map.contains_key(key), param(key)) {
@@ -1077,5 +1120,19 @@ mod tests {
         );
         assert!(!c.to_json().contains("timeout"));
         assert!(set.to_json().contains("\"web_read_timeout_ms\": 3000"));
+    }
+
+    #[test]
+    fn keys_not_printed_at_their_default_are_read_from_uris_too() {
+        assert!(config_keys().contains(&"web_read_timeout_ms"));
+        assert!(config_keys().contains(&"mode"));
+        let parsed = OpenUri::parse(
+            Config::default(),
+            params(&[("web_read_timeout_ms", "3000")]),
+        )
+        .unwrap();
+        assert_eq!(parsed.config.web_read_timeout_ms, 3000);
+        let e = OpenUri::parse(Config::default(), params(&[("web_read_timeout_ms", "x")]));
+        assert!(e.unwrap_err().0.contains("web_read_timeout_ms"));
     }
 }

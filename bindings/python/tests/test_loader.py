@@ -141,7 +141,9 @@ def test_installed_package_is_self_contained(gsq, tmp_path):
     import shutil
 
     package = os.path.dirname(gsq.__file__)
-    assert os.path.dirname(gsq.LIBRARY_PATH) == package, "run against the installed package"
+    bundled = [n for n in os.listdir(package) if n.startswith("libgenomicsqlite") and n.endswith(".so")]
+    if not bundled:
+        pytest.skip("not an installed package (no library inside %s)" % package)
     site = tmp_path / "site"
     shutil.copytree(package, str(site / "genomicsqlite"), ignore=shutil.ignore_patterns("__pycache__"))
     db = str(tmp_path / "w.db")
@@ -152,7 +154,7 @@ def test_installed_package_is_self_contained(gsq, tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=str(tmp_path), env=env, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == str(site / "genomicsqlite" / os.path.basename(gsq.LIBRARY_PATH))
+    assert result.stdout.strip() == str(site / "genomicsqlite" / bundled[0])
 
 
 def test_unreachable_host_sqlite(gsq):
