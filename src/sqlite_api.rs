@@ -181,7 +181,8 @@ pub fn api() -> &'static Api {
 }
 
 /// An error reported by SQLite (or by us in SQLite's terms): result code plus message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (SQLite code {code})")]
 pub struct SqliteError {
     pub code: c_int,
     pub message: String,
@@ -195,14 +196,6 @@ impl SqliteError {
         }
     }
 }
-
-impl std::fmt::Display for SqliteError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (SQLite code {})", self.message, self.code)
-    }
-}
-
-impl std::error::Error for SqliteError {}
 
 pub type Result<T> = std::result::Result<T, SqliteError>;
 
