@@ -169,8 +169,8 @@ fn header_lines<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Secret, D::Err
     }
 }
 
-/// Keys left out of the JSON when not set (their defaults are not 0.9.4's to print), which
-/// [`OpenUri::parse`] therefore reads from a URI by name; `true` for a number, else text.
+/// Keys left out of the JSON when not set (their defaults are not 0.9.4's to print), with
+/// their type for [`OpenUri::parse`]: `true` for a number, else text.
 const OPTIONAL_URI_KEYS: [(&str, bool); 6] = [
     ("web_cache_dir", false),
     ("web_cache_MiB", true),
@@ -473,28 +473,25 @@ impl OpenUri {
             let Some(text) = param(name) else {
                 continue;
             };
-            // Typed like the key's printed value; a key not printed (at its default) is a
-            // number if it reads as one (serde then checks the type).
-            let value = match map.get(key) {
-                Some(Value::Bool(_)) => parse_bool(name, &text).map_err(in_uri)?.into(),
-                Some(Value::Number(_)) => parse_int(name, &text).map_err(in_uri)?.into(),
-                Some(_) => text.into(),
-                None => text
+            // Typed like the key's printed value; a key not printed at its default takes its
+            // type from OPTIONAL_URI_KEYS, else is a number if it reads as one (the web time
+            // limits); serde then checks the type.
+            let numeric = OPTIONAL_URI_KEYS
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, n)| *n);
+            let value = match (map.get(key), numeric) {
+                (Some(Value::Bool(_)), _) => parse_bool(name, &text).map_err(in_uri)?.into(),
+                (Some(Value::Number(_)), _) | (None, Some(true)) => {
+                    parse_int(name, &text).map_err(in_uri)?.into()
+                }
+                (Some(_), _) | (None, Some(false)) => text.into(),
+                (None, None) => text
                     .trim()
                     .parse::<i64>()
                     .map_or(Value::from(text), Value::from),
             };
             map.insert(key.to_string(), value);
-        }
-        for (key, numeric) in OPTIONAL_URI_KEYS {
-            if let (false, Some(text)) = (map.contains_key(key), param(key)) {
-                let value = if numeric {
-                    parse_int(key, &text).map_err(in_uri)?.into()
-                } else {
-                    text.into()
-                };
-                map.insert(key.into(), value);
-            }
         }
         let outer_page_size = match param("outer_page_size") {
             None => None,
@@ -1134,5 +1131,9 @@ mod tests {
         assert_eq!(parsed.config.web_read_timeout_ms, 3000);
         let e = OpenUri::parse(Config::default(), params(&[("web_read_timeout_ms", "x")]));
         assert!(e.unwrap_err().0.contains("web_read_timeout_ms"));
+        // a text key not printed at its default stays text even when it looks like a number
+        let parsed =
+            OpenUri::parse(Config::default(), params(&[("web_cache_dir", "123")])).unwrap();
+        assert_eq!(parsed.config.web_cache_dir.as_deref(), Some("123"));
     }
 }
