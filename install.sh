@@ -45,7 +45,7 @@ esac
 prefix=${prefix%/}
 [ -n "$prefix" ] || prefix=/
 
-version=$(sed -n '/^\[package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' "$here/Cargo.toml" | head -n1)
+version=$(sed -n '/^\[workspace\.package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' "$here/Cargo.toml" | head -n1)
 [ -n "$version" ] || die "cannot read the version from $here/Cargo.toml"
 
 release=$here/target/release
@@ -55,7 +55,7 @@ if [ -z "$lib_src" ]; then
     need_build=0
     if [ ! -f "$lib_src" ]; then
         need_build=1
-    elif [ -n "$(find "$here/Cargo.toml" "$here/Cargo.lock" "$here/src" "$here/shell" \
+    elif [ -n "$(find "$here/Cargo.toml" "$here/Cargo.lock" "$here/src" "$here/web" "$here/cli" \
         -newer "$lib_src" -type f 2>/dev/null | head -n1)" ]; then
         need_build=1
     fi

@@ -30,6 +30,10 @@
 //!    Keep 0.9.4's strings: a new key at its default must add nothing to a URI or to the SQL
 //!    (tests compare them with 0.9.4's live).
 
+pub use crate::web::base::{parse_bool, ConfigError, Secret};
+pub(crate) use crate::web::base::{
+    percent_encode, DEFAULT_DBI_TIMEOUT_MS, DEFAULT_READ_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -41,39 +45,6 @@ pub const PAGE_KIB_CHOICES: [u32; 7] = [1, 2, 4, 8, 16, 32, 64];
 /// URIs written for it open the same here. (The JSON configuration's default is 6, and
 /// [`uri`] always writes `level=`.)
 pub const VFS_DEFAULT_LEVEL: i32 = 3;
-
-/// A credential. `Debug` never shows it; the value is reachable only through
-/// [`Secret::expose`], used where it goes onto the wire. (De)serialized as its string, for
-/// the configuration keys that hold one.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// No value.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-    /// Wraps a credential.
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-    /// The value, for where it goes onto the wire.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<hidden>)")
-    }
-}
-
-/// A configuration error; the message names the key and what is allowed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
 
 /// Tuning configuration of a compressed database connection. Field names are the JSON keys;
 /// the field order is the order `genomicsqlite_default_config_json()` prints them in.
@@ -210,10 +181,6 @@ impl Default for Config {
     }
 }
 
-/// Defaults of the web reader's time limits (also `WebOptions`'s).
-pub(crate) const DEFAULT_READ_TIMEOUT_MS: u64 = 60_000;
-pub(crate) const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 120_000;
-pub(crate) const DEFAULT_DBI_TIMEOUT_MS: u64 = 5_000;
 /// Keys 0.9.4 does not have: [`Config::to_json`] prints them only when they are not at their
 /// default, so that `genomicsqlite_default_config_json()` stays 0.9.4's.
 const NEWER_KEYS: [&str; 3] = [
@@ -356,22 +323,6 @@ fn uri_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
-    }
-}
-
-/// The one boolean grammar of URI parameters and `SQLITE_WEB_*` variables: `1`/`0` (any
-/// integer: non-zero is true), `true`/`false`, `yes`/`no`, `on`/`off` in any case, and empty (a
-/// bare `&key`) for true. Anything else is an error naming the key, rather than a guess.
-pub fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
-    let v = value.trim().to_ascii_lowercase();
-    match v.as_str() {
-        "" | "true" | "yes" | "on" => Ok(true),
-        "false" | "no" | "off" => Ok(false),
-        _ => v.parse::<i64>().map(|n| n != 0).map_err(|_| {
-            ConfigError(format!(
-                "{key}: expected a boolean (1/0, true/false, yes/no, on/off), got {value:?}"
-            ))
-        }),
     }
 }
 
@@ -533,22 +484,6 @@ pub fn host_threads() -> i64 {
 /// True for the URLs the web reader handles (case-sensitive, as in 0.9.4; `s3://` is ours).
 pub fn is_web_url(dbfile: &str) -> bool {
     dbfile.starts_with("http://") || dbfile.starts_with("https://") || dbfile.starts_with("s3://")
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters (and `/` when `keep_slash`).
-pub(crate) fn percent_encode(s: &str, keep_slash: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'.' | b'_' | b'~')
-            || (keep_slash && b == b'/')
-        {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
 }
 
 /// The web reader's parameters of a URI, each as `&key=value`: the ones 0.9.4 writes, in its

@@ -53,7 +53,9 @@ mod rust_api;
 mod sqlite_api;
 mod store;
 mod vfs;
-pub mod web;
+/// The HTTP range reader, the crate `genomicsqlite-web` (re-exported here, so its paths stay
+/// `genomicsqlite::web::...`).
+pub use genomicsqlite_web as web;
 
 pub use config::{Config, ConfigError};
 pub use genomics::{ConnectionMethods, RefSeq};

@@ -2,16 +2,15 @@
 //! always failed in 0.9.4's Rust binding), lookups with options, errors, use in a transaction.
 
 use genomicsqlite::{open, Config, ConnectionMethods, RefSeq};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 
 fn fresh(name: &str) -> (std::path::PathBuf, Connection) {
-    let dir = std::env::temp_dir().join(format!("gsq-genomics-rust-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = genomicsqlite_test_support::temp_dir(&format!("genomics-rust-{name}"));
     let path = dir.join("t.db");
     let _ = std::fs::remove_file(&path);
     let conn = open(
         path.to_str().unwrap(),
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        genomicsqlite_test_support::rw(),
         &Config::default(),
     )
     .unwrap();

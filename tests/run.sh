@@ -2,8 +2,9 @@
 # tests/run.sh -- THE test command of this repository:  bash tests/run.sh
 #
 #   1. tests/setup.sh            apt packages + Python venvs (idempotent, quick when done)
-#   2. cargo build --release     lib (libgenomicsqlite.so + rlib) and the `genomicsqlite` bin
-#   3. cargo test --release      Rust unit, integration and doc tests
+#   2. cargo build --release     the workspace: lib (libgenomicsqlite.so + rlib), the web
+#                                reader, and the `genomicsqlite` bin (crate cli/)
+#   3. cargo test --release      Rust unit, integration and doc tests of every crate
 #   4. the suites listed under "SUITES" below (pytest suites, shell-driven suites)
 #
 # Ends with one line "N passed, M failed" (summed over all suites); exit status 0 only when
@@ -135,9 +136,9 @@ echo "GENOMICSQLITE_BIN=$GENOMICSQLITE_BIN"
 
 # ---------------------------------------------------------------------------------------------
 if [ "${GSQ_SKIP_CARGO:-0}" != 1 ]; then
-    section "cargo build --release (lib + bin)"
+    section "cargo build --release (workspace: lib + web + bin)"
     t0=$SECONDS
-    if nice cargo build --release --lib --bins </dev/null; then
+    if nice cargo build --release </dev/null; then
         record "cargo build --release" 1 0 0 "$((SECONDS - t0))s"
     else
         record "cargo build --release" 0 1 0 "BUILD FAILED"

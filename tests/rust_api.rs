@@ -3,15 +3,8 @@
 //! identical results whatever the number of worker threads.
 
 use genomicsqlite::{attach, open, vacuum_into, Config};
-use rusqlite::{Connection, OpenFlags};
-
-fn rw() -> OpenFlags {
-    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
-}
-
-fn ro() -> OpenFlags {
-    OpenFlags::SQLITE_OPEN_READ_ONLY
-}
+use genomicsqlite_test_support::{ro, rw};
+use rusqlite::Connection;
 
 /// A fresh directory for one test, removed with everything in it when the test ends.
 fn scratch(name: &str) -> tempfile::TempDir {

@@ -6,10 +6,10 @@
 # Builds bindings/jdbc/genomicsqlite-jdbc-VERSION.jar (VERSION from Cargo.toml): the classes of
 # package net.mlin.genomicsqlite, META-INF/services/java.sql.Driver and, at the root,
 # libgenomicsqlite.so (a copy of target/release/libgenomicsqlite.so without debug info; built
-# with `cargo build --release --lib` if missing). Then compiles and runs the JUnit 4 tests
-# (all, or the named classes) with LIBGENOMICSQLITE pointing at the library under test; the
-# output ends with "N passed, M failed, K skipped". The tests run twice: on the system SQLite
-# (as Debian's sqlite-jdbc links it) and on another SQLite (see the end of this script).
+# with `cargo build --release -p genomicsqlite --lib` if missing). Then compiles and runs the
+# JUnit 4 tests (all, or the named classes) with LIBGENOMICSQLITE pointing at the library under
+# test; the output ends with "N passed, M failed, K skipped". The tests run twice: on the system
+# SQLite (as Debian's sqlite-jdbc links it) and on another SQLite (see the end of this script).
 #
 # Needs only Debian packages: a JDK (javac, jar; 11 or later), libxerial-sqlite-jdbc-java,
 # junit4 (which brings hamcrest), binutils (strip), and for the tests nginx-light, openssl and
@@ -45,8 +45,8 @@ command -v javac >/dev/null || die "javac not found (apt-get install default-jdk
 LIB="${LIBGENOMICSQLITE:-$REPO/target/release/libgenomicsqlite.so}"
 if [ ! -f "$LIB" ]; then
     [ -z "${LIBGENOMICSQLITE:-}" ] || die "LIBGENOMICSQLITE=$LIBGENOMICSQLITE is not a file"
-    echo "== cargo build --release --lib (no $LIB yet)"
-    (cd "$REPO" && cargo build --release --lib) || die "cargo build failed"
+    echo "== cargo build --release -p genomicsqlite --lib (no $LIB yet)"
+    (cd "$REPO" && cargo build --release -p genomicsqlite --lib) || die "cargo build failed"
 fi
 LIB="$(cd "$(dirname "$LIB")" && pwd)/$(basename "$LIB")"
 

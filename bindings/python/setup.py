@@ -2,9 +2,10 @@
 
 The wheel holds the pure-Python package, the library as ``genomicsqlite/libgenomicsqlite.abi3.so``
 (loaded by _native.py into the SQLite that Python's sqlite3 uses; it does not depend on the
-Python ABI, hence the ``abi3`` tag) and the ``genomicsqlite`` command as a script. Cargo builds
-in the repository's own target/ directory, so a build after ``cargo build --release`` only
-relinks. The version is the Rust crate's.
+Python ABI, hence the ``abi3`` tag), built from the library crate at the repository's root, and
+the ``genomicsqlite`` command as a script, built from the crate in ``cli/``. Cargo builds in the
+repository's own target/ directory, so a build after ``cargo build --release`` only relinks.
+The version is the Cargo workspace's.
 
 Wheels are tagged manylinux_2_34 on Linux: the library and the command need glibc 2.34 or newer
 and otherwise only libz, libgcc_s, libm and libc (tests/run.sh checks the built wheel with
@@ -23,12 +24,14 @@ except ImportError:  # Python < 3.11
     import tomli as tomllib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CARGO_TOML = os.path.join(HERE, "..", "..", "Cargo.toml")
+REPO = os.path.join(HERE, "..", "..")
+CARGO_TOML = os.path.join(REPO, "Cargo.toml")
+CLI_CARGO_TOML = os.path.join(REPO, "cli", "Cargo.toml")
 
 
 def crate_version():
     with open(CARGO_TOML, "rb") as f:
-        return tomllib.load(f)["package"]["version"]
+        return tomllib.load(f)["workspace"]["package"]["version"]
 
 
 bdist_wheel = {"py_limited_api": "cp38"}
@@ -44,7 +47,7 @@ setup(
             binding=Binding.NoBinding,
             py_limited_api=True,
         ),
-        RustBin("genomicsqlite", path=CARGO_TOML),
+        RustBin("genomicsqlite", path=CLI_CARGO_TOML),
     ],
     options={"bdist_wheel": bdist_wheel},
 )

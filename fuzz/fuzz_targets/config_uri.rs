@@ -4,8 +4,14 @@
 #![no_main]
 #![allow(dead_code)]
 
+#[path = "../../web/src/base.rs"]
+mod base;
 #[path = "../../src/config.rs"]
 mod config;
+/// config.rs reaches what it shares with the web reader as `crate::web::base`, as in the library.
+mod web {
+    pub(crate) use super::base;
+}
 
 use libfuzzer_sys::fuzz_target;
 

@@ -3,7 +3,7 @@
 #![no_main]
 #![allow(dead_code)]
 
-#[path = "../../src/web/dbi_check.rs"]
+#[path = "../../web/src/dbi_check.rs"]
 mod dbi_check;
 
 use dbi_check::{pages_digest, verify_pages, MainFile};

@@ -2,7 +2,7 @@
 //! panic, and a body is accepted only when it is exactly the range asked for.
 #![no_main]
 
-#[path = "../../src/web/response.rs"]
+#[path = "../../web/src/response.rs"]
 mod response;
 
 use libfuzzer_sys::fuzz_target;

@@ -287,7 +287,7 @@ if LIBGENOMICSQLITE="$lib" "$repo/install.sh" --prefix "$prefix" >"$work/logs/in
     cmp -s "$repo/include/genomicsqlite.h" "$prefix/include/genomicsqlite.h" || { ok=0; fail "installed header differs"; }
     [ "$ok" = 1 ] && pass "install.sh installed the files"
     pc_version=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --modversion genomicsqlite 2>&1)
-    cargo_version=$(sed -n '/^\[package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' "$repo/Cargo.toml" | head -n1)
+    cargo_version=$(sed -n '/^\[workspace\.package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' "$repo/Cargo.toml" | head -n1)
     if [ "$pc_version" = "$cargo_version" ]; then
         pass "pkg-config --modversion genomicsqlite = $pc_version"
     else

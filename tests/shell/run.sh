@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# tests/shell/run.sh: tests of the `genomicsqlite` command (shell/main.rs).
+# tests/shell/run.sh: tests of the `genomicsqlite` command (crate cli/).
 #
 #   tests/shell/run.sh      # uses $GENOMICSQLITE_BIN, else target/release/genomicsqlite, and
 #                           # $LIBGENOMICSQLITE, else target/release/libgenomicsqlite.so
 #
 # Runs the real command against the real sqlite3 shell, tmux, and the GenomicSQLite 0.9.4 peer
 # (python in $GSQ_PEER_PYTHON, else <repo>/.venv/peer, else /opt/gsq094; see tests/setup.sh):
-#   - --help texts, and that shell/README-snippet.md holds each of them verbatim
+#   - --help texts, and that cli/README-snippet.md holds each of them verbatim
 #   - SQL-argument mode on compressed and plain files; exit statuses; headers; --readonly;
 #     --create; one-line errors for a missing file, a directory, a non-database, bad options
 #   - the interactive shell driven through tmux (banner, prompt, a query, .quit)
@@ -119,7 +119,7 @@ G x.db --publish --help >help_publish.txt; st=$?
 check "--publish --help exits 0" test "$st" = 0 -a -s help_publish.txt
 G http://127.0.0.1:9/x.db --download --help >help_download.txt; st=$?
 check "--download --help exits 0" test "$st" = 0 -a -s help_download.txt
-readme="$repo/shell/README-snippet.md"
+readme="$repo/cli/README-snippet.md"
 for h in help.txt help_compact.txt help_dbi.txt help_publish.txt help_download.txt; do
     check "README-snippet.md contains $h verbatim" "$PY" - "$readme" "$h" <<'EOF'
 import sys
@@ -344,7 +344,7 @@ hb=$(sha big.db)
 # The same input and settings give the same bytes (every dictionary after the first is trained
 # on a sample of the pages written since the one before, drawn with a fixed seed; pages are
 # stored in order whatever the threads; the identity stamp in the outer user_version is derived
-# from the content, shell/identity.rs), and a different input gets a different stamp.
+# from the content, cli/src/identity.rs), and a different input gets a different stamp.
 G big.db --compact -o same1.db -q
 G big.db --compact -o same2.db -q
 check "compact of big: several dictionaries" test "$(sqlite3 same1.db 'SELECT count(*) FROM nested_vfs_zstd_dicts')" -ge 2

@@ -4,7 +4,6 @@
 //! Last-Modified, logs every request, and injects faults queued by the test (dropped connections,
 //! truncated bodies, delays, error statuses, ignoring `Range`). It stops when dropped or when its
 //! time limit passes, whichever comes first.
-#![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};

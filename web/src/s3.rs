@@ -63,7 +63,7 @@ impl S3Object {
     /// `https://bucket.s3.REGION.amazonaws.com/key`, or path-style for bucket names with dots
     /// (which do not match the wildcard TLS certificate).
     pub fn http_url(&self, endpoint: Option<&str>, region: &str) -> String {
-        let key = crate::config::percent_encode(&self.key, true);
+        let key = crate::base::percent_encode(&self.key, true);
         match endpoint {
             Some(e) => format!("{}/{}/{key}", e.trim_end_matches('/'), self.bucket),
             None if self.bucket.contains('.') => {

@@ -67,6 +67,7 @@
 //! status, bytes and milliseconds; 5: + every read with its offset and how it was served.
 
 mod auth;
+pub mod base;
 mod cache;
 mod dbi;
 mod dbi_check;
@@ -79,7 +80,7 @@ mod s3;
 
 pub use dbi::{pages_digest, DbiSource, DIGEST_KEY};
 
-use crate::config::Secret;
+use crate::base::Secret;
 pub use file::{WebFile, WebStats};
 pub use identity::{identity_digest, IDENTITY_KEY, IDENTITY_SPAN};
 
@@ -235,12 +236,12 @@ impl Default for WebOptions {
             max_request_kib: 8192,
             prefetch_threads: 2,
             connect_timeout_ms: 10_000,
-            request_timeout_ms: crate::config::DEFAULT_REQUEST_TIMEOUT_MS,
-            read_timeout_ms: crate::config::DEFAULT_READ_TIMEOUT_MS,
+            request_timeout_ms: crate::base::DEFAULT_REQUEST_TIMEOUT_MS,
+            read_timeout_ms: crate::base::DEFAULT_READ_TIMEOUT_MS,
             stall_timeout_s: 20,
             retry_total_ms: 45_000,
             max_dbi_mib: 1024,
-            dbi_timeout_ms: crate::config::DEFAULT_DBI_TIMEOUT_MS,
+            dbi_timeout_ms: crate::base::DEFAULT_DBI_TIMEOUT_MS,
             cache_dir: None,
             disk_cache_mib: 1024,
             bearer_token: None,
@@ -251,10 +252,9 @@ impl Default for WebOptions {
     }
 }
 
-/// Booleans are read with the crate's one grammar ([`crate::config::parse_bool`]).
+/// Booleans are read with the crate's one grammar ([`crate::base::parse_bool`]).
 fn parse_bool(key: &str, value: &str) -> Result<bool, WebError> {
-    crate::config::parse_bool(key, value)
-        .map_err(|e| WebError::new(WebErrorKind::InvalidInput, e.0))
+    crate::base::parse_bool(key, value).map_err(|e| WebError::new(WebErrorKind::InvalidInput, e.0))
 }
 
 fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, WebError> {
@@ -427,7 +427,7 @@ impl Log {
 
 /// The URL as shown in messages: a query string (which may hold credentials such as a
 /// pre-signed signature) is replaced by `?...`; user:password@ is removed.
-pub(crate) fn display_url(url: &str) -> String {
+pub fn display_url(url: &str) -> String {
     let mut s = match url.find('?') {
         Some(i) => format!("{}?...", &url[..i]),
         None => url.to_string(),

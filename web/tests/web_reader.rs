@@ -1,35 +1,12 @@
-//! Tests of the HTTP range reader (src/web) against a fault-injecting HTTP server of our own
-//! (tests/web/fault_server.rs, bound to 127.0.0.1, stops by itself) and real SQLite files made
+//! Tests of the HTTP range reader against a fault-injecting HTTP server of our own
+//! (test-support's `FaultServer`, bound to 127.0.0.1, stops by itself) and real SQLite files made
 //! with the `sqlite3` shell for the .dbi helper.
 
-use genomicsqlite::web;
-
-#[path = "web/fault_server.rs"]
-mod fault_server;
-
-use fault_server::{Fault, FaultServer};
+use genomicsqlite_test_support::{random_bytes, temp_dir, Fault, FaultServer, Rng};
+use genomicsqlite_web::{WebErrorKind, WebFile, WebOptions};
 use std::time::{Duration, Instant};
-use web::{WebErrorKind, WebFile, WebOptions};
 
 const TTL: Duration = Duration::from_secs(120);
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut r = Rng(seed | 1);
-    (0..n).map(|_| (r.next() >> 24) as u8).collect()
-}
 
 fn quiet() -> WebOptions {
     WebOptions {
@@ -526,13 +503,6 @@ fn sqlite3(db: &std::path::Path, sql: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn temp_dir(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("gsq-web-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 /// A main SQLite file (4 KiB pages, several MiB) and a .dbi holding copies of some of its pages,
 /// built the way the format describes (application_id 0x646269, web_dbi_meta, web_dbi_pages).
 fn make_db_and_dbi(dir: &std::path::Path) -> (Vec<u8>, Vec<u8>, Vec<u64>) {
@@ -587,7 +557,7 @@ fn dbi_pages_via_sqlite(dir: &std::path::Path, bytes: &[u8]) -> Vec<(u64, Vec<u8
 
 #[test]
 fn dbi_probe_load_verify_and_serve() {
-    let dir = temp_dir("dbi");
+    let dir = temp_dir("web-dbi");
     let (main, dbi, offsets) = make_db_and_dbi(&dir);
     assert_eq!(
         u32::from_be_bytes(dbi[68..72].try_into().unwrap()),
@@ -708,7 +678,7 @@ fn dbi_probe_load_verify_and_serve() {
 
 #[test]
 fn stale_or_corrupt_dbi_is_ignored() {
-    let dir = temp_dir("stale");
+    let dir = temp_dir("web-stale");
     let (main, dbi, offsets) = make_db_and_dbi(&dir);
     let pages = dbi_pages_via_sqlite(&dir, &dbi);
     // The database is modified after the .dbi was made: its header changes.
@@ -749,7 +719,7 @@ fn stale_or_corrupt_dbi_is_ignored() {
 #[test]
 fn stderr_messages() {
     if std::env::var_os("GSQ_WEB_STDERR_CHILD").is_some() {
-        let dir = temp_dir("stderr");
+        let dir = temp_dir("web-stderr");
         let (main, dbi, _) = make_db_and_dbi(&dir);
         let pages = dbi_pages_via_sqlite(&dir, &dbi);
         let srv = FaultServer::start(TTL);

@@ -1,9 +1,9 @@
 //! `genomicsqlite` command: the sqlite3 shell on a compressed database, `--compact`, `--dbi`.
-//! See shell/README-snippet.md (the same text as `--help`).
+//! See cli/README-snippet.md (the same text as `--help`).
 //!
 //! The modes keep GenomicSQLite 0.9.4's command line: `DB [sqlite3 args...]`,
 //! `DB --compact [options]`, `DB --dbi [options]` (the mode flag may stand anywhere); these are
-//! clap parsers, with the hand-written help texts of shell/help*.txt, which the README quotes
+//! clap parsers, with the hand-written help texts of cli/src/help*.txt, which the README quotes
 //! verbatim. `DB --publish DIR` and `URL --download` still parse their own options (with
 //! `opt_value` and friends below).
 

@@ -24,7 +24,7 @@
 
 use super::s3;
 use super::{WebError, WebErrorKind, WebOptions};
-use crate::config::Secret;
+use crate::base::Secret;
 use curl::easy::{Easy2, Handler, List, NetRc};
 use std::collections::HashMap;
 

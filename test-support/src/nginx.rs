@@ -1,13 +1,12 @@
 //! A private nginx on 127.0.0.1 for the web tests (started and stopped with tests/web/nginx.sh,
-//! which also makes it stop by itself after a time limit), shared by the test crates through
-//! `#[path = "web/nginx_support.rs"] mod nginx_support;`.
+//! which also makes it stop by itself after a time limit).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/web/nginx.sh")
+    crate::repo_root().join("tests/web/nginx.sh")
 }
 
 /// A running nginx serving one directory; stopped on drop.

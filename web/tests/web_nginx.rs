@@ -1,22 +1,16 @@
-//! The HTTP range reader (src/web) against a real nginx on 127.0.0.1, started by
+//! The HTTP range reader against a real nginx on 127.0.0.1, started by
 //! tests/web/nginx.sh (temp prefix, stops by itself): plain HTTP with access-log request
 //! counting, and HTTPS/HTTP2 with a self-signed certificate made by `openssl` at test time.
 
-use genomicsqlite::web;
-
-#[path = "web/nginx_support.rs"]
-mod nginx_support;
-
-use nginx_support::Nginx;
-
+use genomicsqlite_test_support::{random_bytes, repo_root, temp_dir, Nginx};
+use genomicsqlite_web::{WebErrorKind, WebFile, WebOptions};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use web::{WebErrorKind, WebFile, WebOptions};
 
 /// tests/web: the helper scripts.
 fn web_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/web")
+    repo_root().join("tests/web")
 }
 
 /// Access log lines: (status, bytes, connection, protocol, range).
@@ -41,31 +35,14 @@ fn access_log(nginx: &Nginx) -> Vec<(u32, u64, u64, String, String)> {
 }
 
 fn random_file(dir: &Path, name: &str, n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let data: Vec<u8> = (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 32) as u8
-        })
-        .collect();
+    let data = random_bytes(n, seed);
     std::fs::write(dir.join(name), &data).unwrap();
     data
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gsq-webnginx-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    // nginx workers must be able to read it.
-    let _ = Command::new("chmod").args(["755"]).arg(&d).status();
-    d
-}
-
 #[test]
 fn nginx_random_and_sequential_reads_with_request_counting() {
-    let dir = temp_dir("plain");
+    let dir = temp_dir("webnginx-plain");
     let data = random_file(&dir, "data.bin", 20 * 1024 * 1024 + 777, 42);
     let ngx = Nginx::start(&dir, false, 300);
     let opts = WebOptions {
@@ -177,7 +154,7 @@ fn nginx_random_and_sequential_reads_with_request_counting() {
 
 #[test]
 fn https_self_signed_refused_by_default_accepted_when_insecure() {
-    let dir = temp_dir("tls");
+    let dir = temp_dir("webnginx-tls");
     let data = random_file(&dir, "t.bin", 3 * 1024 * 1024, 7);
     let ngx = Nginx::start(&dir, true, 300);
     let url = ngx.url("t.bin");
@@ -237,7 +214,7 @@ fn https_self_signed_refused_by_default_accepted_when_insecure() {
 fn through_delay_proxy_latency_and_batching() {
     use std::io::{BufRead, BufReader};
     use std::time::{Duration, Instant};
-    let dir = temp_dir("proxy");
+    let dir = temp_dir("webnginx-proxy");
     let data = random_file(&dir, "p.bin", 8 * 1024 * 1024, 99);
     let ngx = Nginx::start(&dir, false, 300);
     let proxy_py = web_dir().join("delay_proxy.py");
@@ -312,7 +289,7 @@ fn through_delay_proxy_latency_and_batching() {
 
 /// GenomicSQLite 0.9.4 (the peer, installed by tests/setup.sh): (python, genomicsqlite command).
 fn peer() -> (PathBuf, PathBuf) {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let repo = repo_root();
     for dir in [
         repo.join(".venv/peer/bin"),
         PathBuf::from("/opt/gsq094/bin"),
@@ -328,7 +305,7 @@ fn peer() -> (PathBuf, PathBuf) {
 /// the probe, verified, and serves its pages without requests; everything else is read through.
 #[test]
 fn peer_made_dbi_over_nginx() {
-    let dir = temp_dir("peerdbi");
+    let dir = temp_dir("webnginx-peerdbi");
     let (py, cli) = peer();
     let db = dir.join("x.db");
     let st = Command::new(&py)
