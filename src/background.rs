@@ -12,7 +12,6 @@ use crate::codec::{
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Once};
@@ -25,15 +24,7 @@ pub const PREFETCH_BYTES: usize = 4 << 20;
 /// for pages its parent's workers were decoding).
 static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
 
-extern "C" {
-    fn pthread_atfork(
-        prepare: Option<unsafe extern "C" fn()>,
-        parent: Option<unsafe extern "C" fn()>,
-        child: Option<unsafe extern "C" fn()>,
-    ) -> c_int;
-}
-
-unsafe extern "C" fn after_fork_in_child() {
+extern "C" fn after_fork_in_child() {
     FORK_GENERATION.fetch_add(1, Ordering::SeqCst);
 }
 
@@ -61,8 +52,9 @@ impl<T> PerFork<T> {
     pub fn get(&self, build: impl FnOnce() -> T) -> &'static T {
         static WATCH_FORKS: Once = Once::new();
         WATCH_FORKS.call_once(|| {
-            // SAFETY: registers a handler that only bumps an atomic.
-            unsafe { pthread_atfork(None, None, Some(after_fork_in_child)) };
+            // SAFETY: registers a handler that only bumps an atomic (async-signal-safe, as a
+            // handler run in the child of a multithreaded process must be).
+            unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
         });
         let generation = fork_generation();
         let current = self.current.load(Ordering::Acquire);

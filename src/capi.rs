@@ -5,6 +5,7 @@
 //! them with `sqlite3_free`. Nothing here unwinds into C.
 
 use crate::ffi::*;
+use crate::flags::OpenFlags;
 use crate::sqlite_api::{self, sqlite_string, text_of, SqliteError};
 use crate::{extension, vfs};
 use std::ffi::CString;
@@ -18,28 +19,16 @@ type LoadExtension =
 type Close = unsafe extern "C" fn(*mut sqlite3) -> c_int;
 type Free = unsafe extern "C" fn(*mut c_void);
 
-#[repr(C)]
-struct DlInfo {
-    dli_fname: *const c_char,
-    dli_fbase: *mut c_void,
-    dli_sname: *const c_char,
-    dli_saddr: *mut c_void,
-}
-
-extern "C" {
-    fn dladdr(addr: *const c_void, info: *mut DlInfo) -> c_int;
-}
-
 /// Path of the shared library this code was loaded from.
 fn own_library_path() -> Option<CString> {
-    let mut info = DlInfo {
+    let mut info = libc::Dl_info {
         dli_fname: std::ptr::null(),
         dli_fbase: std::ptr::null_mut(),
         dli_sname: std::ptr::null(),
         dli_saddr: std::ptr::null_mut(),
     };
     // SAFETY: dladdr fills `info` for an address inside this library.
-    let found = unsafe { dladdr(genomicsqlite_init as *const c_void, &mut info) };
+    let found = unsafe { libc::dladdr(genomicsqlite_init as *const c_void, &mut info) };
     if found == 0 || info.dli_fname.is_null() {
         return None;
     }
@@ -62,7 +51,9 @@ pub unsafe extern "C" fn genomicsqlite_init(
     free: Option<Free>,
     pz_err_msg: *mut *mut c_char,
 ) -> c_int {
-    catch_unwind(AssertUnwindSafe(|| {
+    // SAFETY: the caller passes its SQLite's entry points (per the contract) and a null or
+    // valid out-pointer; every handle used is the one open_v2 just made.
+    catch_unwind(AssertUnwindSafe(|| unsafe {
         if !pz_err_msg.is_null() {
             *pz_err_msg = std::ptr::null_mut();
         }
@@ -78,7 +69,7 @@ pub unsafe extern "C" fn genomicsqlite_init(
         let rc = open_v2(
             c":memory:".as_ptr(),
             &mut db,
-            SQLITE_OPEN_READWRITE,
+            OpenFlags::READWRITE.bits(),
             std::ptr::null(),
         );
         if rc != SQLITE_OK {
@@ -118,17 +109,21 @@ pub(crate) fn string_result(f: impl FnOnce() -> Result<String, String>) -> *mut 
 }
 
 /// Reads a C string argument; NULL is an error naming `what`.
+///
+/// # Safety
+/// `p` is null or a NUL-terminated string.
 unsafe fn arg(p: *const c_char, what: &str) -> Result<String, String> {
-    if p.is_null() {
-        Err(format!("{what} must not be NULL"))
-    } else {
-        Ok(text_of(p))
-    }
+    // SAFETY: per the contract.
+    unsafe { text_arg(p) }.ok_or_else(|| format!("{what} must not be NULL"))
 }
 
 /// A C string argument as the SQL functions see their arguments (NULL = `None`).
+///
+/// # Safety
+/// `p` is null or a NUL-terminated string.
 unsafe fn text_arg(p: *const c_char) -> Option<String> {
-    (!p.is_null()).then(|| text_of(p))
+    // SAFETY: per the contract.
+    (!p.is_null()).then(|| unsafe { text_of(p) })
 }
 
 #[no_mangle]
@@ -148,7 +143,9 @@ pub unsafe extern "C" fn genomicsqlite_uri(
     dbfile: *const c_char,
     config_json: *const c_char,
 ) -> *mut c_char {
-    string_result(|| extension::sql_uri(&[text_arg(dbfile), text_arg(config_json)]))
+    // SAFETY: the caller passes null or NUL-terminated strings.
+    let args = unsafe { [text_arg(dbfile), text_arg(config_json)] };
+    string_result(|| extension::sql_uri(&args))
 }
 
 /// # Safety
@@ -158,7 +155,9 @@ pub unsafe extern "C" fn genomicsqlite_tuning_sql(
     config_json: *const c_char,
     schema: *const c_char,
 ) -> *mut c_char {
-    string_result(|| extension::sql_tuning(&[text_arg(config_json), text_arg(schema)]))
+    // SAFETY: the caller passes null or NUL-terminated strings.
+    let args = unsafe { [text_arg(config_json), text_arg(schema)] };
+    string_result(|| extension::sql_tuning(&args))
 }
 
 /// # Safety
@@ -169,13 +168,15 @@ pub unsafe extern "C" fn genomicsqlite_attach_sql(
     schema_name: *const c_char,
     config_json: *const c_char,
 ) -> *mut c_char {
-    string_result(|| {
-        extension::sql_attach(&[
+    // SAFETY: the caller passes null or NUL-terminated strings.
+    let args = unsafe {
+        [
             text_arg(dbfile),
             text_arg(schema_name),
             text_arg(config_json),
-        ])
-    })
+        ]
+    };
+    string_result(|| extension::sql_attach(&args))
 }
 
 /// # Safety
@@ -185,7 +186,9 @@ pub unsafe extern "C" fn genomicsqlite_vacuum_into_sql(
     destfile: *const c_char,
     config_json: *const c_char,
 ) -> *mut c_char {
-    string_result(|| extension::sql_vacuum_into(&[text_arg(destfile), text_arg(config_json)]))
+    // SAFETY: the caller passes null or NUL-terminated strings.
+    let args = unsafe { [text_arg(destfile), text_arg(config_json)] };
+    string_result(|| extension::sql_vacuum_into(&args))
 }
 
 /// Why the last compressed-database open on this thread failed ("" if none failed); SQLite
@@ -229,14 +232,16 @@ pub unsafe extern "C" fn genomicsqlite_open(
                 "genomicsqlite_open: call GENOMICSQLITE_C_INIT (genomicsqlite_init) first",
             ));
         }
-        let path =
-            arg(db_filename, "db_filename").map_err(|m| SqliteError::new(SQLITE_MISUSE, m))?;
-        let config = extension::config_json(text_arg(config_json).as_deref())
+        // SAFETY: the caller passes null or NUL-terminated strings.
+        let (path, config_json) =
+            unsafe { (arg(db_filename, "db_filename"), text_arg(config_json)) };
+        let path = path.map_err(|m| SqliteError::new(SQLITE_MISUSE, m))?;
+        let config = extension::config_json(config_json.as_deref())
             .map_err(|m| SqliteError::new(SQLITE_ERROR, m))?;
         let flags = if flags == 0 {
-            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+            OpenFlags::READWRITE | OpenFlags::CREATE
         } else {
-            flags
+            OpenFlags::from_raw(flags)
         };
         let conn = crate::open_tuned(&path, flags, &config)?;
         Ok(conn.into_raw())
@@ -244,7 +249,8 @@ pub unsafe extern "C" fn genomicsqlite_open(
     let failure = match r {
         Ok(Ok(db)) => {
             if !pp_db.is_null() {
-                *pp_db = db;
+                // SAFETY: the caller's out-pointer.
+                unsafe { *pp_db = db };
             }
             return SQLITE_OK;
         }
@@ -252,10 +258,12 @@ pub unsafe extern "C" fn genomicsqlite_open(
         Err(_) => SqliteError::new(SQLITE_INTERNAL, "genomicsqlite: internal error"),
     };
     if !pp_db.is_null() {
-        *pp_db = std::ptr::null_mut();
+        // SAFETY: the caller's out-pointer.
+        unsafe { *pp_db = std::ptr::null_mut() };
     }
     if !pz_err_msg.is_null() && sqlite_api::try_api().is_some() {
-        *pz_err_msg = sqlite_string(&failure.message, false);
+        // SAFETY: the caller's out-pointer; the message is freed with sqlite3_free.
+        unsafe { *pz_err_msg = sqlite_string(&failure.message, false) };
     }
     failure.code
 }

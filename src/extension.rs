@@ -63,9 +63,12 @@ pub unsafe extern "C" fn sqlite3_genomicsqlite_init(
     routines: *const sqlite3_api_routines,
 ) -> c_int {
     let r = catch_unwind(AssertUnwindSafe(|| -> Result<(), SqliteError> {
-        sqlite_api::install_from_host(routines).map_err(|m| SqliteError::new(SQLITE_ERROR, m))?;
+        // SAFETY: SQLite's own routine table.
+        unsafe { sqlite_api::install_from_host(routines) }
+            .map_err(|m| SqliteError::new(SQLITE_ERROR, m))?;
         register_process_wide()?;
-        register_functions(db)
+        // SAFETY: the connection loading us.
+        unsafe { register_functions(db) }
     }));
     let failure = match r {
         Ok(Ok(())) => return SQLITE_OK_LOAD_PERMANENTLY,
@@ -76,7 +79,8 @@ pub unsafe extern "C" fn sqlite3_genomicsqlite_init(
         ),
     };
     if !pz_err_msg.is_null() && sqlite_api::try_api().is_some() {
-        *pz_err_msg = sqlite_api::sqlite_string(&failure.message, false);
+        // SAFETY: SQLite's out-pointer for the message, which it frees with sqlite3_free.
+        unsafe { *pz_err_msg = sqlite_api::sqlite_string(&failure.message, false) };
     }
     failure.code
 }
@@ -87,9 +91,13 @@ unsafe extern "C" fn auto_init(
     _pz_err_msg: *mut *mut c_char,
     _routines: *const sqlite3_api_routines,
 ) -> c_int {
-    catch_unwind(AssertUnwindSafe(|| match register_functions(db) {
-        Ok(()) => SQLITE_OK,
-        Err(e) => e.code,
+    catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: SQLite calls auto-extensions with the connection being opened.
+        let registered = unsafe { register_functions(db) };
+        match registered {
+            Ok(()) => SQLITE_OK,
+            Err(e) => e.code,
+        }
     }))
     .unwrap_or(SQLITE_INTERNAL)
 }
@@ -162,9 +170,13 @@ pub(crate) fn sql_vacuum_into(args: &[Option<String>]) -> Result<String, String>
 }
 
 /// Registers the SQL functions on one connection.
-fn register_functions(db: *mut sqlite3) -> Result<(), SqliteError> {
+///
+/// # Safety
+/// `db` is a valid connection.
+unsafe fn register_functions(db: *mut sqlite3) -> Result<(), SqliteError> {
     for (i, (name, n_arg, _)) in FUNCTIONS.iter().enumerate() {
-        // SAFETY: valid connection; the user-data pointer encodes the table index.
+        // SAFETY: valid connection (per the contract); the user-data pointer only encodes the
+        // table index.
         unsafe {
             sqlite_api::create_scalar_function(
                 db,
@@ -176,7 +188,8 @@ fn register_functions(db: *mut sqlite3) -> Result<(), SqliteError> {
             )?;
         }
     }
-    crate::genomics::register(db)
+    // SAFETY: per the contract.
+    unsafe { crate::genomics::register(db) }
 }
 
 /// Calls the entry of [`FUNCTIONS`] whose index was registered as the function's user data.
@@ -186,7 +199,10 @@ unsafe extern "C" fn call_sql_fn(
     argv: *mut *mut sqlite3_value,
 ) {
     let api = sqlite_api::api();
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
+    // SAFETY: SQLite calls a function with its context and `argc` values in `argv`, valid
+    // during the call; the value accessors are called in the order SQLite's docs require
+    // (text, then bytes).
+    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe {
         let index = (api.user_data)(ctx) as usize;
         let (name, _, f) = FUNCTIONS
             .get(index)
@@ -210,18 +226,21 @@ unsafe extern "C" fn call_sql_fn(
             .collect();
         f(&args).map_err(|e| format!("{}(): {e}", name.to_string_lossy()))
     }));
-    match outcome {
-        Ok(Ok(text)) => match c_int::try_from(text.len()) {
-            Ok(n) => (api.result_text)(ctx, text.as_ptr() as *const c_char, n, transient()),
-            Err(_) => (api.result_error_nomem)(ctx),
-        },
-        Ok(Err(message)) => {
-            let n = c_int::try_from(message.len()).unwrap_or(0);
-            (api.result_error)(ctx, message.as_ptr() as *const c_char, n);
-        }
-        Err(_) => {
-            let m = "genomicsqlite: internal error";
-            (api.result_error)(ctx, m.as_ptr() as *const c_char, m.len() as c_int);
+    // SAFETY: the function's context, with texts and lengths that match (SQLite copies them).
+    unsafe {
+        match outcome {
+            Ok(Ok(text)) => match c_int::try_from(text.len()) {
+                Ok(n) => (api.result_text)(ctx, text.as_ptr() as *const c_char, n, transient()),
+                Err(_) => (api.result_error_nomem)(ctx),
+            },
+            Ok(Err(message)) => {
+                let n = c_int::try_from(message.len()).unwrap_or(0);
+                (api.result_error)(ctx, message.as_ptr() as *const c_char, n);
+            }
+            Err(_) => {
+                let m = "genomicsqlite: internal error";
+                (api.result_error)(ctx, m.as_ptr() as *const c_char, m.len() as c_int);
+            }
         }
     }
 }

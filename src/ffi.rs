@@ -29,10 +29,59 @@ pub struct sqlite3_context {
 pub struct sqlite3_value {
     _private: [u8; 0],
 }
-/// Opaque `sqlite3_api_routines` table handed to a loadable extension.
-#[repr(C)]
-pub struct sqlite3_api_routines {
-    _private: [u8; 0],
+/// One entry of `sqlite3_api_routines`: a function pointer whose signature the routine table
+/// ([`crate::sqlite_api::Api`]) states where it reads the entry; null when the host's SQLite was
+/// built without that routine.
+pub type Slot = Option<unsafe extern "C" fn()>;
+
+/// Declares `struct sqlite3_api_routines` from its member names, in the order of
+/// `sqlite3ext.h`: the struct is nothing but function pointers, so the names alone fix the
+/// layout.
+macro_rules! routine_slots {
+    ($($name:ident),* $(,)?) => {
+        /// `struct sqlite3_api_routines`, the table of SQLite functions a host hands to a
+        /// loadable extension, up to `auto_extension` (SQLite 3.8.7), the last member this crate
+        /// reads. Hosts older than that never get this far: the entry point checks
+        /// `libversion_number` first.
+        #[repr(C)]
+        pub struct sqlite3_api_routines {
+            $(pub $name: Slot,)*
+        }
+    };
+}
+
+routine_slots! {
+    aggregate_context, aggregate_count, bind_blob, bind_double, bind_int, bind_int64, bind_null,
+    bind_parameter_count, bind_parameter_index, bind_parameter_name, bind_text, bind_text16,
+    bind_value, busy_handler, busy_timeout, changes, close, collation_needed, collation_needed16,
+    column_blob, column_bytes, column_bytes16, column_count, column_database_name,
+    column_database_name16, column_decltype, column_decltype16, column_double, column_int,
+    column_int64, column_name, column_name16, column_origin_name, column_origin_name16,
+    column_table_name, column_table_name16, column_text, column_text16, column_type, column_value,
+    commit_hook, complete, complete16, create_collation, create_collation16, create_function,
+    create_function16, create_module, data_count, db_handle, declare_vtab, enable_shared_cache,
+    errcode, errmsg, errmsg16, exec, expired, finalize, free, free_table, get_autocommit,
+    get_auxdata, get_table, global_recover, interruptx, last_insert_rowid, libversion,
+    libversion_number, malloc, mprintf, open, open16, prepare, prepare16, profile,
+    progress_handler, realloc, reset, result_blob, result_double, result_error, result_error16,
+    result_int, result_int64, result_null, result_text, result_text16, result_text16be,
+    result_text16le, result_value, rollback_hook, set_authorizer, set_auxdata, xsnprintf, step,
+    table_column_metadata, thread_cleanup, total_changes, trace, transfer_bindings, update_hook,
+    user_data, value_blob, value_bytes, value_bytes16, value_double, value_int, value_int64,
+    value_numeric_type, value_text, value_text16, value_text16be, value_text16le, value_type,
+    vmprintf, overload_function, prepare_v2, prepare16_v2, clear_bindings, create_module_v2,
+    bind_zeroblob, blob_bytes, blob_close, blob_open, blob_read, blob_write, create_collation_v2,
+    file_control, memory_highwater, memory_used, mutex_alloc, mutex_enter, mutex_free,
+    mutex_leave, mutex_try, open_v2, release_memory, result_error_nomem, result_error_toobig,
+    sleep, soft_heap_limit, vfs_find, vfs_register, vfs_unregister, xthreadsafe, result_zeroblob,
+    result_error_code, test_control, randomness, context_db_handle, extended_result_codes, limit,
+    next_stmt, sql, status, backup_finish, backup_init, backup_pagecount, backup_remaining,
+    backup_step, compileoption_get, compileoption_used, create_function_v2, db_config, db_mutex,
+    db_status, extended_errcode, log, soft_heap_limit64, sourceid, stmt_status, strnicmp,
+    unlock_notify, wal_autocheckpoint, wal_checkpoint, wal_hook, blob_reopen, vtab_config,
+    vtab_on_conflict, close_v2, db_filename, db_readonly, db_release_memory, errstr, stmt_busy,
+    stmt_readonly, stricmp, uri_boolean, uri_int64, uri_parameter, xvsnprintf, wal_checkpoint_v2,
+    auto_extension,
 }
 
 pub type Destructor = Option<unsafe extern "C" fn(*mut c_void)>;
@@ -128,19 +177,6 @@ pub const SQLITE_IOERR_TRUNCATE: c_int = SQLITE_IOERR | (6 << 8);
 pub const SQLITE_IOERR_FSTAT: c_int = SQLITE_IOERR | (7 << 8);
 pub const SQLITE_IOERR_UNLOCK: c_int = SQLITE_IOERR | (8 << 8);
 pub const SQLITE_IOERR_LOCK: c_int = SQLITE_IOERR | (15 << 8);
-
-pub const SQLITE_OPEN_READONLY: c_int = 0x1;
-pub const SQLITE_OPEN_READWRITE: c_int = 0x2;
-pub const SQLITE_OPEN_CREATE: c_int = 0x4;
-pub const SQLITE_OPEN_URI: c_int = 0x40;
-pub const SQLITE_OPEN_MAIN_DB: c_int = 0x100;
-pub const SQLITE_OPEN_MAIN_JOURNAL: c_int = 0x800;
-pub const SQLITE_OPEN_NOMUTEX: c_int = 0x8000;
-pub const SQLITE_OPEN_WAL: c_int = 0x80000;
-
-pub const SQLITE_LOCK_NONE: c_int = 0;
-pub const SQLITE_LOCK_SHARED: c_int = 1;
-pub const SQLITE_LOCK_RESERVED: c_int = 2;
 
 pub const SQLITE_FCNTL_LOCKSTATE: c_int = 1;
 pub const SQLITE_FCNTL_FILE_POINTER: c_int = 7;

@@ -40,6 +40,11 @@
 //! (`background`), the web reader ([`web`]); beside them the
 //! configuration ([`config`]) and the SQLite routine table (`sqlite_api`).
 
+// Every unsafe operation sits in an `unsafe {}` block with a `// SAFETY:` note saying why it
+// holds, also inside `unsafe fn`s; both lints keep it that way.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod capi;
 pub mod config;
 pub mod extension;
@@ -48,6 +53,7 @@ pub mod genomics;
 mod background;
 mod codec;
 mod ffi;
+mod flags;
 mod log;
 mod rust_api;
 mod sqlite_api;
@@ -74,7 +80,7 @@ use sqlite_api::{Connection, SqliteError};
 /// table (used by the C API, which hands the raw handle to C).
 pub(crate) fn open_tuned(
     path: &str,
-    flags: std::os::raw::c_int,
+    flags: flags::OpenFlags,
     config: &Config,
 ) -> Result<Connection, SqliteError> {
     vfs::take_last_open_error();

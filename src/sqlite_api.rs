@@ -7,6 +7,7 @@
 //! code path, and the extension never carries a second copy of SQLite.
 
 use crate::ffi::*;
+use crate::flags::OpenFlags;
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int, c_uchar, c_void};
 use std::sync::OnceLock;
@@ -21,129 +22,154 @@ type CollationFn =
 type ExecCallback =
     unsafe extern "C" fn(*mut c_void, c_int, *mut *mut c_char, *mut *mut c_char) -> c_int;
 
-/// Declares the routine table once: each entry names its slot in `sqlite3_api_routines` (the
-/// struct is a plain array of function pointers, so slot N lives at offset N pointers; slots
-/// are fixed since SQLite only appends) and the matching `libsqlite3_sys` function.
+/// Declares the routine table once: each entry names its member of `sqlite3_api_routines`
+/// (which is also the `sqlite3_` function's name without the prefix), its C signature, and the
+/// matching `libsqlite3_sys` function.
 macro_rules! routine_table {
-    ($($name:ident @ $slot:literal = $linked:ident : fn($($arg:ty),*) $(-> $ret:ty)?;)*) => {
+    ($($name:ident = $linked:ident : fn($($arg:ty),*) $(-> $ret:ty)?;)*) => {
         /// Function pointers into the SQLite library this process uses for us.
         pub struct Api {
             $(pub $name: unsafe extern "C" fn($($arg),*) $(-> $ret)?,)*
         }
 
         impl Api {
-            /// Reads the table from a host's `sqlite3_api_routines`.
+            /// Reads the table from a host's `sqlite3_api_routines`; `None` if one of our
+            /// routines is missing there.
             ///
             /// # Safety
-            /// `routines` must be the pointer SQLite passed to an extension entry point.
+            /// `routines` must be the table SQLite passed to an extension entry point, of a
+            /// SQLite at least as new as the last member we read (see [`sqlite3_api_routines`]).
             unsafe fn from_routines(routines: *const sqlite3_api_routines) -> Option<Api> {
-                let slots = routines as *const *const c_void;
+                // SAFETY: the caller vouches for the table; it is only read.
+                let routines = unsafe { &*routines };
                 Some(Api {
-                    $($name: {
-                        let p = *slots.add($slot);
-                        if p.is_null() { return None; }
-                        std::mem::transmute::<*const c_void, unsafe extern "C" fn($($arg),*) $(-> $ret)?>(p)
+                    // SAFETY: each member holds the function of its name in sqlite3.h, whose
+                    // C signature the entry above states; `Slot` erased only the signature.
+                    $($name: unsafe {
+                        std::mem::transmute::<unsafe extern "C" fn(), unsafe extern "C" fn($($arg),*) $(-> $ret)?>(
+                            routines.$name?)
                     },)*
                 })
             }
 
             /// Builds the table from the SQLite linked into this Rust program.
             fn from_linked() -> Api {
-                // SAFETY: the linked functions have the same C signatures; only the Rust
-                // spelling of the opaque pointer types differs.
-                unsafe {
-                    Api {
-                        $($name: std::mem::transmute::<*const c_void, unsafe extern "C" fn($($arg),*) $(-> $ret)?>(
-                            libsqlite3_sys::$linked as *const c_void),)*
-                    }
+                Api {
+                    // SAFETY: the linked functions have the same C signatures; only the Rust
+                    // spelling of the opaque pointer types differs.
+                    $($name: unsafe {
+                        std::mem::transmute::<*const c_void, unsafe extern "C" fn($($arg),*) $(-> $ret)?>(
+                            libsqlite3_sys::$linked as *const c_void)
+                    },)*
                 }
+            }
+
+            /// Checks every member we read against the linked SQLite's own functions, by
+            /// address: the test that the names of `sqlite3_api_routines` sit where the host
+            /// puts them.
+            #[cfg(test)]
+            fn mismatches_linked(routines: &sqlite3_api_routines) -> Vec<&'static str> {
+                let mut wrong = Vec::new();
+                $(if routines.$name.map(|f| f as usize) != Some(libsqlite3_sys::$linked as *const () as usize) {
+                    wrong.push(stringify!($name));
+                })*
+                wrong
             }
         }
     };
 }
 
 routine_table! {
-    libversion_number @ 67 = sqlite3_libversion_number: fn() -> c_int;
-    open_v2 @ 135 = sqlite3_open_v2: fn(*const c_char, *mut *mut sqlite3, c_int, *const c_char) -> c_int;
-    close @ 16 = sqlite3_close: fn(*mut sqlite3) -> c_int;
-    exec @ 55 = sqlite3_exec: fn(*mut sqlite3, *const c_char, Option<ExecCallback>, *mut c_void, *mut *mut c_char) -> c_int;
-    errmsg @ 53 = sqlite3_errmsg: fn(*mut sqlite3) -> *const c_char;
-    extended_errcode @ 166 = sqlite3_extended_errcode: fn(*mut sqlite3) -> c_int;
-    busy_timeout @ 14 = sqlite3_busy_timeout: fn(*mut sqlite3, c_int) -> c_int;
-    get_autocommit @ 60 = sqlite3_get_autocommit: fn(*mut sqlite3) -> c_int;
-    prepare_v2 @ 116 = sqlite3_prepare_v2: fn(*mut sqlite3, *const c_char, c_int, *mut *mut sqlite3_stmt, *mut *const c_char) -> c_int;
-    step @ 94 = sqlite3_step: fn(*mut sqlite3_stmt) -> c_int;
-    reset @ 77 = sqlite3_reset: fn(*mut sqlite3_stmt) -> c_int;
-    finalize @ 57 = sqlite3_finalize: fn(*mut sqlite3_stmt) -> c_int;
-    bind_blob @ 2 = sqlite3_bind_blob: fn(*mut sqlite3_stmt, c_int, *const c_void, c_int, Destructor) -> c_int;
-    bind_int64 @ 5 = sqlite3_bind_int64: fn(*mut sqlite3_stmt, c_int, i64) -> c_int;
-    bind_null @ 6 = sqlite3_bind_null: fn(*mut sqlite3_stmt, c_int) -> c_int;
-    column_blob @ 19 = sqlite3_column_blob: fn(*mut sqlite3_stmt, c_int) -> *const c_void;
-    column_bytes @ 20 = sqlite3_column_bytes: fn(*mut sqlite3_stmt, c_int) -> c_int;
-    column_int64 @ 29 = sqlite3_column_int64: fn(*mut sqlite3_stmt, c_int) -> i64;
-    column_type @ 38 = sqlite3_column_type: fn(*mut sqlite3_stmt, c_int) -> c_int;
-    malloc @ 68 = sqlite3_malloc: fn(c_int) -> *mut c_void;
-    free @ 58 = sqlite3_free: fn(*mut c_void);
-    vfs_find @ 141 = sqlite3_vfs_find: fn(*const c_char) -> *mut sqlite3_vfs;
-    vfs_register @ 142 = sqlite3_vfs_register: fn(*mut sqlite3_vfs, c_int) -> c_int;
-    uri_parameter @ 189 = sqlite3_uri_parameter: fn(*const c_char, *const c_char) -> *const c_char;
-    create_function_v2 @ 162 = sqlite3_create_function_v2: fn(*mut sqlite3, *const c_char, c_int, c_int, *mut c_void,
+    libversion_number = sqlite3_libversion_number: fn() -> c_int;
+    open_v2 = sqlite3_open_v2: fn(*const c_char, *mut *mut sqlite3, c_int, *const c_char) -> c_int;
+    close = sqlite3_close: fn(*mut sqlite3) -> c_int;
+    exec = sqlite3_exec: fn(*mut sqlite3, *const c_char, Option<ExecCallback>, *mut c_void, *mut *mut c_char) -> c_int;
+    errmsg = sqlite3_errmsg: fn(*mut sqlite3) -> *const c_char;
+    extended_errcode = sqlite3_extended_errcode: fn(*mut sqlite3) -> c_int;
+    busy_timeout = sqlite3_busy_timeout: fn(*mut sqlite3, c_int) -> c_int;
+    get_autocommit = sqlite3_get_autocommit: fn(*mut sqlite3) -> c_int;
+    prepare_v2 = sqlite3_prepare_v2: fn(*mut sqlite3, *const c_char, c_int, *mut *mut sqlite3_stmt, *mut *const c_char) -> c_int;
+    step = sqlite3_step: fn(*mut sqlite3_stmt) -> c_int;
+    reset = sqlite3_reset: fn(*mut sqlite3_stmt) -> c_int;
+    finalize = sqlite3_finalize: fn(*mut sqlite3_stmt) -> c_int;
+    bind_blob = sqlite3_bind_blob: fn(*mut sqlite3_stmt, c_int, *const c_void, c_int, Destructor) -> c_int;
+    bind_int64 = sqlite3_bind_int64: fn(*mut sqlite3_stmt, c_int, i64) -> c_int;
+    bind_null = sqlite3_bind_null: fn(*mut sqlite3_stmt, c_int) -> c_int;
+    column_blob = sqlite3_column_blob: fn(*mut sqlite3_stmt, c_int) -> *const c_void;
+    column_bytes = sqlite3_column_bytes: fn(*mut sqlite3_stmt, c_int) -> c_int;
+    column_int64 = sqlite3_column_int64: fn(*mut sqlite3_stmt, c_int) -> i64;
+    column_type = sqlite3_column_type: fn(*mut sqlite3_stmt, c_int) -> c_int;
+    malloc = sqlite3_malloc: fn(c_int) -> *mut c_void;
+    free = sqlite3_free: fn(*mut c_void);
+    vfs_find = sqlite3_vfs_find: fn(*const c_char) -> *mut sqlite3_vfs;
+    vfs_register = sqlite3_vfs_register: fn(*mut sqlite3_vfs, c_int) -> c_int;
+    uri_parameter = sqlite3_uri_parameter: fn(*const c_char, *const c_char) -> *const c_char;
+    create_function_v2 = sqlite3_create_function_v2: fn(*mut sqlite3, *const c_char, c_int, c_int, *mut c_void,
         Option<ScalarFn>, Option<ScalarFn>, Option<unsafe extern "C" fn(*mut sqlite3_context)>, Destructor) -> c_int;
-    auto_extension @ 192 = sqlite3_auto_extension: fn(Option<unsafe extern "C" fn()>) -> c_int;
-    user_data @ 101 = sqlite3_user_data: fn(*mut sqlite3_context) -> *mut c_void;
-    value_type @ 113 = sqlite3_value_type: fn(*mut sqlite3_value) -> c_int;
-    value_text @ 109 = sqlite3_value_text: fn(*mut sqlite3_value) -> *const c_uchar;
-    value_bytes @ 103 = sqlite3_value_bytes: fn(*mut sqlite3_value) -> c_int;
-    result_text @ 85 = sqlite3_result_text: fn(*mut sqlite3_context, *const c_char, c_int, Destructor);
-    result_error @ 80 = sqlite3_result_error: fn(*mut sqlite3_context, *const c_char, c_int);
-    result_error_nomem @ 137 = sqlite3_result_error_nomem: fn(*mut sqlite3_context);
+    auto_extension = sqlite3_auto_extension: fn(Option<unsafe extern "C" fn()>) -> c_int;
+    user_data = sqlite3_user_data: fn(*mut sqlite3_context) -> *mut c_void;
+    value_type = sqlite3_value_type: fn(*mut sqlite3_value) -> c_int;
+    value_text = sqlite3_value_text: fn(*mut sqlite3_value) -> *const c_uchar;
+    value_bytes = sqlite3_value_bytes: fn(*mut sqlite3_value) -> c_int;
+    result_text = sqlite3_result_text: fn(*mut sqlite3_context, *const c_char, c_int, Destructor);
+    result_error = sqlite3_result_error: fn(*mut sqlite3_context, *const c_char, c_int);
+    result_error_nomem = sqlite3_result_error_nomem: fn(*mut sqlite3_context);
     // Used by the genomics toolkit (src/genomics): typed values, virtual tables, a collation.
-    bind_double @ 3 = sqlite3_bind_double: fn(*mut sqlite3_stmt, c_int, f64) -> c_int;
-    bind_text @ 10 = sqlite3_bind_text: fn(*mut sqlite3_stmt, c_int, *const c_char, c_int, Destructor) -> c_int;
-    column_double @ 27 = sqlite3_column_double: fn(*mut sqlite3_stmt, c_int) -> f64;
-    column_text @ 36 = sqlite3_column_text: fn(*mut sqlite3_stmt, c_int) -> *const c_uchar;
-    declare_vtab @ 50 = sqlite3_declare_vtab: fn(*mut sqlite3, *const c_char) -> c_int;
-    result_blob @ 78 = sqlite3_result_blob: fn(*mut sqlite3_context, *const c_void, c_int, Destructor);
-    result_double @ 79 = sqlite3_result_double: fn(*mut sqlite3_context, f64);
-    result_int64 @ 83 = sqlite3_result_int64: fn(*mut sqlite3_context, i64);
-    result_null @ 84 = sqlite3_result_null: fn(*mut sqlite3_context);
-    total_changes @ 97 = sqlite3_total_changes: fn(*mut sqlite3) -> c_int;
-    value_blob @ 102 = sqlite3_value_blob: fn(*mut sqlite3_value) -> *const c_void;
-    value_double @ 105 = sqlite3_value_double: fn(*mut sqlite3_value) -> f64;
-    value_int64 @ 107 = sqlite3_value_int64: fn(*mut sqlite3_value) -> i64;
-    create_module_v2 @ 119 = sqlite3_create_module_v2: fn(*mut sqlite3, *const c_char, *const c_void, *mut c_void, Destructor) -> c_int;
-    create_collation_v2 @ 126 = sqlite3_create_collation_v2: fn(*mut sqlite3, *const c_char, c_int, *mut c_void,
+    bind_double = sqlite3_bind_double: fn(*mut sqlite3_stmt, c_int, f64) -> c_int;
+    bind_text = sqlite3_bind_text: fn(*mut sqlite3_stmt, c_int, *const c_char, c_int, Destructor) -> c_int;
+    column_double = sqlite3_column_double: fn(*mut sqlite3_stmt, c_int) -> f64;
+    column_text = sqlite3_column_text: fn(*mut sqlite3_stmt, c_int) -> *const c_uchar;
+    declare_vtab = sqlite3_declare_vtab: fn(*mut sqlite3, *const c_char) -> c_int;
+    result_blob = sqlite3_result_blob: fn(*mut sqlite3_context, *const c_void, c_int, Destructor);
+    result_double = sqlite3_result_double: fn(*mut sqlite3_context, f64);
+    result_int64 = sqlite3_result_int64: fn(*mut sqlite3_context, i64);
+    result_null = sqlite3_result_null: fn(*mut sqlite3_context);
+    total_changes = sqlite3_total_changes: fn(*mut sqlite3) -> c_int;
+    value_blob = sqlite3_value_blob: fn(*mut sqlite3_value) -> *const c_void;
+    value_double = sqlite3_value_double: fn(*mut sqlite3_value) -> f64;
+    value_int64 = sqlite3_value_int64: fn(*mut sqlite3_value) -> i64;
+    create_module_v2 = sqlite3_create_module_v2: fn(*mut sqlite3, *const c_char, *const c_void, *mut c_void, Destructor) -> c_int;
+    create_collation_v2 = sqlite3_create_collation_v2: fn(*mut sqlite3, *const c_char, c_int, *mut c_void,
         Option<CollationFn>, Destructor) -> c_int;
-    file_control @ 127 = sqlite3_file_control: fn(*mut sqlite3, *const c_char, c_int, *mut c_void) -> c_int;
-    result_error_toobig @ 138 = sqlite3_result_error_toobig: fn(*mut sqlite3_context);
-    context_db_handle @ 149 = sqlite3_context_db_handle: fn(*mut sqlite3_context) -> *mut sqlite3;
-    next_stmt @ 152 = sqlite3_next_stmt: fn(*mut sqlite3, *mut sqlite3_stmt) -> *mut sqlite3_stmt;
-    stmt_busy @ 184 = sqlite3_stmt_busy: fn(*mut sqlite3_stmt) -> c_int;
-    stmt_readonly @ 185 = sqlite3_stmt_readonly: fn(*mut sqlite3_stmt) -> c_int;
+    file_control = sqlite3_file_control: fn(*mut sqlite3, *const c_char, c_int, *mut c_void) -> c_int;
+    result_error_toobig = sqlite3_result_error_toobig: fn(*mut sqlite3_context);
+    context_db_handle = sqlite3_context_db_handle: fn(*mut sqlite3_context) -> *mut sqlite3;
+    next_stmt = sqlite3_next_stmt: fn(*mut sqlite3, *mut sqlite3_stmt) -> *mut sqlite3_stmt;
+    stmt_busy = sqlite3_stmt_busy: fn(*mut sqlite3_stmt) -> c_int;
+    stmt_readonly = sqlite3_stmt_readonly: fn(*mut sqlite3_stmt) -> c_int;
 }
 
 static API: OnceLock<Api> = OnceLock::new();
 
 /// Fills the routine table (if still empty) from the `sqlite3_api_routines` a host passed to
 /// the extension entry point, and checks the host's version.
-pub fn install_from_host(
+///
+/// # Safety
+/// `routines` is null or the table SQLite passed to an extension entry point.
+pub unsafe fn install_from_host(
     routines: *const sqlite3_api_routines,
 ) -> std::result::Result<&'static Api, String> {
-    if routines.is_null() {
+    // SAFETY: the caller passes SQLite's table (or null, which `as_ref` turns into None).
+    let Some(table) = (unsafe { routines.as_ref() }) else {
         return Err("genomicsqlite: the host passed no sqlite3_api_routines".into());
-    }
-    let api = match API.get() {
-        Some(api) => api,
-        None => {
-            // SAFETY: `routines` came from SQLite's extension loader.
-            let table = unsafe { Api::from_routines(routines) }.ok_or_else(|| {
-                "genomicsqlite: the host SQLite lacks routines this library needs (SQLite >= 3.31 required)"
-                    .to_string()
-            })?;
-            API.get_or_init(|| table)
-        }
     };
-    check_version(api)
+    if let Some(api) = API.get() {
+        return check_version(api);
+    }
+    // The version first: an older host's table ends before the members read below.
+    let version = table.libversion_number.map(|f| {
+        // SAFETY: the member is sqlite3_libversion_number, `int (*)(void)` in every version.
+        unsafe {
+            std::mem::transmute::<unsafe extern "C" fn(), unsafe extern "C" fn() -> c_int>(f)()
+        }
+    });
+    check_version_number(version.unwrap_or(0))?;
+    // SAFETY: SQLite's own table, of a version that has every member we read.
+    let table = unsafe { Api::from_routines(table) }.ok_or_else(|| {
+        "genomicsqlite: the host SQLite lacks routines this library needs (SQLite >= 3.31 required)"
+            .to_string()
+    })?;
+    check_version(API.get_or_init(|| table))
 }
 
 /// Fills the routine table (if still empty) from the SQLite linked into this Rust program.
@@ -156,7 +182,11 @@ pub fn install_linked() -> std::result::Result<&'static Api, String> {
 
 fn check_version(api: &'static Api) -> std::result::Result<&'static Api, String> {
     // SAFETY: plain call into SQLite.
-    let version = unsafe { (api.libversion_number)() };
+    check_version_number(unsafe { (api.libversion_number)() })?;
+    Ok(api)
+}
+
+fn check_version_number(version: c_int) -> std::result::Result<(), String> {
     if version < MIN_SQLITE_VERSION {
         return Err(format!(
             "genomicsqlite: SQLite {}.{}.{} is too old; version 3.31.0 or later is required",
@@ -165,7 +195,7 @@ fn check_version(api: &'static Api) -> std::result::Result<&'static Api, String>
             version % 1000
         ));
     }
-    Ok(api)
+    Ok(())
 }
 
 /// The installed routine table, if any.
@@ -235,7 +265,7 @@ unsafe impl Send for Connection {}
 
 impl Connection {
     /// Opens `uri` (SQLITE_OPEN_URI is added) with the given flags and VFS name.
-    pub fn open(uri: &str, flags: c_int, vfs: Option<&str>) -> Result<Connection> {
+    pub fn open(uri: &str, flags: OpenFlags, vfs: Option<&str>) -> Result<Connection> {
         let api = api();
         let c_uri = cstring(uri)?;
         let c_vfs = vfs.map(cstring).transpose()?;
@@ -245,7 +275,7 @@ impl Connection {
             (api.open_v2)(
                 c_uri.as_ptr(),
                 &mut db,
-                flags | SQLITE_OPEN_URI,
+                (flags | OpenFlags::URI).bits(),
                 c_vfs.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
             )
         };
@@ -300,9 +330,12 @@ impl Connection {
             self.last_message()
         } else {
             // SAFETY: errmsg is a NUL-terminated string from sqlite3_malloc.
-            let m = unsafe { text_of(errmsg) };
-            unsafe { (api().free)(errmsg as *mut c_void) };
-            m
+            // it is ours to free.
+            unsafe {
+                let m = text_of(errmsg);
+                (api().free)(errmsg as *mut c_void);
+                m
+            }
         };
         Err(SqliteError::new(rc, message))
     }
@@ -448,8 +481,8 @@ impl Statement {
             _ => {
                 // sqlite3_reset returns the statement's error code and makes errmsg specific.
                 // SAFETY: valid statement and handle.
-                let rc = unsafe { (api().reset)(self.stmt) };
-                let message = unsafe { text_of((api().errmsg)(self.db)) };
+                let (rc, message) =
+                    unsafe { ((api().reset)(self.stmt), text_of((api().errmsg)(self.db))) };
                 Err(SqliteError::new(rc, message))
             }
         }
@@ -514,7 +547,8 @@ pub unsafe fn text_of(p: *const c_char) -> String {
     if p.is_null() {
         String::new()
     } else {
-        CStr::from_ptr(p).to_string_lossy().into_owned()
+        // SAFETY: per the contract.
+        unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
     }
 }
 
@@ -626,17 +660,20 @@ pub unsafe fn create_scalar_function(
     user_data: *mut c_void,
     f: ScalarFn,
 ) -> Result<()> {
-    let rc = (api().create_function_v2)(
-        db,
-        name.as_ptr(),
-        n_arg,
-        SQLITE_UTF8 | flags,
-        user_data,
-        Some(f),
-        None,
-        None,
-        None,
-    );
+    // SAFETY: per the contract; the name is a valid C string.
+    let rc = unsafe {
+        (api().create_function_v2)(
+            db,
+            name.as_ptr(),
+            n_arg,
+            SQLITE_UTF8 | flags,
+            user_data,
+            Some(f),
+            None,
+            None,
+            None,
+        )
+    };
     if rc != SQLITE_OK {
         return Err(SqliteError::new(
             rc,
@@ -644,4 +681,41 @@ pub unsafe fn create_scalar_function(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// What the auto-extension below saw: the members of the linked SQLite's own
+    /// `sqlite3_api_routines` that do not hold the function of their name.
+    static SEEN: Mutex<Option<Vec<&'static str>>> = Mutex::new(None);
+
+    unsafe extern "C" fn inspect(
+        _db: *mut libsqlite3_sys::sqlite3,
+        _err: *mut *mut c_char,
+        routines: *const libsqlite3_sys::sqlite3_api_routines,
+    ) -> c_int {
+        // SAFETY: SQLite passes its own routine table to auto-extensions; ours is its layout.
+        if let Some(routines) = unsafe { routines.cast::<sqlite3_api_routines>().as_ref() } {
+            *SEEN.lock().unwrap() = Some(Api::mismatches_linked(routines));
+        }
+        SQLITE_OK
+    }
+
+    /// The named members of our `sqlite3_api_routines` are where SQLite puts those functions:
+    /// the table SQLite hands to extensions (here: to an auto-extension of the linked SQLite)
+    /// holds, in every member we read, the very function of that name.
+    #[test]
+    fn routine_members_hold_their_functions() {
+        // SAFETY: registers a function of the auto-extension signature.
+        unsafe { libsqlite3_sys::sqlite3_auto_extension(Some(inspect)) };
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        // SAFETY: as above.
+        unsafe { libsqlite3_sys::sqlite3_cancel_auto_extension(Some(inspect)) };
+        drop(conn);
+        let seen = SEEN.lock().unwrap().take();
+        assert_eq!(seen, Some(vec![]), "members not holding their function");
+    }
 }

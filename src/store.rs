@@ -28,6 +28,7 @@
 use crate::background::{CompressPipeline, Prefetcher, RawPage};
 use crate::codec::{self, CompressionDict, Decoder, EncodedPage, Encoder, StoredPage};
 use crate::ffi::*;
+use crate::flags::{LockLevel, OpenFlags};
 use crate::sqlite_api::{Connection, Result, SqliteError, Statement};
 use std::os::raw::c_int;
 use std::sync::Arc;
@@ -203,7 +204,7 @@ pub fn is_btree_interior(pageno: u64, page: &[u8]) -> bool {
 /// (SQLite refuses with SQLITE_READONLY_ROLLBACK), so read-only opens call this first; without
 /// write permission it quietly does nothing and the read-only open reports the problem.
 pub fn recover_hot_journal(outer_uri_rw: &str) {
-    if let Ok(conn) = Connection::open(outer_uri_rw, SQLITE_OPEN_READWRITE, None) {
+    if let Ok(conn) = Connection::open(outer_uri_rw, OpenFlags::READWRITE, None) {
         conn.set_busy_timeout(COMMIT_BUSY_TIMEOUT_MS);
         let _ = conn.query_i64("SELECT count(*) FROM sqlite_master");
     }
@@ -214,12 +215,12 @@ impl PageStore {
     pub fn open(opts: StoreOptions) -> Result<PageStore> {
         let name = opts.display_name.clone();
         let flags = if opts.readonly {
-            SQLITE_OPEN_READONLY
+            OpenFlags::READONLY
         } else if opts.create {
-            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+            OpenFlags::READWRITE | OpenFlags::CREATE
         } else {
-            SQLITE_OPEN_READWRITE
-        } | SQLITE_OPEN_NOMUTEX;
+            OpenFlags::READWRITE
+        } | OpenFlags::NOMUTEX;
         let conn =
             Connection::open(&opts.outer_uri, flags, opts.outer_vfs.as_deref()).map_err(|e| {
                 SqliteError::new(
@@ -566,7 +567,7 @@ impl PageStore {
     /// committed is rolled back; at NONE the read snapshot is held for the next transaction
     /// (or, after a rollback or when a writer waits, ends). Returns true when the caller must
     /// schedule [`PageStore::release_if_idle`] (at [`IDLE_RELEASE`] from now).
-    pub fn unlock(&mut self, level: c_int) -> bool {
+    pub fn unlock(&mut self, level: LockLevel) -> bool {
         let mut rolled_back = false;
         if self.txn == OuterTxn::Write {
             rolled_back = true;
@@ -585,7 +586,7 @@ impl PageStore {
             self.decoder = Decoder::default();
             // Anything cached about the outer state may now be wrong.
             let _ = self.refresh();
-            if level > SQLITE_LOCK_NONE {
+            if level > LockLevel::None {
                 // ROLLBACK may have aborted the snapshot statement; take a fresh one.
                 self.snapshot.reset();
                 if self.snapshot.step().is_err() {
@@ -594,7 +595,7 @@ impl PageStore {
                 }
             }
         }
-        if level != SQLITE_LOCK_NONE {
+        if level != LockLevel::None {
             return false;
         }
         if rolled_back || self.contended || self.txn != OuterTxn::Read {

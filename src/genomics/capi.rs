@@ -14,7 +14,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 /// # Safety
 /// `p` is NULL or a NUL-terminated string.
 unsafe fn optional(p: *const c_char) -> Option<String> {
-    let s = text_of(p);
+    // SAFETY: per the contract.
+    let s = unsafe { text_of(p) };
     (!s.is_empty()).then_some(s)
 }
 
@@ -24,7 +25,8 @@ unsafe fn required(p: *const c_char, what: &str) -> Result<String, String> {
     if p.is_null() {
         return Err(format!("GenomicSQLite: {what} must not be NULL"));
     }
-    Ok(text_of(p))
+    // SAFETY: per the contract.
+    Ok(unsafe { text_of(p) })
 }
 
 /// # Safety
@@ -37,7 +39,8 @@ pub unsafe extern "C" fn create_genomic_range_index_sql(
     end: *const c_char,
     floor: c_int,
 ) -> *mut c_char {
-    string_result(|| {
+    // SAFETY: the caller passes null or NUL-terminated strings.
+    string_result(|| unsafe {
         gri::create_index_sql(
             &required(table, "table")?,
             &required(rid, "rid")?,
@@ -63,8 +66,17 @@ pub unsafe extern "C" fn genomic_range_rowids_sql(
     ceiling: c_int,
     floor: c_int,
 ) -> *mut c_char {
+    // SAFETY: the caller passes null or NUL-terminated strings.
+    let (table, qrid, qbeg, qend) = unsafe {
+        (
+            required(indexed_table, "indexed_table"),
+            optional(qrid),
+            optional(qbeg),
+            optional(qend),
+        )
+    };
     string_result(|| {
-        let table = required(indexed_table, "indexed_table")?;
+        let table = table?;
         let (ceiling, floor) = gri::resolve_bounds(i64::from(ceiling), i64::from(floor), || {
             if dbconn.is_null() {
                 return Ok((gri::MAX_LEVEL, 0));
@@ -75,9 +87,9 @@ pub unsafe extern "C" fn genomic_range_rowids_sql(
         })?;
         Ok(gri::rowids_sql(
             &table,
-            &optional(qrid).unwrap_or_else(|| "?1".into()),
-            &optional(qbeg).unwrap_or_else(|| "?2".into()),
-            &optional(qend).unwrap_or_else(|| "?3".into()),
+            &qrid.unwrap_or_else(|| "?1".into()),
+            &qbeg.unwrap_or_else(|| "?2".into()),
+            &qend.unwrap_or_else(|| "?3".into()),
             ceiling,
             floor,
         ))
@@ -91,7 +103,8 @@ pub unsafe extern "C" fn put_genomic_reference_assembly_sql(
     assembly: *const c_char,
     attached_schema: *const c_char,
 ) -> *mut c_char {
-    string_result(|| {
+    // SAFETY: the caller passes null or NUL-terminated strings.
+    string_result(|| unsafe {
         refseq::put_reference_assembly_sql(
             &required(assembly, "assembly")?,
             optional(attached_schema).as_deref(),
@@ -111,7 +124,8 @@ pub unsafe extern "C" fn put_genomic_reference_sequence_sql(
     rid: i64,
     attached_schema: *const c_char,
 ) -> *mut c_char {
-    string_result(|| {
+    // SAFETY: the caller passes null or NUL-terminated strings.
+    string_result(|| unsafe {
         let name = required(name, "name")?;
         let (assembly, refget_id, meta) =
             (optional(assembly), optional(refget_id), optional(meta_json));
@@ -135,7 +149,8 @@ unsafe fn bytes<'a>(p: *const c_void, len: usize) -> &'a [u8] {
     if p.is_null() || len == 0 {
         &[]
     } else {
-        std::slice::from_raw_parts(p as *const u8, len)
+        // SAFETY: per the contract.
+        unsafe { std::slice::from_raw_parts(p as *const u8, len) }
     }
 }
 
@@ -150,7 +165,8 @@ pub unsafe extern "C" fn nucleotides_twobit(
     len: usize,
     out: *mut c_void,
 ) -> c_int {
-    catch_unwind(AssertUnwindSafe(|| {
+    // SAFETY: the caller's buffers, of the sizes the contract states.
+    catch_unwind(AssertUnwindSafe(|| unsafe {
         match twobit::encode(bytes(seq as *const c_void, len)) {
             Ok(blob) => {
                 std::ptr::copy_nonoverlapping(blob.as_ptr(), out as *mut u8, blob.len());
@@ -167,7 +183,8 @@ pub unsafe extern "C" fn nucleotides_twobit(
 /// `data` has `sz` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn twobit_length(data: *const c_void, sz: usize) -> usize {
-    twobit::decoded_len(bytes(data, sz)) as usize
+    // SAFETY: per the contract.
+    twobit::decoded_len(unsafe { bytes(data, sz) }) as usize
 }
 
 /// # Safety
@@ -180,7 +197,9 @@ unsafe fn decode_into(
     out: *mut c_char,
     rna: bool,
 ) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
+    // SAFETY: the caller's buffers, of the sizes the contract states; the decoded text is at
+    // most `len` bytes.
+    let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
         let blob = bytes(data, sz);
         let total = twobit::decoded_len(blob);
         let ofs = (ofs as u64).min(total);
@@ -201,7 +220,8 @@ pub unsafe extern "C" fn twobit_dna(
     len: usize,
     out: *mut c_char,
 ) {
-    decode_into(data, sz, ofs, len, out, false)
+    // SAFETY: per the contract.
+    unsafe { decode_into(data, sz, ofs, len, out, false) }
 }
 
 /// # Safety
@@ -214,7 +234,8 @@ pub unsafe extern "C" fn twobit_rna(
     len: usize,
     out: *mut c_char,
 ) {
-    decode_into(data, sz, ofs, len, out, true)
+    // SAFETY: per the contract.
+    unsafe { decode_into(data, sz, ofs, len, out, true) }
 }
 
 /// Reverse complement into `out` (len+1 bytes, NUL-terminated); 0, or -1 for non-DNA input.
@@ -223,7 +244,8 @@ pub unsafe extern "C" fn twobit_rna(
 /// `dna` has `len` bytes, `out` room for len+1.
 #[no_mangle]
 pub unsafe extern "C" fn dna_revcomp(dna: *const c_char, len: usize, out: *mut c_char) -> c_int {
-    catch_unwind(AssertUnwindSafe(|| {
+    // SAFETY: the caller's buffers, of the sizes the contract states.
+    catch_unwind(AssertUnwindSafe(|| unsafe {
         match twobit::revcomp(bytes(dna as *const c_void, len)) {
             Some(rc) => {
                 std::ptr::copy_nonoverlapping(rc.as_ptr(), out as *mut u8, rc.len());
@@ -248,7 +270,8 @@ pub unsafe extern "C" fn genomicsqlite_parse_genomic_range(
     begin: *mut i64,
     end: *mut i64,
 ) -> *mut c_char {
-    string_result(|| {
+    // SAFETY: the caller passes a NUL-terminated string and null or valid out-pointers.
+    string_result(|| unsafe {
         let txt = required(txt, "txt")?;
         let r = parse::parse_genomic_range(txt.as_bytes())?;
         if !begin.is_null() {

@@ -29,8 +29,14 @@ pub(crate) struct ConnShared {
 }
 
 /// Registers the SQL functions, the `UINT` collation and the table-valued functions on `db`.
-pub(crate) fn register(db: *mut sqlite3) -> Result<(), SqliteError> {
+///
+/// # Safety
+/// `db` is a valid connection.
+pub(crate) unsafe fn register(db: *mut sqlite3) -> Result<(), SqliteError> {
     let shared = Arc::new(ConnShared::default());
-    sqlfns::register(db)?;
-    vtab::register(db, &shared)
+    // SAFETY: per the contract.
+    unsafe {
+        sqlfns::register(db)?;
+        vtab::register(db, &shared)
+    }
 }

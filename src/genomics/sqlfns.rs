@@ -271,7 +271,9 @@ functions! {
     parse_genomic_range_end 1..=1 true;
 }
 
-pub(super) fn register(db: *mut sqlite3) -> Result<(), SqliteError> {
+/// # Safety
+/// `db` is a valid connection.
+pub(super) unsafe fn register(db: *mut sqlite3) -> Result<(), SqliteError> {
     let api = sqlite_api::api();
     for function in FUNCTIONS {
         let flags = if function.deterministic {
@@ -317,7 +319,9 @@ pub(super) fn register(db: *mut sqlite3) -> Result<(), SqliteError> {
 /// `v` must be a protected sqlite3_value of the running call; the slice lives as long as it.
 unsafe fn arg<'a>(v: *mut sqlite3_value) -> Arg<'a> {
     let api = sqlite_api::api();
-    let bytes = |p: *const u8| {
+    // SAFETY: (for both blocks) a value of the running call, per the contract; its bytes are
+    // asked for after its text or blob, as SQLite's docs require, and live as long as it.
+    let bytes = |p: *const u8| unsafe {
         let n = (api.value_bytes)(v);
         if p.is_null() || n <= 0 {
             &[][..]
@@ -325,19 +329,24 @@ unsafe fn arg<'a>(v: *mut sqlite3_value) -> Arg<'a> {
             std::slice::from_raw_parts(p, n as usize)
         }
     };
-    match (api.value_type)(v) {
-        SQLITE_INTEGER => Arg::Int((api.value_int64)(v)),
-        2 => Arg::Real,
-        3 => Arg::Text(bytes((api.value_text)(v))),
-        4 => Arg::Blob(bytes((api.value_blob)(v) as *const u8)),
-        _ => Arg::Null,
+    // SAFETY: see above.
+    unsafe {
+        match (api.value_type)(v) {
+            SQLITE_INTEGER => Arg::Int((api.value_int64)(v)),
+            2 => Arg::Real,
+            3 => Arg::Text(bytes((api.value_text)(v))),
+            4 => Arg::Blob(bytes((api.value_blob)(v) as *const u8)),
+            _ => Arg::Null,
+        }
     }
 }
 
 unsafe extern "C" fn call(ctx: *mut sqlite3_context, argc: c_int, argv: *mut *mut sqlite3_value) {
     let api = sqlite_api::api();
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: the user data is the &'static Function registered with this function.
+    // SAFETY: SQLite calls a function with its context and `argc` values in `argv`; the user
+    // data is the &'static Function registered with this function; the connection of the
+    // context outlives the call.
+    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe {
         let function = &*((api.user_data)(ctx) as *const Function);
         let args: Vec<Arg> = (0..argc.max(0) as usize)
             .map(|i| arg(*argv.add(i)))
@@ -351,11 +360,14 @@ unsafe extern "C" fn call(ctx: *mut sqlite3_context, argc: c_int, argv: *mut *mu
             },
         )
     }));
-    match outcome {
-        Ok(Ok(out)) => set_result(ctx, out),
-        Ok(Err(Fail::TooBig)) => (api.result_error_toobig)(ctx),
-        Ok(Err(Fail::Msg(m))) => set_error(ctx, &m),
-        Err(_) => set_error(ctx, "genomicsqlite: internal error"),
+    // SAFETY: the context of this call.
+    unsafe {
+        match outcome {
+            Ok(Ok(out)) => set_result(ctx, out),
+            Ok(Err(Fail::TooBig)) => (api.result_error_toobig)(ctx),
+            Ok(Err(Fail::Msg(m))) => set_error(ctx, &m),
+            Err(_) => set_error(ctx, "genomicsqlite: internal error"),
+        }
     }
 }
 
@@ -363,17 +375,21 @@ unsafe extern "C" fn call(ctx: *mut sqlite3_context, argc: c_int, argv: *mut *mu
 /// `ctx` must be the context of the running call.
 unsafe fn set_result(ctx: *mut sqlite3_context, out: Out) {
     let api = sqlite_api::api();
-    match out {
-        Out::Null => (api.result_null)(ctx),
-        Out::Int(i) => (api.result_int64)(ctx, i),
-        Out::Text(t) => match c_int::try_from(t.len()) {
-            Ok(n) => (api.result_text)(ctx, t.as_ptr() as *const c_char, n, transient()),
-            Err(_) => (api.result_error_toobig)(ctx),
-        },
-        Out::Blob(b) => match c_int::try_from(b.len()) {
-            Ok(n) => (api.result_blob)(ctx, b.as_ptr() as *const c_void, n, transient()),
-            Err(_) => (api.result_error_toobig)(ctx),
-        },
+    // SAFETY: the context per the contract; texts and blobs with their lengths, copied by
+    // SQLite (SQLITE_TRANSIENT).
+    unsafe {
+        match out {
+            Out::Null => (api.result_null)(ctx),
+            Out::Int(i) => (api.result_int64)(ctx, i),
+            Out::Text(t) => match c_int::try_from(t.len()) {
+                Ok(n) => (api.result_text)(ctx, t.as_ptr() as *const c_char, n, transient()),
+                Err(_) => (api.result_error_toobig)(ctx),
+            },
+            Out::Blob(b) => match c_int::try_from(b.len()) {
+                Ok(n) => (api.result_blob)(ctx, b.as_ptr() as *const c_void, n, transient()),
+                Err(_) => (api.result_error_toobig)(ctx),
+            },
+        }
     }
 }
 
@@ -381,7 +397,8 @@ unsafe fn set_result(ctx: *mut sqlite3_context, out: Out) {
 /// `ctx` must be the context of the running call.
 unsafe fn set_error(ctx: *mut sqlite3_context, message: &str) {
     let n = c_int::try_from(message.len()).unwrap_or(0);
-    (sqlite_api::api().result_error)(ctx, message.as_ptr() as *const c_char, n);
+    // SAFETY: the context per the contract; SQLite copies the message.
+    unsafe { (sqlite_api::api().result_error)(ctx, message.as_ptr() as *const c_char, n) };
 }
 
 unsafe extern "C" fn uint_compare(
@@ -397,7 +414,7 @@ unsafe extern "C" fn uint_compare(
                 &[][..]
             } else {
                 // SAFETY: SQLite passes n readable bytes at p.
-                std::slice::from_raw_parts(p as *const u8, n as usize)
+                unsafe { std::slice::from_raw_parts(p as *const u8, n as usize) }
             }
         };
         parse::uint_collate(view(a, na), view(b, nb)) as c_int

@@ -217,7 +217,12 @@ const fn module() -> Module {
     }
 }
 
-pub(super) fn register(db: *mut sqlite3, shared: &Arc<ConnShared>) -> Result<(), SqliteError> {
+/// # Safety
+/// `db` is a valid connection.
+pub(super) unsafe fn register(
+    db: *mut sqlite3,
+    shared: &Arc<ConnShared>,
+) -> Result<(), SqliteError> {
     for (name, module, kind) in [
         (c"genomic_range_rowids", &ROWIDS, Kind::Rowids),
         (c"genomic_range_index_levels", &LEVELS, Kind::Levels),
@@ -226,8 +231,8 @@ pub(super) fn register(db: *mut sqlite3, shared: &Arc<ConnShared>) -> Result<(),
             kind,
             shared: shared.clone(),
         }));
-        // SAFETY: the module table is static; SQLite owns `aux` and frees it with drop_aux
-        // (also if registration fails).
+        // SAFETY: a valid connection (per the contract); the module table is static; SQLite
+        // owns `aux` and frees it with drop_aux (also if registration fails).
         let rc = unsafe {
             (sqlite_api::api().create_module_v2)(
                 db,
@@ -249,7 +254,7 @@ pub(super) fn register(db: *mut sqlite3, shared: &Arc<ConnShared>) -> Result<(),
 
 unsafe extern "C" fn drop_aux(p: *mut c_void) {
     // SAFETY: p is the Box<ModuleAux> from register(), freed once by SQLite.
-    let _ = catch_unwind(AssertUnwindSafe(|| {
+    let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
         drop(Box::from_raw(p as *mut ModuleAux))
     }));
 }
@@ -265,10 +270,14 @@ fn guarded(f: impl FnOnce() -> c_int) -> c_int {
 /// `vtab` must be a live vtab of ours.
 unsafe fn set_error(vtab: *mut sqlite3_vtab, message: &str) -> c_int {
     let api = sqlite_api::api();
-    if !(*vtab).z_err_msg.is_null() {
-        (api.free)((*vtab).z_err_msg as *mut c_void);
+    // SAFETY: per the contract; zErrMsg is null or from sqlite3_malloc, and SQLite frees the
+    // new one.
+    unsafe {
+        if !(*vtab).z_err_msg.is_null() {
+            (api.free)((*vtab).z_err_msg as *mut c_void);
+        }
+        (*vtab).z_err_msg = sqlite_string(message, false);
     }
-    (*vtab).z_err_msg = sqlite_string(message, false);
     SQLITE_ERROR
 }
 
@@ -280,7 +289,9 @@ unsafe extern "C" fn x_connect(
     pp_vtab: *mut *mut sqlite3_vtab,
     _pz_err: *mut *mut c_char,
 ) -> c_int {
-    guarded(|| {
+    // SAFETY: SQLite passes the connection, our ModuleAux (alive while the module is registered) and an
+    // out-pointer for the new vtab.
+    guarded(|| unsafe {
         // SAFETY: aux is our ModuleAux, alive while the module is registered.
         let aux = &*(aux as *const ModuleAux);
         let rc = (sqlite_api::api().declare_vtab)(db, aux.kind.schema().as_ptr());
@@ -304,7 +315,9 @@ unsafe extern "C" fn x_connect(
 }
 
 unsafe extern "C" fn x_disconnect(vtab: *mut sqlite3_vtab) -> c_int {
-    guarded(|| {
+    // SAFETY: `vtab` is the Box<Vtab> from x_connect, which SQLite disconnects once; dropping it finalizes
+    // its statements.
+    guarded(|| unsafe {
         // SAFETY: vtab is the Box<Vtab> from x_connect; SQLite disconnects it once. Dropping it
         // finalizes its statements.
         let vtab = Box::from_raw(vtab as *mut Vtab);
@@ -317,7 +330,8 @@ unsafe extern "C" fn x_disconnect(vtab: *mut sqlite3_vtab) -> c_int {
 }
 
 unsafe extern "C" fn x_best_index(vtab: *mut sqlite3_vtab, info: *mut IndexInfo) -> c_int {
-    guarded(|| {
+    // SAFETY: SQLite passes our vtab and a valid index-info whose arrays have the sizes it states.
+    guarded(|| unsafe {
         // SAFETY: SQLite passes our vtab and a valid index-info with arrays of the given sizes.
         let kind = (*(vtab as *const Vtab)).kind;
         let info = &mut *info;
@@ -373,7 +387,8 @@ unsafe extern "C" fn x_open(
     _vtab: *mut sqlite3_vtab,
     pp_cursor: *mut *mut sqlite3_vtab_cursor,
 ) -> c_int {
-    guarded(|| {
+    // SAFETY: SQLite passes an out-pointer for the new cursor.
+    guarded(|| unsafe {
         let cursor = Box::new(Cursor {
             base: sqlite3_vtab_cursor {
                 vtab: std::ptr::null_mut(),
@@ -388,8 +403,8 @@ unsafe extern "C" fn x_open(
 }
 
 unsafe extern "C" fn x_close(cursor: *mut sqlite3_vtab_cursor) -> c_int {
-    // SAFETY: the Box<Cursor> from x_open, closed once.
-    guarded(|| {
+    // SAFETY: `cursor` is the Box<Cursor> from x_open, closed once.
+    guarded(|| unsafe {
         drop(Box::from_raw(cursor as *mut Cursor));
         SQLITE_OK
     })
@@ -401,7 +416,9 @@ unsafe extern "C" fn x_close(cursor: *mut sqlite3_vtab_cursor) -> c_int {
 /// `v` must be a valid sqlite3_value.
 unsafe fn owned_value(v: *mut sqlite3_value) -> Value {
     let api = sqlite_api::api();
-    let bytes = |p: *const u8| {
+    // SAFETY: (for both blocks) a valid value, per the contract; its bytes are asked for after
+    // its text or blob, as SQLite's docs require.
+    let bytes = |p: *const u8| unsafe {
         let n = (api.value_bytes)(v);
         if p.is_null() || n <= 0 {
             Vec::new()
@@ -409,12 +426,15 @@ unsafe fn owned_value(v: *mut sqlite3_value) -> Value {
             std::slice::from_raw_parts(p, n as usize).to_vec()
         }
     };
-    match (api.value_type)(v) {
-        SQLITE_INTEGER => Value::Int((api.value_int64)(v)),
-        2 => Value::Real((api.value_double)(v)),
-        3 => Value::Text(bytes((api.value_text)(v))),
-        4 => Value::Blob(bytes((api.value_blob)(v) as *const u8)),
-        _ => Value::Null,
+    // SAFETY: see above.
+    unsafe {
+        match (api.value_type)(v) {
+            SQLITE_INTEGER => Value::Int((api.value_int64)(v)),
+            2 => Value::Real((api.value_double)(v)),
+            3 => Value::Text(bytes((api.value_text)(v))),
+            4 => Value::Blob(bytes((api.value_blob)(v) as *const u8)),
+            _ => Value::Null,
+        }
     }
 }
 
@@ -425,7 +445,9 @@ unsafe extern "C" fn x_filter(
     argc: c_int,
     argv: *mut *mut sqlite3_value,
 ) -> c_int {
-    guarded(|| {
+    // SAFETY: our cursor, whose vtab SQLite has set (alive as long as the cursor); argv holds argc values
+    // of this call.
+    guarded(|| unsafe {
         // SAFETY: our cursor, whose vtab SQLite has set; argv holds argc values.
         let cur = &mut *(cursor as *mut Cursor);
         let vtab = &*(cur.base.vtab as *const Vtab);
@@ -562,27 +584,33 @@ fn at_end(cur: &Cursor, kind: Kind) -> bool {
 /// # Safety
 /// `cursor` must be one of our cursors.
 unsafe fn parts<'a>(cursor: *mut sqlite3_vtab_cursor) -> (&'a mut Cursor, Kind) {
-    let cur = &mut *(cursor as *mut Cursor);
-    let kind = (*(cur.base.vtab as *const Vtab)).kind;
-    (cur, kind)
+    // SAFETY: per the contract; SQLite sets the cursor's vtab, which outlives it.
+    unsafe {
+        let cur = &mut *(cursor as *mut Cursor);
+        let kind = (*(cur.base.vtab as *const Vtab)).kind;
+        (cur, kind)
+    }
 }
 
 unsafe extern "C" fn x_next(cursor: *mut sqlite3_vtab_cursor) -> c_int {
-    guarded(|| {
+    // SAFETY: SQLite passes one of our cursors.
+    guarded(|| unsafe {
         parts(cursor).0.pos += 1;
         SQLITE_OK
     })
 }
 
 unsafe extern "C" fn x_eof(cursor: *mut sqlite3_vtab_cursor) -> c_int {
-    guarded(|| {
+    // SAFETY: SQLite passes one of our cursors.
+    guarded(|| unsafe {
         let (cur, kind) = parts(cursor);
         c_int::from(at_end(cur, kind))
     })
 }
 
 unsafe extern "C" fn x_rowid(cursor: *mut sqlite3_vtab_cursor, rowid: *mut i64) -> c_int {
-    guarded(|| {
+    // SAFETY: SQLite passes one of our cursors and an out-pointer.
+    guarded(|| unsafe {
         let (cur, kind) = parts(cursor);
         *rowid = match kind {
             Kind::Rowids => cur.values.get(cur.pos).copied().unwrap_or(0),
@@ -597,7 +625,9 @@ unsafe extern "C" fn x_column(
     ctx: *mut sqlite3_context,
     col: c_int,
 ) -> c_int {
-    guarded(|| {
+    // SAFETY: SQLite passes one of our cursors and the column's result context; results are copied
+    // (SQLITE_TRANSIENT).
+    guarded(|| unsafe {
         let api = sqlite_api::api();
         let (cur, kind) = parts(cursor);
         let first_arg = kind.first_arg_column();

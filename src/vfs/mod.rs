@@ -12,6 +12,7 @@ pub mod web;
 
 use crate::config::{Config, OpenUri, VFS_DEFAULT_LEVEL};
 use crate::ffi::*;
+use crate::flags::{LockLevel, OpenFlags};
 use crate::log;
 use crate::sqlite_api::SqliteError;
 use crate::store::{PageStore, StoreOptions};
@@ -31,6 +32,22 @@ pub enum FileKind {
     Other,
 }
 
+impl FileKind {
+    /// What xOpen is asked to open, from its flags and whether it got a name (SQLite opens
+    /// a main database without a name for a temporary database).
+    pub fn of(flags: OpenFlags, named: bool) -> FileKind {
+        if flags.contains(OpenFlags::MAIN_DB) && named {
+            FileKind::MainDb
+        } else if flags.contains(OpenFlags::MAIN_JOURNAL) {
+            FileKind::MainJournal
+        } else if flags.contains(OpenFlags::WAL) {
+            FileKind::Wal
+        } else {
+            FileKind::Other
+        }
+    }
+}
+
 /// An open file as SQLite sees it (the methods of `sqlite3_io_methods`, in safe terms).
 pub trait VfsFile: Send {
     /// Fills `buf` from `offset`; `Ok(false)` = short read (the rest was zero-filled).
@@ -41,14 +58,14 @@ pub trait VfsFile: Send {
         Ok(())
     }
     fn file_size(&mut self) -> Result<u64>;
-    fn lock(&mut self, _level: c_int) -> Result<()> {
+    fn lock(&mut self, _level: LockLevel) -> Result<()> {
         Ok(())
     }
-    fn unlock(&mut self, _level: c_int) -> Result<()> {
+    fn unlock(&mut self, _level: LockLevel) -> Result<()> {
         Ok(())
     }
-    fn lock_level(&self) -> c_int {
-        SQLITE_LOCK_NONE
+    fn lock_level(&self) -> LockLevel {
+        LockLevel::None
     }
     /// Whether this file holds a RESERVED (write) lock.
     fn reserved(&self) -> bool {
@@ -76,7 +93,7 @@ pub trait Opener: Send + Sync {
         kind: FileKind,
         path: &str,
         params: &glue::UriParams,
-        flags: c_int,
+        flags: OpenFlags,
     ) -> Result<(Box<dyn VfsFile>, bool)>;
 }
 
@@ -135,7 +152,7 @@ impl Opener for ZstdOpener {
         kind: FileKind,
         path: &str,
         params: &glue::UriParams,
-        flags: c_int,
+        flags: OpenFlags,
     ) -> Result<(Box<dyn VfsFile>, bool)> {
         match kind {
             FileKind::MainDb => {
@@ -195,19 +212,19 @@ pub struct InnerDbFile {
     /// Shared only with the idle-release thread ([`idle`]), which may end the outer read
     /// transaction the store holds between inner ones.
     store: Arc<Mutex<PageStore>>,
-    lock: c_int,
+    lock: LockLevel,
     immutable: bool,
 }
 
 impl InnerDbFile {
-    fn open(path: &str, uri: &OpenUri, flags: c_int) -> Result<InnerDbFile> {
+    fn open(path: &str, uri: &OpenUri, flags: OpenFlags) -> Result<InnerDbFile> {
         let config = &uri.config;
         if config.vfs_log >= 0 {
             log::set_level(Some(config.vfs_log.into()));
         }
         let web_url = uri.web_url.as_ref();
         let immutable = web_url.is_some() || config.immutable;
-        let readonly = web_url.is_some() || flags & SQLITE_OPEN_READONLY != 0 || immutable;
+        let readonly = web_url.is_some() || flags.contains(OpenFlags::READONLY) || immutable;
         let (outer_uri, outer_vfs, display_name) = match web_url {
             Some(url) => {
                 // The outer database is read through the `web` VFS, which takes the same
@@ -251,7 +268,7 @@ impl InnerDbFile {
                         format!("cannot open {path} read-only: no such file"),
                     ));
                 }
-                if !exists && flags & SQLITE_OPEN_CREATE == 0 {
+                if !exists && !flags.contains(OpenFlags::CREATE) {
                     return Err(SqliteError::new(
                         SQLITE_CANTOPEN,
                         format!("cannot open {path}: no such file"),
@@ -270,7 +287,7 @@ impl InnerDbFile {
             outer_vfs,
             display_name,
             readonly,
-            create: flags & SQLITE_OPEN_CREATE != 0,
+            create: flags.contains(OpenFlags::CREATE),
             level: config.zstd_level,
             outer_page_size: uri.outer_page_size,
             outer_cache_size: uri.outer_cache_size,
@@ -285,7 +302,7 @@ impl InnerDbFile {
         let store = quiet_opens(|| PageStore::open(opts))?;
         Ok(InnerDbFile {
             store: Arc::new(Mutex::new(store)),
-            lock: SQLITE_LOCK_NONE,
+            lock: LockLevel::None,
             immutable,
         })
     }
@@ -328,13 +345,13 @@ impl VfsFile for InnerDbFile {
         self.logged(r)
     }
 
-    fn lock(&mut self, level: c_int) -> Result<()> {
-        if level >= SQLITE_LOCK_SHARED && self.lock < SQLITE_LOCK_SHARED {
+    fn lock(&mut self, level: LockLevel) -> Result<()> {
+        if level >= LockLevel::Shared && self.lock < LockLevel::Shared {
             let r = self.store().begin_read();
             self.logged(r)?;
-            self.lock = SQLITE_LOCK_SHARED;
+            self.lock = LockLevel::Shared;
         }
-        if level >= SQLITE_LOCK_RESERVED && self.lock < SQLITE_LOCK_RESERVED {
+        if level >= LockLevel::Reserved && self.lock < LockLevel::Reserved {
             let r = self.store().begin_write();
             self.logged(r)?;
         }
@@ -342,7 +359,7 @@ impl VfsFile for InnerDbFile {
         Ok(())
     }
 
-    fn unlock(&mut self, level: c_int) -> Result<()> {
+    fn unlock(&mut self, level: LockLevel) -> Result<()> {
         if level < self.lock {
             let schedule = self.store().unlock(level);
             self.lock = level;
@@ -356,7 +373,7 @@ impl VfsFile for InnerDbFile {
         Ok(())
     }
 
-    fn lock_level(&self) -> c_int {
+    fn lock_level(&self) -> LockLevel {
         self.lock
     }
 

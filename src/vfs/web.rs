@@ -8,6 +8,7 @@
 use super::{glue::UriParams, parse_uri, FileKind, MemoryJournal, Opener, Result, VfsFile};
 use crate::config::{Config, OpenUri};
 use crate::ffi::*;
+use crate::flags::OpenFlags;
 use crate::log;
 use crate::sqlite_api::{Connection, SqliteError};
 use crate::web::{display_url, DbiSource, WebErrorKind, WebFile, WebOptions};
@@ -24,7 +25,7 @@ impl Opener for WebOpener {
         kind: FileKind,
         path: &str,
         params: &UriParams,
-        _flags: c_int,
+        _flags: OpenFlags,
     ) -> Result<(Box<dyn VfsFile>, bool)> {
         match kind {
             FileKind::MainDb => Ok((Box::new(WebDbFile::open(&parse_uri(path, params)?)?), true)),
@@ -168,7 +169,7 @@ fn read_dbi_pages(source: &DbiSource) -> std::result::Result<DbiContent, String>
         super::uri_path(&tmp.path.to_string_lossy())
     );
     let read = || -> std::result::Result<DbiContent, SqliteError> {
-        let conn = Connection::open(&uri, SQLITE_OPEN_READONLY, None)?;
+        let conn = Connection::open(&uri, OpenFlags::READONLY, None)?;
         let meta = |key: &str| -> std::result::Result<Option<String>, SqliteError> {
             let mut stmt = conn.prepare(&format!(
                 "SELECT value FROM web_dbi_meta WHERE key = '{key}'"
