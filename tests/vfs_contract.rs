@@ -654,8 +654,9 @@ fn web_file_read_only() {
     let url = server.url("/served.db");
     let name = Filename::new("/__web__", &[("web_url", &url), ("web_nodbi", "1")]);
 
+    // Asked for read-write, xOpen opens read-only and says so in its flags out.
     let ro = ffi::SQLITE_OPEN_MAIN_DB | ffi::SQLITE_OPEN_READONLY;
-    let (rc, mut file) = vfs.open(Some(&name), ro);
+    let (rc, mut file) = vfs.open(Some(&name), MAIN_RW);
     assert_eq!(rc, ffi::SQLITE_OK, "xOpen over the web");
     assert_eq!(file.out_flags, ro);
     assert_eq!(file.vfs_name(), "web");
