@@ -39,6 +39,14 @@
 //! objects (`vfs`), the nested page store (`store`), the page codec (`codec`) and background work
 //! (`background`), the web reader ([`web`]); beside them the
 //! configuration ([`config`]) and the SQLite routine table (`sqlite_api`).
+//!
+//! Unsafe code lives in the FFI ring only: the C declarations (`ffi`), the routine table and its
+//! wrappers (`sqlite_api`), the callbacks SQLite calls (`vfs::glue`, the entry points in
+//! [`extension`], the SQL functions and virtual tables of [`genomics`]) and the C API ([`capi`],
+//! `genomics::capi`). Below it, code sees typed values (`flags::OpenFlags`,
+//! `flags::LockLevel`, slices, `Result`s). Two other spots call C: `codec` (zstd's dictionary
+//! trainer, which the `zstd` crate does not wrap) and `background` (`pthread_atfork`, and the
+//! lock-free per-fork singleton whose leaked pointer it dereferences).
 
 // Every unsafe operation sits in an `unsafe {}` block with a `// SAFETY:` note saying why it
 // holds, also inside `unsafe fn`s; both lints keep it that way.

@@ -566,6 +566,25 @@ impl Connection {
         std::mem::ManuallyDrop::new(Connection { db })
     }
 
+    /// Runs `f` with a wrapper of a rusqlite connection (borrowed for the call), or `None`
+    /// when the routine table is not the linked SQLite's (rusqlite's handle belongs to that
+    /// SQLite, and must not be handed to another's functions).
+    pub fn with_rusqlite<T>(
+        conn: &rusqlite::Connection,
+        f: impl FnOnce(&Connection) -> T,
+    ) -> Option<T> {
+        let api = try_api()?;
+        if api.libversion_number as usize
+            != libsqlite3_sys::sqlite3_libversion_number as *const () as usize
+        {
+            return None;
+        }
+        // SAFETY: rusqlite's open handle of the SQLite our routine table calls; the wrapper
+        // never closes it and lives only during `f`, while `conn` is borrowed.
+        let borrowed = unsafe { Connection::borrowed(conn.handle().cast()) };
+        Some(f(&borrowed))
+    }
+
     /// `sqlite3_total_changes()`: rows changed by this connection since it was opened.
     pub fn total_changes(&self) -> i64 {
         // SAFETY: valid handle.

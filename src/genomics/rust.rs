@@ -116,14 +116,12 @@ pub trait ConnectionMethods {
     ) -> Result<String> {
         let (ceiling, floor) = gri::resolve_bounds(ceiling, floor, || {
             crate::rust_api::ensure_registered().map_err(|e| e.to_string())?;
-            // SAFETY: rusqlite's open handle, of the SQLite the routine table was filled from
-            // (install_linked), used only during this call.
-            let conn = unsafe {
-                sqlite_api::Connection::borrowed(
-                    self.connection().handle() as *mut crate::ffi::sqlite3
-                )
-            };
-            gri::detect_levels(&conn, indexed_table)
+            sqlite_api::Connection::with_rusqlite(self.connection(), |conn| {
+                gri::detect_levels(conn, indexed_table)
+            })
+            .unwrap_or_else(|| {
+                Err("genomicsqlite: this process's SQLite routines are not rusqlite's".into())
+            })
         })
         .map_err(failure)?;
         Ok(gri::rowids_sql(
