@@ -7,12 +7,10 @@
 //! read-only refusals, and what is handed to the default VFS.
 //!
 //! The `web` VFS is read from a file served by the tests' own HTTP server on 127.0.0.1
-//! (tests/web/fault_server.rs, which stops by itself).
+//! (test-support's `FaultServer`, which stops by itself).
 //! Run: `cargo test --release --test vfs_contract`.
 
-#[path = "web/fault_server.rs"]
-mod fault_server;
-
+use genomicsqlite_test_support::{random_bytes, rw, FaultServer};
 use libsqlite3_sys as ffi;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::Path;
@@ -33,8 +31,7 @@ fn register() {
         let path = dir.path().join("register.db");
         genomicsqlite::open(
             path.to_str().unwrap(),
-            genomicsqlite::rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
-                | genomicsqlite::rusqlite::OpenFlags::SQLITE_OPEN_CREATE,
+            rw(),
             &genomicsqlite::Config::default(),
         )
         .unwrap();
@@ -359,16 +356,9 @@ impl Drop for File {
     }
 }
 
-/// Bytes that differ at every offset, so a misplaced copy cannot go unnoticed.
-fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 8) as u8)
-        .collect()
-}
-
 /// Page 1 of a SQLite database with a 4 KiB page size (the store reads it at commit).
 fn page_one() -> Vec<u8> {
-    let mut page = pattern(PAGE, 7);
+    let mut page = random_bytes(PAGE, 7);
     page[..16].copy_from_slice(b"SQLite format 3\0");
     page[16..18].copy_from_slice(&(PAGE as u16).to_be_bytes());
     page
@@ -428,10 +418,10 @@ fn zstd_main_database_file() {
     // Whole pages first (the first write sets the page size), then odd pieces: inside a page,
     // across a page boundary, and past the end (which leaves zeros in between).
     write_both(&mut file, &mut model, 0, &page_one());
-    write_both(&mut file, &mut model, PAGE, &pattern(PAGE, 1));
-    write_both(&mut file, &mut model, PAGE + 1001, &pattern(13, 2));
-    write_both(&mut file, &mut model, 2 * PAGE - 7, &pattern(20, 3));
-    write_both(&mut file, &mut model, 4 * PAGE + 3, &pattern(5, 4));
+    write_both(&mut file, &mut model, PAGE, &random_bytes(PAGE, 1));
+    write_both(&mut file, &mut model, PAGE + 1001, &random_bytes(13, 2));
+    write_both(&mut file, &mut model, 2 * PAGE - 7, &random_bytes(20, 3));
+    write_both(&mut file, &mut model, 4 * PAGE + 3, &random_bytes(5, 4));
     assert_eq!(file.size(), 5 * PAGE, "size after writing into page 5");
     // The store keeps whole pages: the rest of page 5 reads as zeros.
     model.resize(5 * PAGE, 0);
@@ -535,11 +525,11 @@ fn zstd_journal_lives_in_memory() {
     assert_eq!(rc, ffi::SQLITE_OK);
     file.open = true;
     let mut model = Vec::new();
-    write_both(&mut file, &mut model, 5, &pattern(7, 9));
+    write_both(&mut file, &mut model, 5, &random_bytes(7, 9));
     assert_eq!(file.size(), 12);
     file.check_read(&model, 0, 20);
     file.check_read(&model, 3, 4);
-    write_both(&mut file, &mut model, 0, &pattern(3, 1));
+    write_both(&mut file, &mut model, 0, &random_bytes(3, 1));
     file.check_read(&model, 0, 12);
     assert_eq!(file.truncate(8), ffi::SQLITE_OK);
     model.truncate(8);
@@ -588,7 +578,7 @@ fn zstd_hands_other_files_and_services_to_the_default_vfs() {
     assert_eq!(rc, ffi::SQLITE_OK);
     assert_ne!(temp.methods_ptr(), ours, "a temp file went to our methods");
     let mut model = Vec::new();
-    write_both(&mut temp, &mut model, 0, &pattern(PAGE, 5));
+    write_both(&mut temp, &mut model, 0, &random_bytes(PAGE, 5));
     temp.check_read(&model, 100, 50);
     temp.check_read(&model, PAGE - 10, 20);
     assert_eq!(temp.close(), ffi::SQLITE_OK);
@@ -649,7 +639,7 @@ fn web_file_read_only() {
     drop(conn);
     let bytes = std::fs::read(&local).unwrap();
     assert!(bytes.len() > 8 * 1024);
-    let server = fault_server::FaultServer::start(Duration::from_secs(120));
+    let server = FaultServer::start(Duration::from_secs(120));
     server.put("/served.db", bytes.clone());
     let url = server.url("/served.db");
     let name = Filename::new("/__web__", &[("web_url", &url), ("web_nodbi", "1")]);
