@@ -56,6 +56,7 @@
 pub mod capi;
 pub mod config;
 pub mod extension;
+pub mod format;
 pub mod genomics;
 
 mod background;

@@ -29,17 +29,15 @@ use crate::background::{CompressPipeline, Prefetcher, RawPage};
 use crate::codec::{self, CompressionDict, Decoder, EncodedPage, Encoder, StoredPage};
 use crate::ffi::*;
 use crate::flags::{LockLevel, OpenFlags};
+use crate::format::{
+    is_btree_interior, valid_page_size, DbHeader, APPLICATION_ID, HEADER_ROW, MAX_PAGENO,
+    SCHEMA_DICTS, SCHEMA_INDEXES, SCHEMA_PAGES,
+};
 use crate::sqlite_api::{Connection, Result, SqliteError, Statement};
 use std::os::raw::c_int;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// `PRAGMA application_id` of a compressed database: "zstd".
-pub const APPLICATION_ID: i64 = 0x7a73_7464;
-/// Row holding a copy of the inner header (first 100 bytes of page 1).
-const HEADER_ROW: i64 = -100;
-/// The largest page number SQLite can use.
-const MAX_PAGENO: i64 = 4_294_967_294;
 /// How long an inner COMMIT waits for outer readers to finish (it cannot be retried by SQLite
 /// once the inner journal is finalized).
 const COMMIT_BUSY_TIMEOUT_MS: c_int = 60_000;
@@ -57,11 +55,6 @@ const MAX_HOLD: Duration = Duration::from_millis(100);
 /// writer's busy handler sleeps for milliseconds between tries anyway, and a lookup served from
 /// the cache takes microseconds, so asking once per transaction would be much of its cost.
 const WRITER_CHECK_INTERVAL: Duration = Duration::from_millis(1);
-
-const SCHEMA_PAGES: &str = "CREATE TABLE nested_vfs_zstd_pages (pageno INTEGER PRIMARY KEY, data BLOB NOT NULL, meta1 BLOB, meta2 BLOB, btree_interior BOOLEAN)";
-const SCHEMA_INDEXES: &str = "CREATE INDEX nested_vfs_zstd_pages_btree_interior ON nested_vfs_zstd_pages (pageno,data,meta1,meta2) WHERE btree_interior; \
-     CREATE INDEX nested_vfs_zstd_pages_btree_interior_pageno ON nested_vfs_zstd_pages (pageno) WHERE btree_interior";
-const SCHEMA_DICTS: &str = "CREATE TABLE nested_vfs_zstd_dicts (id INTEGER PRIMARY KEY AUTOINCREMENT, dict BLOB NOT NULL, page_count INTEGER NOT NULL)";
 
 /// How to open the outer database.
 #[derive(Debug, Clone)]
@@ -186,17 +179,6 @@ pub struct PageStore {
 
 fn corrupt(name: &str, what: impl std::fmt::Display) -> SqliteError {
     SqliteError::new(SQLITE_CORRUPT, format!("{name}: {what}"))
-}
-
-/// True for valid SQLite page sizes.
-fn valid_page_size(n: usize) -> bool {
-    (512..=65536).contains(&n) && n.is_power_of_two()
-}
-
-/// Whether an inner page is a b-tree interior page (flag byte 0x05 or 0x02).
-pub fn is_btree_interior(pageno: u64, page: &[u8]) -> bool {
-    let at = if pageno == 1 { 100 } else { 0 };
-    matches!(page.get(at), Some(0x05 | 0x02))
 }
 
 /// Rolls back a hot journal the outer database may have from a writer that crashed, by
@@ -905,14 +887,13 @@ impl PageStore {
             return Ok(());
         };
         let mut header = [0u8; 100];
-        if !self.read(0, &mut header)? || &header[..16] != b"SQLite format 3\0" {
+        if !self.read(0, &mut header)? {
             return Ok(());
         }
-        let new = match u16::from_be_bytes([header[16], header[17]]) {
-            1 => 65536,
-            n => usize::from(n),
+        let Ok(new) = DbHeader::parse(&header).map(|h| h.page_size as usize) else {
+            return Ok(());
         };
-        if new == old || !valid_page_size(new) {
+        if new == old {
             return Ok(());
         }
         self.flush()?;

@@ -9,10 +9,10 @@
 use crate::api;
 use crate::fsutil::{self, DbKind, TempOutput};
 use crate::{CompactArgs, Failure};
-use genomicsqlite::Config;
+use genomicsqlite::{format, Config};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use rusqlite::{Connection, OpenFlags};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -135,16 +135,16 @@ impl Drop for Progress {
     }
 }
 
+/// The page size of a database file, for counting pages in progress messages (4096 when the
+/// header cannot be read: the count is only shown, never used).
 fn page_size_of(path: &str) -> u64 {
-    let mut hdr = [0u8; 18];
-    if let Ok(mut f) = std::fs::File::open(path) {
-        use std::io::Read;
-        if f.read_exact(&mut hdr).is_ok() {
-            let p = u16::from_be_bytes([hdr[16], hdr[17]]) as u64;
-            return if p == 1 { 65536 } else { p };
-        }
+    let mut hdr = Vec::with_capacity(format::HEADER_LEN);
+    let read = std::fs::File::open(path)
+        .and_then(|f| f.take(format::HEADER_LEN as u64).read_to_end(&mut hdr));
+    match (read, format::DbHeader::parse(&hdr)) {
+        (Ok(_), Ok(h)) => u64::from(h.page_size),
+        _ => 4096,
     }
-    4096
 }
 
 pub fn main(args: CompactArgs) -> Result<i32, Failure> {

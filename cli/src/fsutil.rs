@@ -2,15 +2,13 @@
 //! output files that are removed if the program fails or is interrupted (SIGINT, SIGTERM,
 //! SIGHUP), then renamed into place only on success.
 
+use genomicsqlite::format;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use std::fs;
-use std::io::Read;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
-
-pub const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
-pub const ZSTD_APPLICATION_ID: u32 = 0x7a73_7464;
 
 /// What kind of database a local file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,25 +37,15 @@ pub fn inspect(path: &str) -> Result<DbKind, String> {
     if !md.is_file() {
         return Err(format!("{}: not a regular file", path));
     }
-    let mut f = fs::File::open(path).map_err(|e| format!("{}: cannot read: {}", path, e))?;
-    let mut hdr = [0u8; 100];
-    let mut n = 0;
-    while n < hdr.len() {
-        match f.read(&mut hdr[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format!("{}: cannot read: {}", path, e)),
-        }
-    }
-    if n == 0 {
+    let mut hdr = Vec::with_capacity(format::HEADER_LEN);
+    fs::File::open(path)
+        .and_then(|f| f.take(format::HEADER_LEN as u64).read_to_end(&mut hdr))
+        .map_err(|e| format!("{}: cannot read: {}", path, e))?;
+    if hdr.is_empty() {
         return Ok(DbKind::Empty);
     }
-    if n < 100 || &hdr[..16] != SQLITE_MAGIC {
-        return Err(format!("{}: not a SQLite database (bad file header)", path));
-    }
-    let app_id = u32::from_be_bytes([hdr[68], hdr[69], hdr[70], hdr[71]]);
-    Ok(if app_id == ZSTD_APPLICATION_ID {
+    let hdr = format::DbHeader::parse(&hdr).map_err(|e| format!("{path}: {e}"))?;
+    Ok(if hdr.application_id == format::APPLICATION_ID {
         DbKind::Compressed
     } else {
         DbKind::Plain

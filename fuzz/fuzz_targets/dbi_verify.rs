@@ -5,6 +5,8 @@
 
 #[path = "../../web/src/dbi_check.rs"]
 mod dbi_check;
+#[path = "../../web/src/format.rs"]
+mod format;
 
 use dbi_check::{pages_digest, verify_pages, MainFile};
 use libfuzzer_sys::fuzz_target;

@@ -9,6 +9,7 @@ use super::{glue::UriParams, parse_uri, FileKind, MemoryJournal, Opener, Result,
 use crate::config::{Config, OpenUri};
 use crate::ffi::*;
 use crate::flags::OpenFlags;
+use crate::format;
 use crate::log;
 use crate::sqlite_api::{Connection, SqliteError};
 use crate::web::{display_url, DbiSource, WebErrorKind, WebFile, WebOptions};
@@ -136,21 +137,23 @@ impl WebDbFile {
 
     /// Tells a compressed database from a plain one by the header (already fetched at open).
     pub fn kind(&mut self) -> Result<RemoteKind> {
-        let mut header = [0u8; 100];
-        if !self.read(0, &mut header)? || &header[..16] != b"SQLite format 3\0" {
-            return Err(SqliteError::new(
+        let mut header = [0u8; format::HEADER_LEN];
+        let parsed = if self.read(0, &mut header)? {
+            format::DbHeader::parse(&header)
+        } else {
+            Err(format::HeaderError::Truncated(self.file.size() as usize))
+        };
+        let header = parsed.map_err(|e| {
+            SqliteError::new(
                 SQLITE_NOTADB,
-                format!("{} is not a SQLite database", display_url(self.file.url())),
-            ));
-        }
-        let application_id = u32::from_be_bytes([header[68], header[69], header[70], header[71]]);
-        Ok(
-            if i64::from(application_id) == crate::store::APPLICATION_ID {
-                RemoteKind::Compressed
-            } else {
-                RemoteKind::Plain
-            },
-        )
+                format!("{}: {e}", display_url(self.file.url())),
+            )
+        })?;
+        Ok(if header.application_id == format::APPLICATION_ID {
+            RemoteKind::Compressed
+        } else {
+            RemoteKind::Plain
+        })
     }
 }
 
@@ -158,8 +161,8 @@ impl WebDbFile {
 type DbiContent = (Vec<(u64, Vec<u8>)>, Option<String>, Option<String>);
 
 /// Reads `(offset, data)` of every page a .dbi holds, the digest it records (see
-/// [`crate::web::DIGEST_KEY`]) and the identity of its database (see
-/// [`crate::web::IDENTITY_KEY`]), with SQLite (from a private temporary copy of the downloaded
+/// [`format::DIGEST_KEY`]) and the identity of its database (see
+/// [`format::IDENTITY_KEY`]), with SQLite (from a private temporary copy of the downloaded
 /// bytes, which SQLite needs as a file).
 fn read_dbi_pages(source: &DbiSource) -> std::result::Result<DbiContent, String> {
     let tmp =
@@ -172,7 +175,8 @@ fn read_dbi_pages(source: &DbiSource) -> std::result::Result<DbiContent, String>
         let conn = Connection::open(&uri, OpenFlags::READONLY, None)?;
         let meta = |key: &str| -> std::result::Result<Option<String>, SqliteError> {
             let mut stmt = conn.prepare(&format!(
-                "SELECT value FROM web_dbi_meta WHERE key = '{key}'"
+                "SELECT value FROM {} WHERE key = '{key}'",
+                format::DBI_META_TABLE
             ))?;
             Ok(if stmt.step()? {
                 Some(String::from_utf8_lossy(stmt.column_blob(0)).into_owned())
@@ -180,9 +184,12 @@ fn read_dbi_pages(source: &DbiSource) -> std::result::Result<DbiContent, String>
                 None
             })
         };
-        let digest = meta(crate::web::DIGEST_KEY)?;
-        let identity = meta(crate::web::IDENTITY_KEY)?;
-        let mut stmt = conn.prepare("SELECT offset, data FROM web_dbi_pages ORDER BY offset")?;
+        let digest = meta(format::DIGEST_KEY)?;
+        let identity = meta(format::IDENTITY_KEY)?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT offset, data FROM {} ORDER BY offset",
+            format::DBI_PAGES_TABLE
+        ))?;
         let mut pages = Vec::new();
         while stmt.step()? {
             let offset = stmt.column_i64(0);

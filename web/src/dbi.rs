@@ -7,7 +7,7 @@
 //! wrong answers without an error. Before any of its pages is used, [`WebFile::install_dbi`]
 //! checks, and ignores the whole .dbi with one warning when a check fails:
 //! 1. **Digest** (files written by `genomicsqlite DB --dbi` from this version on): the row
-//!    [`DIGEST_KEY`] of `web_dbi_meta` holds the SHA-256 ([`pages_digest`]) of every page it
+//!    [`DIGEST_KEY`](super::format::DIGEST_KEY) of `web_dbi_meta` holds the SHA-256 ([`pages_digest`]) of every page it
 //!    carries with its offset; any damage to a page, or a page added, lost or moved, changes it.
 //!    0.9.4 reads only the keys it knows, so it still uses such a .dbi.
 //! 2. **Header**: the page at offset 0 must begin with the main file's 100-byte header, which
@@ -22,8 +22,8 @@
 //! lead to is still verified: every inner page row carries its own checksum (see `codec`), so
 //! a wrong outer page shows up as a missing page or a checksum error, not as other rows.
 
+pub use super::dbi_check::pages_digest;
 use super::dbi_check::{check_dbi_bytes, verify_pages, MainFile};
-pub use super::dbi_check::{pages_digest, DIGEST_KEY};
 use super::file::WebFile;
 use super::http::{Client, Want};
 use super::{display_url, Log, WebError, WebErrorKind, WebOptions};

@@ -1,17 +1,12 @@
 //! Checking a .dbi against the main file (the scheme is described in `dbi.rs`): pure functions
 //! of bytes, without network or SQLite, so that they can be fuzzed alone (fuzz/).
 
+use super::format::{DbHeader, DBI_APPLICATION_ID};
 use std::collections::HashMap;
-
-/// `application_id` of a .dbi file ("dbi").
-pub const DBI_APPLICATION_ID: u32 = 0x0064_6269;
-
-/// The `web_dbi_meta` key whose value is [`pages_digest`] of the .dbi's pages (hex text).
-pub const DIGEST_KEY: &str = "genomicsqlite_pages_sha256";
 
 /// SHA-256, in lowercase hex, of the .dbi's pages in ascending offset order, each as its offset
 /// (8 bytes big-endian), its length (8 bytes big-endian) and its bytes. The writer stores it
-/// under [`DIGEST_KEY`]; the reader recomputes it.
+/// under [`super::format::DIGEST_KEY`]; the reader recomputes it.
 pub fn pages_digest<'a>(pages: impl IntoIterator<Item = (u64, &'a [u8])>) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
@@ -23,28 +18,17 @@ pub fn pages_digest<'a>(pages: impl IntoIterator<Item = (u64, &'a [u8])>) -> Str
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Whether downloaded bytes can be a .dbi: SQLite magic and the .dbi `application_id`.
+/// Whether downloaded bytes can be a .dbi: a SQLite header with the .dbi `application_id`.
 pub fn check_dbi_bytes(bytes: &[u8]) -> Result<(), String> {
-    if bytes.len() < 100 || &bytes[..16] != b"SQLite format 3\0" {
-        return Err("not a SQLite database".to_string());
-    }
-    let app = u32::from_be_bytes([bytes[68], bytes[69], bytes[70], bytes[71]]);
+    let app = DbHeader::parse(bytes)
+        .map_err(|e| e.to_string())?
+        .application_id;
     if app != DBI_APPLICATION_ID {
         return Err(format!(
             "application_id is 0x{app:x}, not 0x{DBI_APPLICATION_ID:x}"
         ));
     }
     Ok(())
-}
-
-/// Page size recorded in a SQLite header (bytes 16-17; 1 means 65536).
-pub fn sqlite_page_size(header: &[u8]) -> Option<u64> {
-    if header.len() < 100 || &header[..16] != b"SQLite format 3\0" {
-        return None;
-    }
-    let v = u16::from_be_bytes([header[16], header[17]]) as u64;
-    let ps = if v == 1 { 65536 } else { v };
-    (ps >= 512 && ps.is_power_of_two()).then_some(ps)
 }
 
 /// What is known of the main file when its .dbi is checked.
@@ -66,8 +50,9 @@ pub fn verify_pages(
     digest: Option<&str>,
     limit: usize,
 ) -> Result<(u64, HashMap<u64, Vec<u8>>), String> {
-    let ps =
-        sqlite_page_size(main.header).ok_or("the main file does not begin with a SQLite header")?;
+    let ps = DbHeader::parse(main.header)
+        .map_err(|e| format!("the main file does not begin with a SQLite header: {e}"))?
+        .page_size as u64;
     let mut map = HashMap::new();
     let mut bytes = 0usize;
     for (offset, data) in pages {
@@ -125,23 +110,14 @@ pub fn verify_pages(
 mod tests {
     use super::*;
     #[test]
-    fn headers() {
+    fn dbi_bytes() {
         let mut h = vec![0u8; 100];
         h[..16].copy_from_slice(b"SQLite format 3\0");
-        let mut ps = |a: u8, b: u8| {
-            h[16] = a;
-            h[17] = b;
-            sqlite_page_size(&h)
-        };
-        assert_eq!(ps(0, 1), Some(65536));
-        assert_eq!(ps(0x10, 0), Some(4096));
-        assert_eq!(ps(0, 0), None);
-        assert_eq!(ps(3, 0), None);
+        h[16..18].copy_from_slice(&4096u16.to_be_bytes());
         assert!(check_dbi_bytes(&h).is_err());
         h[68..72].copy_from_slice(&DBI_APPLICATION_ID.to_be_bytes());
         assert!(check_dbi_bytes(&h).is_ok());
         assert!(check_dbi_bytes(b"short").is_err());
-        assert_eq!(sqlite_page_size(b"short"), None);
     }
 
     #[test]

@@ -11,13 +11,10 @@
 //! input compacted twice stays byte-identical; for other files, versions that differ only beyond the first 64 KiB
 //! with an identical header still share one (a documented limit).
 //!
-//! 0.9.4 ignores the extra [`IDENTITY_KEY`] row of `web_dbi_meta` and keeps comparing headers.
+//! 0.9.4 ignores the extra [`IDENTITY_KEY`](super::format::IDENTITY_KEY) row of `web_dbi_meta` and keeps comparing headers.
 
 use super::file::WebFile;
 use sha2::{Digest, Sha256};
-
-/// The `web_dbi_meta` key under which a .dbi records its database's identity.
-pub const IDENTITY_KEY: &str = "genomicsqlite_identity";
 
 /// How many leading bytes of the file the identity covers.
 pub const IDENTITY_SPAN: u64 = 65536;

@@ -73,16 +73,18 @@ mod dbi;
 mod dbi_check;
 mod disk_cache;
 mod file;
+pub mod format;
 mod http;
 mod identity;
 mod response;
 mod s3;
 
-pub use dbi::{pages_digest, DbiSource, DIGEST_KEY};
+pub use dbi::{pages_digest, DbiSource};
+pub use format::{DIGEST_KEY, IDENTITY_KEY};
 
 use crate::base::Secret;
 pub use file::{WebFile, WebStats};
-pub use identity::{identity_digest, IDENTITY_KEY, IDENTITY_SPAN};
+pub use identity::{identity_digest, IDENTITY_SPAN};
 
 use std::fmt;
 
