@@ -6,11 +6,8 @@
 //! [`PREFETCH_BYTES`] of decoded pages. Results come back to the connection's own thread, which
 //! alone touches the outer database, so the outer connection never needs locking.
 
-use crate::codec::{
-    CodecError, CompressionDict, DecompressionDict, EncodedPage, Encoder, FrameDecoder, StoredPage,
-};
+use crate::store::codec::{CodecError, EncodedPage, PageCodec, StoredPage};
 use crossbeam_channel::{unbounded, Receiver, Sender};
-use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
@@ -87,12 +84,6 @@ fn pool() -> &'static rayon::ThreadPool {
     })
 }
 
-thread_local! {
-    /// Each worker keeps one compression context per level and one decompression context.
-    static ENCODERS: RefCell<HashMap<i32, Encoder>> = RefCell::new(HashMap::new());
-    static DECODER: RefCell<FrameDecoder> = RefCell::new(FrameDecoder::default());
-}
-
 /// A compressed page on its way to the outer database.
 pub struct Compressed {
     pub pageno: u64,
@@ -133,14 +124,13 @@ impl CompressPipeline {
         (self.next_seq - self.next_out) as usize
     }
 
-    /// Queues a page for compression.
-    pub fn submit(
+    /// Queues a page for encoding by codec `C` as `recipe` says.
+    pub fn submit<C: PageCodec>(
         &mut self,
         pageno: u64,
         page: Vec<u8>,
         btree_interior: bool,
-        dict: Option<Arc<CompressionDict>>,
-        level: i32,
+        recipe: C::Recipe,
     ) {
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -148,21 +138,13 @@ impl CompressPipeline {
         self.pending.insert(pageno, (seq, page.clone()));
         let tx = self.tx.clone();
         pool().spawn_fifo(move || {
-            let result = catch_unwind(AssertUnwindSafe(|| {
-                ENCODERS.with(|encoders| {
-                    encoders
-                        .borrow_mut()
-                        .entry(level)
-                        .or_insert_with(|| Encoder::new(level))
-                        .encode(pageno as i64, &page, dict.as_deref())
+            let result = catch_unwind(AssertUnwindSafe(|| C::encode(&recipe, pageno, &page)))
+                .map(|encoded| Compressed {
+                    pageno,
+                    encoded,
+                    btree_interior,
                 })
-            }))
-            .map(|encoded| Compressed {
-                pageno,
-                encoded,
-                btree_interior,
-            })
-            .map_err(|_| format!("internal error compressing page {pageno}"));
+                .map_err(|_| format!("internal error compressing page {pageno}"));
             // The receiver is gone only if the transaction was abandoned; nothing to do then.
             let _ = tx.send((seq, result));
         });
@@ -230,13 +212,13 @@ impl CompressPipeline {
     }
 }
 
-/// A stored page as fetched from the outer database, with the dictionary it needs.
-pub struct RawPage {
+/// A stored page as fetched from the outer database, with what its codec needs to decode it.
+pub struct RawPage<K> {
     pub pageno: u64,
     pub data: Vec<u8>,
     pub meta1: Option<i64>,
     pub meta2: Option<i64>,
-    pub dict: Option<DecompressionDict>,
+    pub key: K,
 }
 
 /// Decodes pages ahead of SQLite while it reads sequentially.
@@ -350,30 +332,22 @@ impl Prefetcher {
         Some((from, to))
     }
 
-    /// Decodes `pages` on the pool.
-    pub fn start(&mut self, pages: Vec<RawPage>) {
+    /// Decodes `pages` on the pool with codec `C`.
+    pub fn start<C: PageCodec>(&mut self, pages: Vec<RawPage<C::Key>>) {
         for raw in pages {
             let (tx, rx) = crossbeam_channel::bounded(1);
             let page_size = self.page_size;
             self.slots.insert(raw.pageno, rx);
             pool().spawn_fifo(move || {
                 let result = catch_unwind(AssertUnwindSafe(|| {
-                    DECODER.with(|decoder| {
-                        let mut out = vec![0u8; page_size];
-                        decoder
-                            .borrow_mut()
-                            .decode(
-                                StoredPage {
-                                    pageno: raw.pageno,
-                                    data: &raw.data,
-                                    meta1: raw.meta1,
-                                    meta2: raw.meta2,
-                                },
-                                raw.dict.as_deref(),
-                                &mut out,
-                            )
-                            .map(|()| out)
-                    })
+                    let mut out = vec![0u8; page_size];
+                    let row = StoredPage {
+                        pageno: raw.pageno,
+                        data: &raw.data,
+                        meta1: raw.meta1,
+                        meta2: raw.meta2,
+                    };
+                    C::decode(&raw.key, row, &mut out).map(|()| out)
                 }))
                 .unwrap_or_else(|_| Err(CodecError("internal error decoding a page".into())));
                 let _ = tx.send(result);

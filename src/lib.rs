@@ -60,7 +60,7 @@ pub mod format;
 pub mod genomics;
 
 mod background;
-mod codec;
+
 mod ffi;
 mod flags;
 mod log;

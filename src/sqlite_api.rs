@@ -500,6 +500,12 @@ impl Statement {
         unsafe { (api().reset)(self.stmt) };
     }
 
+    /// The statement for one use, reset when the guard drops: however the use ends (rows read,
+    /// an error, an early return), the statement is idle again and holds no read lock or row.
+    pub fn once(&mut self) -> Once<'_> {
+        Once(self)
+    }
+
     pub fn column_type(&self, col: c_int) -> c_int {
         // SAFETY: valid statement positioned on a row.
         unsafe { (api().column_type)(self.stmt, col) }
@@ -523,6 +529,28 @@ impl Statement {
                 std::slice::from_raw_parts(p, n as usize)
             }
         }
+    }
+}
+
+/// A statement in use, reset on drop (see [`Statement::once`]).
+pub struct Once<'a>(&'a mut Statement);
+
+impl std::ops::Deref for Once<'_> {
+    type Target = Statement;
+    fn deref(&self) -> &Statement {
+        self.0
+    }
+}
+
+impl std::ops::DerefMut for Once<'_> {
+    fn deref_mut(&mut self) -> &mut Statement {
+        self.0
+    }
+}
+
+impl Drop for Once<'_> {
+    fn drop(&mut self) {
+        self.0.reset();
     }
 }
 

@@ -4,10 +4,10 @@
 #![no_main]
 #![allow(dead_code)]
 
-#[path = "../../src/codec.rs"]
+#[path = "../../src/store/codec/zstd.rs"]
 mod codec;
 
-use codec::{Decoder, EncodedPage, Encoder, Samples, StoredPage};
+use codec::{EncodedPage, Encoder, FrameDecoder, Samples, StoredPage};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
@@ -41,9 +41,12 @@ fuzz_target!(|input: &[u8]| {
     let Some((&mode, rest)) = input.split_first() else {
         return;
     };
-    let mut decoder = Decoder::default();
+    let mut decoder = FrameDecoder::default();
     let dict = dictionary();
-    let have_dict = !dict.is_empty() && decoder.add_dict(1, dict).is_ok();
+    let ddict = (!dict.is_empty())
+        .then(|| codec::prepare_dict(1, dict).ok())
+        .flatten();
+    let have_dict = ddict.is_some();
     let mut out = vec![0u8; PAGE];
     if mode & 1 == 0 {
         // Any row as stored.
@@ -63,6 +66,11 @@ fuzz_target!(|input: &[u8]| {
             1 => Some(codec::row_checksum(pageno as i64, data)),
             _ => Some(i64::from_le_bytes([rest[7], rest[8], 0, 0, 0, 0, 0, rest[5]])),
         };
+        // A row naming dictionary 1 gets it; any other dictionary is missing.
+        let with = match meta1 {
+            Some(1) => ddict.as_deref(),
+            _ => None,
+        };
         let _ = decoder.decode(
             StoredPage {
                 pageno,
@@ -70,6 +78,7 @@ fuzz_target!(|input: &[u8]| {
                 meta1,
                 meta2,
             },
+            with,
             &mut out,
         );
     } else {
@@ -83,12 +92,15 @@ fuzz_target!(|input: &[u8]| {
         let cdict = codec::CompressionDict::new(1, dict);
         let use_dict = have_dict && mode & 2 != 0;
         let e = Encoder::new(3).encode(7, &page, use_dict.then_some(&*cdict));
-        decoder.decode(stored(&e.data, &e), &mut out).expect("round trip");
+        let with = use_dict.then(|| ddict.as_deref()).flatten();
+        decoder
+            .decode(stored(&e.data, &e), with, &mut out)
+            .expect("round trip");
         assert_eq!(out, page);
         let mut bad = e.data.clone();
         let bit = flip % (bad.len() * 8);
         bad[bit / 8] ^= 1 << (bit % 8);
-        if decoder.decode(stored(&bad, &e), &mut out).is_ok() {
+        if decoder.decode(stored(&bad, &e), with, &mut out).is_ok() {
             assert_eq!(out, page, "a damaged page decoded to other bytes");
         }
     }

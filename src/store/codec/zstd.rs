@@ -1,4 +1,6 @@
-//! The page codec: how one inner page becomes the `data`/`meta1` pair of its outer row, and back.
+//! The zstd page codec's primitives: how one inner page becomes the `data`/`meta1`/`meta2` of its
+//! outer row, and back, and how dictionaries are trained. (The policy of when to train and which
+//! dictionary to use is [`super::ZstdCodec`]'s.) Free of SQLite, so that it can be fuzzed alone.
 //!
 //! `meta1` says how `data` is encoded: NULL = stored as is, -1 = a zstd frame without
 //! dictionary, N >= 0 = a zstd frame compressed with dictionary `N` of `nested_vfs_zstd_dicts`.
@@ -19,7 +21,6 @@
 //! Pages written before checksums existed (by 0.9.4 or older versions of ours: frames without
 //! the checksum flag, NULL `meta2`) are read unchecked, as before.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use zstd::zstd_safe::{self, CCtx, CParameter, DCtx, DDict, ResetDirective};
@@ -170,42 +171,11 @@ pub fn plain(pageno: i64, page: &[u8]) -> EncodedPage {
 /// A dictionary prepared for decompression, shareable with worker threads.
 pub type DecompressionDict = Arc<DDict<'static>>;
 
-/// Decompresses pages of one database; caches its prepared dictionaries by id.
-#[derive(Default)]
-pub struct Decoder {
-    frames: FrameDecoder,
-    dicts: HashMap<i64, DecompressionDict>,
-}
-
-impl Decoder {
-    /// The prepared dictionary `id`, if loaded (so the caller need not load it).
-    pub fn dict(&self, id: i64) -> Option<DecompressionDict> {
-        self.dicts.get(&id).cloned()
-    }
-
-    /// Prepares dictionary `id` from its stored bytes.
-    pub fn add_dict(&mut self, id: i64, dict: &[u8]) -> Result<DecompressionDict, CodecError> {
-        let ddict = Arc::new(
-            DDict::try_create(dict)
-                .ok_or_else(|| CodecError(format!("zstd dictionary {id} cannot be loaded")))?,
-        );
-        self.dicts.insert(id, ddict.clone());
-        Ok(ddict)
-    }
-
-    /// Decodes a stored page into `out`, which must be exactly one page long. A dictionary
-    /// page needs its dictionary added first (see [`Decoder::dict`]).
-    pub fn decode(&mut self, page: StoredPage<'_>, out: &mut [u8]) -> Result<(), CodecError> {
-        let dict = match page.meta1 {
-            Some(id) if id >= 0 => Some(
-                self.dicts
-                    .get(&id)
-                    .ok_or_else(|| CodecError(format!("zstd dictionary {id} is missing")))?,
-            ),
-            _ => None,
-        };
-        self.frames.decode(page, dict.map(|d| &**d), out)
-    }
+/// Prepares dictionary `id` from its stored bytes for decoding.
+pub fn prepare_dict(id: i64, dict: &[u8]) -> Result<DecompressionDict, CodecError> {
+    DDict::try_create(dict)
+        .map(Arc::new)
+        .ok_or_else(|| CodecError(format!("zstd dictionary {id} cannot be loaded")))
 }
 
 /// Decodes pages given their dictionary; one per thread (it owns a zstd context).
@@ -382,7 +352,9 @@ mod tests {
         assert_eq!(e.meta1, Some(-1));
         assert!(e.data.len() < p.len() / 2);
         let mut out = vec![0; p.len()];
-        Decoder::default().decode(stored(2, &e), &mut out).unwrap();
+        FrameDecoder::default()
+            .decode(stored(2, &e), None, &mut out)
+            .unwrap();
         assert_eq!(out, p);
     }
 
@@ -412,11 +384,10 @@ mod tests {
         let e = Encoder::new(6).encode(2, &p, Some(&cdict));
         assert_eq!(e.meta1, Some(7));
         let mut out = vec![0; p.len()];
-        let mut d = Decoder::default();
-        assert!(d.decode(stored(2, &e), &mut out).is_err());
-        assert!(d.dict(7).is_none());
-        d.add_dict(7, &dict).unwrap();
-        d.decode(stored(2, &e), &mut out).unwrap();
+        let mut d = FrameDecoder::default();
+        assert!(d.decode(stored(2, &e), None, &mut out).is_err());
+        let ddict = prepare_dict(7, &dict).unwrap();
+        d.decode(stored(2, &e), Some(&ddict), &mut out).unwrap();
         assert_eq!(out, p);
     }
 
@@ -425,18 +396,20 @@ mod tests {
         let p = page(5);
         let e = Encoder::new(6).encode(2, &p, None);
         let mut out = vec![0; p.len()];
-        let mut d = Decoder::default();
+        let mut d = FrameDecoder::default();
         let half = EncodedPage {
             data: e.data[..e.data.len() / 2].to_vec(),
             ..e.clone()
         };
-        assert!(d.decode(stored(2, &half), &mut out).is_err());
-        assert!(d.decode(stored(2, &plain(2, &p[..100])), &mut out).is_err());
+        assert!(d.decode(stored(2, &half), None, &mut out).is_err());
+        assert!(d
+            .decode(stored(2, &plain(2, &p[..100])), None, &mut out)
+            .is_err());
         let unknown = EncodedPage {
             meta1: Some(-5),
             ..e.clone()
         };
-        assert!(d.decode(stored(2, &unknown), &mut out).is_err());
+        assert!(d.decode(stored(2, &unknown), None, &mut out).is_err());
     }
 
     /// Every single-bit flip anywhere in a stored page is an error, never another page.
@@ -444,10 +417,10 @@ mod tests {
     fn any_bit_flip_is_detected() {
         let p = page(5);
         let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut d = Decoder::default();
+        let mut d = FrameDecoder::default();
         let mut out = vec![0; p.len()];
         for e in [Encoder::new(6).encode(9, &p, None), plain(9, &p)] {
-            d.decode(stored(9, &e), &mut out).unwrap();
+            d.decode(stored(9, &e), None, &mut out).unwrap();
             assert_eq!(out, p);
             for _ in 0..300 {
                 rng ^= rng << 13;
@@ -456,11 +429,11 @@ mod tests {
                 let mut bad = e.clone();
                 let bit = (rng % (bad.data.len() as u64 * 8)) as usize;
                 bad.data[bit / 8] ^= 1 << (bit % 8);
-                let r = d.decode(stored(9, &bad), &mut out);
+                let r = d.decode(stored(9, &bad), None, &mut out);
                 assert!(r.is_err() || out == p, "bit {bit} of {:?}", e.meta1);
             }
             // The same bytes stored under another page number.
-            assert!(d.decode(stored(10, &e), &mut out).is_err());
+            assert!(d.decode(stored(10, &e), None, &mut out).is_err());
             // A frame without its row checksum (as 0.9.4 writes it) still has zstd's.
             if e.meta1.is_some() {
                 let mut bad = EncodedPage {
@@ -469,7 +442,7 @@ mod tests {
                 };
                 let at = bad.data.len() / 2;
                 bad.data[at] ^= 0x10;
-                let r = d.decode(stored(9, &bad), &mut out);
+                let r = d.decode(stored(9, &bad), None, &mut out);
                 assert!(r.is_err() || out == p);
             }
         }

@@ -1,0 +1,267 @@
+//! Page encoding, seen from the page store: the [`PageCodec`] trait the store is generic over,
+//! and the zstd codec with its dictionary policy ([`ZstdCodec`]; its primitives are in `zstd`).
+//!
+//! The store knows rows (`data`, `meta1`, `meta2`), slicing and transactions; a codec knows how
+//! a page becomes a row and back, and which state of its own it keeps in the outer database
+//! (for zstd: dictionaries), which it reads and writes through [`CodecTables`].
+
+mod zstd;
+
+pub use zstd::{plain, CodecError, EncodedPage, StoredPage};
+use zstd::{CompressionDict, DecompressionDict, Encoder, FrameDecoder, Samples};
+
+use crate::sqlite_api::{Result, SqliteError};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The outer database as a codec sees it: the rows of its own state.
+pub trait CodecTables {
+    /// The newest dictionary: `(id, bytes, page_count recorded with it)`.
+    fn newest_dict(&mut self) -> Result<Option<(i64, Vec<u8>, i64)>>;
+    /// Dictionary `id` (an error naming the corruption if it is missing).
+    fn dict(&mut self, id: i64) -> Result<Vec<u8>>;
+    /// Stores a new dictionary after every page written before it; returns its id.
+    fn add_dict(&mut self, dict: &[u8], page_count: i64) -> Result<i64>;
+    /// The error for damaged codec state, naming the database.
+    fn corrupt(&self, what: &str) -> SqliteError;
+}
+
+/// How inner pages become outer rows and back.
+///
+/// Encoding and decoding are associated functions of a [`PageCodec::Recipe`] or
+/// [`PageCodec::Key`], so that worker threads run them (each with contexts of its own) while
+/// the codec value, whose state changes as pages are written, stays on the connection's thread.
+pub trait PageCodec: 'static {
+    /// How to encode pages now (say, the level and dictionary), for any thread.
+    type Recipe: Clone + Send + 'static;
+    /// What a row needs to be decoded (say, its dictionary), for any thread.
+    type Key: Send + 'static;
+
+    /// Notes that page `pageno` (not page 1, which is stored as is) is about to be written to a
+    /// database of `page_count` pages of `page_size` bytes (`None` before it has one), and says
+    /// how to encode it. May first store state of its own through `tables`.
+    fn prepare_write(
+        &mut self,
+        pageno: u64,
+        page: &[u8],
+        page_size: Option<usize>,
+        page_count: u64,
+        tables: &mut dyn CodecTables,
+    ) -> Result<Self::Recipe>;
+
+    /// Encodes page `pageno` as `recipe` says.
+    fn encode(recipe: &Self::Recipe, pageno: u64, page: &[u8]) -> EncodedPage;
+
+    /// What decoding a row whose `meta1` is given needs (loaded through `tables` when new).
+    fn prepare_read(
+        &mut self,
+        meta1: Option<i64>,
+        tables: &mut dyn CodecTables,
+    ) -> Result<Self::Key>;
+
+    /// Decodes a row into `out` (exactly one page long), verifying it.
+    fn decode(
+        key: &Self::Key,
+        row: StoredPage<'_>,
+        out: &mut [u8],
+    ) -> std::result::Result<(), CodecError>;
+
+    /// The outer transaction rolled back: state stored in it may be gone, forget it all.
+    fn forget(&mut self);
+}
+
+use zstd::{DICT_SAMPLE_PAGES, DICT_SIZE};
+
+/// The seed of dictionary sampling. Fixed, so that the same pages written in the same order
+/// give the same dictionaries and so a byte-identical file (published files keep their
+/// checksums); sampling needs an even spread, not unpredictability.
+const SAMPLING_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The dictionary new pages are compressed with, and when to train the next one.
+#[derive(Default)]
+struct DictState {
+    current: Option<Arc<CompressionDict>>,
+    /// `page_count` recorded with the current dictionary.
+    recorded_pages: i64,
+    /// Pages written since the current dictionary was made (by this connection).
+    written_since: i64,
+    loaded: bool,
+    /// A uniform sample of the pages written since the current dictionary was made: the next
+    /// dictionary is trained on them, as they predict the pages still to come (say, the rest of
+    /// the table being loaded) better than pages from all over the file.
+    reservoir: Samples,
+    rng: u64,
+}
+
+impl DictState {
+    /// Offers a written page to the reservoir (Algorithm R).
+    fn sample(&mut self, page: &[u8]) {
+        let seen = self.written_since as u64;
+        if self.reservoir.len() < DICT_SAMPLE_PAGES {
+            self.reservoir.push(page);
+            return;
+        }
+        if self.rng == 0 {
+            self.rng = SAMPLING_SEED;
+        }
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let slot = self.rng % seen.max(1);
+        if slot < DICT_SAMPLE_PAGES as u64 {
+            self.reservoir.replace(slot as usize, page);
+        }
+    }
+}
+
+/// The zstd codec (the format of GenomicSQLite 0.9.4, see `zstd`), with dictionaries trained
+/// from the pages written when `use_dictionaries`.
+pub struct ZstdCodec {
+    level: i32,
+    use_dictionaries: bool,
+    dict: DictState,
+    /// Dictionaries prepared for decoding, by id.
+    decoding: HashMap<i64, DecompressionDict>,
+}
+
+/// How [`ZstdCodec`] encodes pages now.
+#[derive(Clone)]
+pub struct ZstdRecipe {
+    level: i32,
+    dict: Option<Arc<CompressionDict>>,
+}
+
+thread_local! {
+    /// Each thread keeps one compression context per level and one decompression context.
+    static ENCODERS: RefCell<HashMap<i32, Encoder>> = RefCell::new(HashMap::new());
+    static DECODER: RefCell<FrameDecoder> = RefCell::new(FrameDecoder::default());
+}
+
+impl ZstdCodec {
+    pub fn new(level: i32, use_dictionaries: bool) -> ZstdCodec {
+        ZstdCodec {
+            level,
+            use_dictionaries,
+            dict: DictState::default(),
+            decoding: HashMap::new(),
+        }
+    }
+
+    /// Loads the newest dictionary the first time it is needed, and trains a new one when
+    /// enough pages were written since (100 sampled pages, [`DICT_SIZE`] bytes, again after 3x
+    /// the recorded page count).
+    fn maybe_train_dictionary(
+        &mut self,
+        writing: u64,
+        page_size: Option<usize>,
+        page_count: u64,
+        tables: &mut dyn CodecTables,
+    ) -> Result<()> {
+        if !self.dict.loaded {
+            self.dict.loaded = true;
+            if let Some((id, bytes, recorded)) = tables.newest_dict()? {
+                self.dict.current = Some(CompressionDict::new(id, &bytes));
+                self.dict.recorded_pages = recorded;
+            }
+        }
+        let Some(page_size) = page_size else {
+            return Ok(());
+        };
+        let pages = page_count.max(writing) as i64;
+        if self.dict.reservoir.len() < DICT_SAMPLE_PAGES.min(pages.max(1) as usize - 1) {
+            return Ok(());
+        }
+        let due = match self.dict.current {
+            None => {
+                pages >= DICT_SAMPLE_PAGES as i64
+                    && pages * page_size as i64 >= 4 * DICT_SIZE as i64
+            }
+            Some(_) => self.dict.written_since >= 3 * self.dict.recorded_pages.max(1),
+        };
+        if !due {
+            return Ok(());
+        }
+        let recorded = if self.dict.current.is_some() {
+            self.dict.written_since
+        } else {
+            pages
+        };
+        let samples = std::mem::take(&mut self.dict.reservoir);
+        // Whatever happens, don't try again before as many pages were written once more.
+        self.dict.written_since = 0;
+        self.dict.recorded_pages = recorded;
+        let Some(dict) = zstd::train_dictionary(&samples, self.level) else {
+            return Ok(());
+        };
+        let id = tables.add_dict(&dict, recorded)?;
+        self.dict.current = Some(CompressionDict::new(id, &dict));
+        Ok(())
+    }
+}
+
+impl PageCodec for ZstdCodec {
+    type Recipe = ZstdRecipe;
+    type Key = Option<DecompressionDict>;
+
+    fn prepare_write(
+        &mut self,
+        pageno: u64,
+        page: &[u8],
+        page_size: Option<usize>,
+        page_count: u64,
+        tables: &mut dyn CodecTables,
+    ) -> Result<ZstdRecipe> {
+        if self.use_dictionaries {
+            self.dict.written_since += 1;
+            self.dict.sample(page);
+            self.maybe_train_dictionary(pageno, page_size, page_count, tables)?;
+        }
+        Ok(ZstdRecipe {
+            level: self.level,
+            dict: self.dict.current.clone(),
+        })
+    }
+
+    fn encode(recipe: &ZstdRecipe, pageno: u64, page: &[u8]) -> EncodedPage {
+        ENCODERS.with(|encoders| {
+            encoders
+                .borrow_mut()
+                .entry(recipe.level)
+                .or_insert_with(|| Encoder::new(recipe.level))
+                .encode(pageno as i64, page, recipe.dict.as_deref())
+        })
+    }
+
+    fn prepare_read(
+        &mut self,
+        meta1: Option<i64>,
+        tables: &mut dyn CodecTables,
+    ) -> Result<Option<DecompressionDict>> {
+        let Some(id) = meta1.filter(|&id| id >= 0) else {
+            return Ok(None);
+        };
+        if let Some(dict) = self.decoding.get(&id) {
+            return Ok(Some(dict.clone()));
+        }
+        let bytes = tables.dict(id)?;
+        let dict = zstd::prepare_dict(id, &bytes).map_err(|e| tables.corrupt(&e.0))?;
+        self.decoding.insert(id, dict.clone());
+        Ok(Some(dict))
+    }
+
+    fn decode(
+        key: &Option<DecompressionDict>,
+        row: StoredPage<'_>,
+        out: &mut [u8],
+    ) -> std::result::Result<(), CodecError> {
+        DECODER.with(|decoder| decoder.borrow_mut().decode(row, key.as_deref(), out))
+    }
+
+    fn forget(&mut self) {
+        // A dictionary trained in the rolled-back transaction is gone from the outer database,
+        // and its id may be handed out again: forget every dictionary.
+        self.dict = DictState::default();
+        self.decoding.clear();
+    }
+}
