@@ -7,6 +7,7 @@
 //! alone touches the outer database, so the outer connection never needs locking.
 
 use crate::store::codec::{CodecError, EncodedPage, PageCodec, StoredPage};
+use crate::web::readahead::{Observed, StreamTracker};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -223,39 +224,27 @@ pub struct RawPage<K> {
 
 /// Decodes pages ahead of SQLite while it reads sequentially.
 ///
-/// Several forward streams are followed at once, since a join reads a table and one or more
-/// indexes in step; each stream's read-ahead window doubles as it keeps going. Reads that move
-/// forward by a few pages count as sequential: b-tree leaves are nearly contiguous after VACUUM,
-/// with interior pages between them.
+/// Several forward streams are followed at once (see [`StreamTracker`]); each stream's
+/// read-ahead window doubles as it keeps going. Reads that move forward by a few pages count as
+/// sequential: b-tree leaves are nearly contiguous after VACUUM, with interior pages between them.
 pub struct Prefetcher {
     page_size: usize,
-    streams: Vec<Stream>,
-    tick: u64,
+    streams: StreamTracker,
     slots: BTreeMap<u64, Receiver<Result<Vec<u8>, CodecError>>>,
     /// The [`fork_generation`] its slots were filled in.
     generation: u64,
 }
 
-/// One forward-moving run of reads.
-struct Stream {
-    last: u64,
-    run: u32,
-    /// Highest page requested ahead for this stream.
-    requested_to: u64,
-    last_used: u64,
-}
-
 /// Streams followed at once.
 const MAX_STREAMS: usize = 4;
 /// How far forward a read may skip and still continue its stream.
-const MAX_SKIP: u64 = 4;
+const MAX_SKIP: i64 = 4;
 
 impl Prefetcher {
     pub fn new() -> Prefetcher {
         Prefetcher {
             page_size: 0,
-            streams: Vec::new(),
-            tick: 0,
+            streams: StreamTracker::new(MAX_STREAMS, 1..=MAX_SKIP),
             slots: BTreeMap::new(),
             generation: fork_generation(),
         }
@@ -278,57 +267,37 @@ impl Prefetcher {
             self.clear();
             self.page_size = page_size;
         }
-        self.tick += 1;
-        let tick = self.tick;
-        let index = match self
-            .streams
-            .iter()
-            .position(|s| pageno > s.last && pageno - s.last <= MAX_SKIP)
-        {
-            Some(i) => {
-                let s = &mut self.streams[i];
-                // Pages this stream skipped over will not be read by it.
-                let skipped: Vec<u64> = self
-                    .slots
-                    .range(s.last + 1..pageno)
-                    .map(|(&p, _)| p)
-                    .collect();
-                for p in skipped {
-                    self.slots.remove(&p);
-                }
-                s.last = pageno;
-                s.run = s.run.saturating_add(1);
-                s.last_used = tick;
-                i
-            }
-            None => {
-                let fresh = Stream {
-                    last: pageno,
-                    run: 0,
-                    requested_to: 0,
-                    last_used: tick,
-                };
-                if self.streams.len() < MAX_STREAMS {
-                    self.streams.push(fresh);
-                } else if let Some(oldest) = self.streams.iter_mut().min_by_key(|s| s.last_used) {
-                    *oldest = fresh;
-                }
-                return None;
-            }
+        let Observed::Continued {
+            index,
+            previous_last,
+            ..
+        } = self.streams.observe(pageno, pageno)
+        else {
+            return None;
         };
+        // Pages this stream skipped over will not be read by it.
+        let skipped: Vec<u64> = self
+            .slots
+            .range(previous_last + 1..pageno)
+            .map(|(&p, _)| p)
+            .collect();
+        for p in skipped {
+            self.slots.remove(&p);
+        }
         let max_pages = self.max_pages();
-        let s = &mut self.streams[index];
-        if s.run < 3 || self.slots.len() as u64 >= max_pages {
+        let in_flight = self.slots.len() as u64;
+        let s = self.streams.get_mut(index)?;
+        if s.run < 3 || in_flight >= max_pages {
             return None;
         }
         let window = (u64::from(s.run) * 2).min(max_pages / 2).max(1);
-        let from = s.requested_to.max(pageno) + 1;
+        let from = s.frontier.max(pageno + 1);
         let to = pageno + window;
         // Fetch in batches of at least a quarter window, so each query is worth its cost.
         if to < from || to - from + 1 < (window / 4).max(1) {
             return None;
         }
-        s.requested_to = to;
+        s.frontier = to + 1;
         Some((from, to))
     }
 

@@ -4,6 +4,7 @@ use super::cache::ChunkCache;
 use super::dbi::{self, DbiSource};
 use super::disk_cache::DiskCache;
 use super::http::{Client, Fetched, Identity, Want};
+use super::readahead::{Observed, StreamTracker};
 use super::{display_url, Log, WebError, WebErrorKind, WebOptions};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::collections::HashMap;
@@ -35,17 +36,11 @@ pub struct WebStats {
     pub cached_bytes: u64,
 }
 
-/// A sequential access stream: the last chunk it read and how many consecutive chunks it has
-/// advanced through; `frontier` is the first chunk not yet requested on its behalf.
-#[derive(Clone, Copy)]
-struct Stream {
-    last: u64,
-    run: u32,
-    frontier: u64,
-    used: u64,
-}
-
+/// Access streams followed at once.
 const MAX_STREAMS: usize = 8;
+/// A read continues a stream when it starts from two chunks before the stream's last chunk
+/// (a re-read) to the chunk after it (an advance).
+const STREAM_STEPS: std::ops::RangeInclusive<i64> = -2..=1;
 /// Random reads that fetch a single chunk before requests start to grow (see [`WebFile`]).
 /// Measured on org.Hs.eg.db over a 50 ms link (one lookup / 2000 lookups / a join, against
 /// GenomicSQLite 0.9.4): 8 kept a lookup at 1.2 MB but left the join at 1.04x the peer's time;
@@ -54,8 +49,7 @@ const RANDOM_MISSES_BEFORE_GROWTH: u64 = 3;
 
 struct State {
     cache: ChunkCache,
-    streams: Vec<Stream>,
-    tick: u64,
+    streams: StreamTracker,
     /// Set once the file is known to have changed on the server: every later read fails.
     broken: Option<WebError>,
     /// Requests made for random (non-sequential) reads so far.
@@ -407,8 +401,7 @@ impl WebFile {
             log,
             state: Mutex::new(State {
                 cache,
-                streams: Vec::new(),
-                tick: 0,
+                streams: StreamTracker::new(MAX_STREAMS, STREAM_STEPS),
                 broken: None,
                 random_misses: 0,
             }),
@@ -831,51 +824,14 @@ impl Inner {
     /// Note a read of chunks c0..=c1 in the stream tracker; returns (request window in chunks,
     /// index of the stream).
     fn note_read(&self, st: &mut State, c0: u64, c1: u64) -> (u64, usize) {
-        st.tick += 1;
-        let tick = st.tick;
-        let found = st
-            .streams
-            .iter()
-            .position(|s| c0 <= s.last + 1 && c0 + 2 >= s.last);
-        let idx = match found {
-            Some(k) => {
-                let s = &mut st.streams[k];
-                if c0 == s.last + 1 {
-                    s.run = s.run.saturating_add(1);
-                    if s.run == 2 {
-                        self.log.emit(3, || {
-                            format!("sequential reading detected at offset {}", c0 * self.chunk)
-                        });
-                    }
-                }
-                s.last = s.last.max(c1);
-                s.used = tick;
-                k
-            }
-            None => {
-                let s = Stream {
-                    last: c1,
-                    run: 0,
-                    frontier: c1 + 1,
-                    used: tick,
-                };
-                if st.streams.len() < MAX_STREAMS {
-                    st.streams.push(s);
-                    st.streams.len() - 1
-                } else {
-                    let k = st
-                        .streams
-                        .iter()
-                        .enumerate()
-                        .min_by_key(|(_, s)| s.used)
-                        .map(|(k, _)| k)
-                        .unwrap_or(0);
-                    st.streams[k] = s;
-                    k
-                }
-            }
-        };
-        let run = st.streams[idx].run;
+        let seen = st.streams.observe(c0, c1);
+        let idx = seen.index();
+        let run = st.streams.get(idx).map_or(0, |s| s.run);
+        if matches!(seen, Observed::Continued { advanced: true, .. }) && run == 2 {
+            self.log.emit(3, || {
+                format!("sequential reading detected at offset {}", c0 * self.chunk)
+            });
+        }
         let window = if run >= 2 {
             (1u64 << (run - 1).min(30)).min(self.max_chunks)
         } else {

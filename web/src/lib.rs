@@ -76,6 +76,7 @@ mod file;
 pub mod format;
 mod http;
 mod identity;
+pub mod readahead;
 mod response;
 mod s3;
 
