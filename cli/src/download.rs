@@ -14,7 +14,7 @@
 
 use crate::fsutil;
 use crate::publish::manifest_name;
-use crate::{force_or_quiet, identity, opt_any, opt_value, Failure};
+use crate::{identity, DownloadArgs, Failure};
 use genomicsqlite::web::{WebErrorKind, WebFile, WebOptions};
 use serde_json::{json, Value};
 use std::fs::{self, OpenOptions};
@@ -22,65 +22,6 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
-
-struct Opts {
-    url: String,
-    out: Option<String>,
-    connections: usize,
-    block_kib: u32,
-    force: bool,
-    quiet: bool,
-}
-
-fn parse(args: Vec<String>) -> Result<Option<Opts>, Failure> {
-    let mut o = Opts {
-        url: String::new(),
-        out: None,
-        connections: 4,
-        block_kib: 8192,
-        force: false,
-        quiet: false,
-    };
-    let num = |name: &str, v: &str, max: u64| -> Result<u64, Failure> {
-        match v.trim().parse::<u64>() {
-            Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(Failure::usage(format!(
-                "{name} must be a number from 1 to {max}, got {v:?}"
-            ))),
-        }
-    };
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].clone();
-        if a == "-h" || a == "--help" {
-            print!("{}", crate::DOWNLOAD_HELP);
-            return Ok(None);
-        } else if force_or_quiet(&a, &mut o.force, &mut o.quiet) {
-        } else if let Some(v) = opt_value(&args, &mut i, "-o")? {
-            o.out = Some(v);
-        } else if let Some(v) = opt_any(&args, &mut i, &["-@", "--connections"])? {
-            o.connections = num("-@", &v, 64)? as usize;
-        } else if let Some(v) = opt_value(&args, &mut i, "--block-KiB")? {
-            o.block_kib = num("--block-KiB", &v, 65536)? as u32;
-        } else if a.starts_with('-') && a.len() > 1 {
-            return Err(Failure::usage(format!(
-                "unknown --download option {a:?} (see genomicsqlite URL --download --help)"
-            )));
-        } else if o.url.is_empty() {
-            o.url = a;
-        } else {
-            return Err(Failure::usage(format!("unexpected argument {a:?}")));
-        }
-        i += 1;
-    }
-    if !fsutil::is_url(&o.url) {
-        return Err(Failure::usage(format!(
-            "--download needs an http:// or https:// URL, not {:?}",
-            o.url
-        )));
-    }
-    Ok(Some(o))
-}
 
 /// The web reader's settings for whole-file transfers: one block per request, no read-ahead,
 /// no .dbi, no disk cache.
@@ -183,10 +124,13 @@ fn default_out(url: &str) -> Result<String, Failure> {
     }
 }
 
-pub fn main(args: Vec<String>) -> Result<i32, Failure> {
-    let Some(o) = parse(args)? else {
-        return Ok(0);
-    };
+pub fn main(o: DownloadArgs) -> Result<i32, Failure> {
+    if !fsutil::is_url(&o.url) {
+        return Err(Failure::usage(format!(
+            "--download needs an http:// or https:// URL, not {:?}",
+            o.url
+        )));
+    }
     let out = PathBuf::from(match &o.out {
         Some(f) => f.clone(),
         None => default_out(&o.url)?,
@@ -245,7 +189,7 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
     let progress = Mutex::new((&mut done, resumed));
     let show = !o.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     std::thread::scope(|s| {
-        for _ in 0..o.connections.min(todo.len().max(1)) {
+        for _ in 0..(o.connections as usize).min(todo.len().max(1)) {
             s.spawn(|| {
                 let mut buf = Vec::new();
                 while !failed.load(Ordering::Relaxed) {

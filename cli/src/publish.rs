@@ -7,10 +7,10 @@
 
 use crate::dbi::{select_pages, write_dbi, DbFile};
 use crate::fsutil::{self, DbKind, TempOutput};
-use crate::{api, force_or_quiet, identity, opt_value, Failure};
+use crate::{api, identity, Failure, PublishArgs};
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The manifest's name beside a database named `name`.
 pub fn manifest_name(name: &str) -> String {
@@ -65,35 +65,15 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
     tmp.commit(path)
 }
 
-pub fn main(args: Vec<String>) -> Result<i32, Failure> {
-    let (mut db, mut dir, mut source) = (None, None, None);
-    let (mut force, mut quiet) = (false, false);
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].clone();
-        if a == "-h" || a == "--help" {
-            print!("{}", crate::PUBLISH_HELP);
-            return Ok(0);
-        } else if force_or_quiet(&a, &mut force, &mut quiet) {
-        } else if let Some(v) = opt_value(&args, &mut i, "--source")? {
-            source = Some(v);
-        } else if a.starts_with('-') && a.len() > 1 {
-            return Err(Failure::usage(format!(
-                "unknown --publish option {a:?} (see genomicsqlite DB --publish DIR --help)"
-            )));
-        } else if db.is_none() {
-            db = Some(a);
-        } else if dir.is_none() {
-            dir = Some(a);
-        } else {
-            return Err(Failure::usage(format!("unexpected argument {a:?}")));
-        }
-        i += 1;
-    }
-    let db = db.ok_or_else(|| Failure::usage("--publish: missing DB_FILENAME"))?;
-    let dir = PathBuf::from(
-        dir.ok_or_else(|| Failure::usage("--publish needs a directory: DB --publish DIR"))?,
-    );
+pub fn main(args: PublishArgs) -> Result<i32, Failure> {
+    let PublishArgs {
+        db,
+        dir,
+        source,
+        force,
+        quiet,
+    } = args;
+    let dir = dir.ok_or_else(|| Failure::usage("--publish needs a directory: DB --publish DIR"))?;
     if fsutil::is_url(&db) {
         return Err(Failure::new(format!("{db}: --publish needs a local file")));
     }
