@@ -62,7 +62,6 @@ mod background;
 mod codec;
 mod ffi;
 mod flags;
-mod log;
 mod rust_api;
 mod sqlite_api;
 mod store;

@@ -90,6 +90,8 @@ pub struct StoreOptions {
     pub threads: usize,
     /// Decode pages ahead of sequential reads on the workers.
     pub prefetch: bool,
+    /// The log, at the level of the open file this store serves.
+    pub log: crate::web::Log,
 }
 
 /// The transaction state of the outer connection, mirroring the inner lock level.
@@ -710,7 +712,7 @@ impl PageStore {
     /// Starts decoding pages `from..=to` on the workers.
     fn read_ahead(&mut self, from: u64, to: u64) -> Result<()> {
         let to = to.min(self.page_count);
-        crate::log::debug(4, || {
+        self.opts.log.emit(4, || {
             format!(
                 "{}: reading ahead pages {from}..={to}",
                 self.opts.display_name
@@ -768,7 +770,7 @@ impl PageStore {
 
     /// Fetches and decodes one page from the outer database.
     fn fetch_page(&mut self, pageno: u64, out: &mut [u8]) -> Result<()> {
-        crate::log::debug(5, || {
+        self.opts.log.emit(5, || {
             format!("{}: fetching page {pageno}", self.opts.display_name)
         });
         let name = &self.opts.display_name;
@@ -938,7 +940,7 @@ impl PageStore {
         stmt.run()?;
         self.page_size = Some(new);
         self.page_count = new_count;
-        crate::log::debug(2, || {
+        self.opts.log.emit(2, || {
             format!(
                 "{}: page size changed from {old} to {new} bytes",
                 self.opts.display_name

@@ -256,7 +256,7 @@ impl Client {
             pool: Mutex::new(Vec::new()),
             opts: opts.clone(),
             auth: Auth::new(opts, url)?,
-            log: Log::new(opts.log_level),
+            log: Log::new(opts.log_level).scoped("web: "),
             cancel: Arc::new(AtomicBool::new(false)),
             whole_cap: Arc::new(AtomicUsize::new(usize::MAX)),
             counters: Counters::default(),

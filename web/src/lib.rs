@@ -59,10 +59,11 @@
 //! No message or log line shows a credential or a URL's query string.
 //!
 //! # Logging (stderr, prefix `[genomicsqlite] web:`)
-//! Errors are returned as values; a failed read is also printed (at every level, once per
-//! distinct message), since SQLite itself reports only "disk I/O error". Open errors are only
-//! returned (the VFS reports them). Levels: 0: errors only; 1 (default): + warnings (an unusable
-//! .dbi); 2: + open summary, retries and giving up, .dbi loaded, read-ahead failures;
+//! Through the crate's one [`Log`], at the open file's level. Errors are returned as values; a
+//! failed read is also printed (once per distinct message), since SQLite itself reports only
+//! "disk I/O error". Open errors are only returned (the VFS reports them). Levels: 0: silent;
+//! 1 (default): errors and warnings (an unusable .dbi); 2: + open summary, retries and giving up,
+//! .dbi loaded, read-ahead failures;
 //! 3: + sequential streams detected, counters at close; 4: + every HTTP request with range,
 //! status, bytes and milliseconds; 5: + every read with its offset and how it was served.
 
@@ -174,7 +175,7 @@ pub struct WebOptions {
     pub dbi_url: Option<String>,
     /// Never use a .dbi helper (`web_nodbi`, `SQLITE_WEB_NODBI=1`).
     pub nodbi: bool,
-    /// 0..=5, see the module docs (`SQLITE_WEB_LOG`). Default 1.
+    /// 0..=5, the scale of [`Log`] and `vfs_log` (`SQLITE_WEB_LOG`). Default 1.
     pub log_level: i32,
     /// Memory budget of the chunk cache in MiB (default 64, minimum 1). The cache never holds
     /// more than this plus the chunks of requests in flight.
@@ -405,23 +406,49 @@ const _: fn() = || {
     send_sync::<WebError>();
 };
 
-/// Log sink shared by the parts of the module.
-#[derive(Debug, Clone)]
-pub(crate) struct Log {
+/// The crate's one log: lines on standard error, `[genomicsqlite] ` and the scope, kept or
+/// dropped by the level of the open file they concern (so two databases opened with different
+/// `vfs_log` each log at their own). The scale is `vfs_log`'s: 0 = silent, 1 (the default, also
+/// for -1) = errors and warnings, 2 = notable events (opens, retries, .dbi loaded), 3 = streams
+/// and counters at close, 4 = every request, 5 = every read. It lives in the web reader, the
+/// lowest layer, so that the reader and the library above it share it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Log {
     level: i32,
+    scope: &'static str,
+}
+
+impl Default for Log {
+    fn default() -> Log {
+        Log::new(-1)
+    }
 }
 
 impl Log {
-    pub(crate) fn new(level: i32) -> Log {
-        Log { level }
+    /// A log at `level` (-1 = the default, 1; values above 5 act as 5).
+    pub fn new(level: i32) -> Log {
+        Log {
+            level: if level < 0 { 1 } else { level.min(5) },
+            scope: "",
+        }
     }
-    pub(crate) fn on(&self, level: i32) -> bool {
+    /// The same level, with `scope` (e.g. `"web: "`) before every message.
+    pub fn scoped(self, scope: &'static str) -> Log {
+        Log { scope, ..self }
+    }
+    /// Whether messages at `level` are shown.
+    pub fn on(&self, level: i32) -> bool {
         self.level >= level
     }
-    pub(crate) fn emit(&self, level: i32, msg: impl FnOnce() -> String) {
-        if self.level >= level {
-            eprintln!("[genomicsqlite] web: {}", msg());
+    /// Prints the message at `level` if shown (built only then).
+    pub fn emit(&self, level: i32, msg: impl FnOnce() -> String) {
+        if self.on(level) {
+            eprintln!("[genomicsqlite] {}{}", self.scope, msg());
         }
+    }
+    /// An error (level 1).
+    pub fn error(&self, msg: &str) {
+        self.emit(1, || msg.to_string());
     }
 }
 
