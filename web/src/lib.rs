@@ -87,9 +87,60 @@ pub use identity::{identity_digest, IDENTITY_KEY, IDENTITY_SPAN};
 
 use std::fmt;
 
-/// What went wrong, for mapping to SQLite result codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WebErrorKind {
+/// What went wrong and how it reads: the message names the URL and the HTTP status or curl
+/// error; `status` is the HTTP status of the failing response, when that was the failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detail {
+    pub status: Option<u32>,
+    pub message: String,
+}
+
+impl fmt::Display for Detail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Declares the kinds once: [`WebErrorKind`] (for callers mapping to SQLite result codes) and
+/// [`WebError`], one variant per kind, with the conversions between them.
+macro_rules! web_errors {
+    ($($(#[$doc:meta])* $kind:ident,)*) => {
+        /// What went wrong, for mapping to SQLite result codes.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum WebErrorKind {
+            $($(#[$doc])* $kind,)*
+        }
+
+        /// The web reader's error: one variant per [`WebErrorKind`], each with its [`Detail`];
+        /// it reads as the message alone.
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        pub enum WebError {
+            $($(#[$doc])* #[error("{0}")] $kind(Detail),)*
+        }
+
+        impl WebError {
+            fn of_kind(kind: WebErrorKind, detail: Detail) -> WebError {
+                match kind {
+                    $(WebErrorKind::$kind => WebError::$kind(detail),)*
+                }
+            }
+            /// The category of the failure.
+            pub fn kind(&self) -> WebErrorKind {
+                match self {
+                    $(WebError::$kind(_) => WebErrorKind::$kind,)*
+                }
+            }
+            /// The message and HTTP status.
+            pub fn detail(&self) -> &Detail {
+                match self {
+                    $(WebError::$kind(d) => d,)*
+                }
+            }
+        }
+    };
+}
+
+web_errors! {
     /// Bad URL or option value.
     InvalidInput,
     /// HTTP 404 or 410.
@@ -112,54 +163,43 @@ pub enum WebErrorKind {
     Dbi,
 }
 
-/// An error with a human-readable message naming the URL and the HTTP status or curl error.
-#[derive(Debug, Clone)]
-pub struct WebError {
-    kind: WebErrorKind,
-    status: Option<u32>,
-    message: String,
-}
-
 impl WebError {
     pub(crate) fn new(kind: WebErrorKind, message: impl Into<String>) -> WebError {
-        WebError {
+        WebError::of_kind(
             kind,
-            status: None,
-            message: message.into(),
-        }
+            Detail {
+                status: None,
+                message: message.into(),
+            },
+        )
     }
     pub(crate) fn with_status(
         kind: WebErrorKind,
         status: u32,
         message: impl Into<String>,
     ) -> WebError {
-        WebError {
+        WebError::of_kind(
             kind,
-            status: Some(status),
-            message: message.into(),
-        }
+            Detail {
+                status: Some(status),
+                message: message.into(),
+            },
+        )
     }
-    /// The category of the failure.
-    pub fn kind(&self) -> WebErrorKind {
-        self.kind
+    /// The same kind and status with another message.
+    pub(crate) fn with_message(self, message: String) -> WebError {
+        let status = self.status();
+        WebError::of_kind(self.kind(), Detail { status, message })
     }
     /// The HTTP status of the failing response, if the failure was an HTTP status.
     pub fn status(&self) -> Option<u32> {
-        self.status
+        self.detail().status
     }
     /// The message (same as `to_string()`).
     pub fn message(&self) -> &str {
-        &self.message
+        &self.detail().message
     }
 }
-
-impl fmt::Display for WebError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for WebError {}
 
 /// Settings of the web reader. `Default` gives the documented defaults; [`WebOptions::from_env`]
 /// merges the `SQLITE_WEB_*` environment variables over them.
@@ -489,6 +529,20 @@ mod tests {
         );
         assert_eq!(display_url("http://h/p@q"), "http://h/p@q");
         assert_eq!(display_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn errors_read_as_their_message_and_keep_kind_and_status() {
+        let e = WebError::with_status(WebErrorKind::NotFound, 404, "GET http://h/x.db: 404");
+        assert!(matches!(&e, WebError::NotFound(d) if d.status == Some(404)));
+        assert_eq!((e.kind(), e.status()), (WebErrorKind::NotFound, Some(404)));
+        assert_eq!(e.to_string(), "GET http://h/x.db: 404");
+        let e = e.with_message("retried".into());
+        assert_eq!(
+            (e.kind(), e.status(), e.message()),
+            (WebErrorKind::NotFound, Some(404), "retried")
+        );
+        assert_eq!(WebError::new(WebErrorKind::Io, "x").status(), None);
     }
 
     #[test]
