@@ -25,7 +25,7 @@ use std::sync::Mutex;
 
 /// The web reader's settings for whole-file transfers: one block per request, no read-ahead,
 /// no .dbi, no disk cache.
-fn web_options(block_kib: u32) -> Result<WebOptions, String> {
+fn web_options(block_kib: u32) -> Result<WebOptions, Failure> {
     let mut w = WebOptions::from_env().map_err(|e| e.to_string())?;
     w.cache_dir = None;
     w.nodbi = true;
@@ -37,11 +37,11 @@ fn web_options(block_kib: u32) -> Result<WebOptions, String> {
 }
 
 /// The whole (small) file at `url`; `None` if the server says it does not exist.
-fn fetch_small(url: &str) -> Result<Option<Vec<u8>>, String> {
+fn fetch_small(url: &str) -> Result<Option<Vec<u8>>, Failure> {
     let f = match WebFile::open(url, &web_options(1024)?) {
         Ok(f) => f,
         Err(e) if e.kind() == WebErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(Failure::new(e.to_string())),
     };
     let mut buf = vec![0u8; f.size() as usize];
     f.read_at(0, &mut buf).map_err(|e| e.to_string())?;
@@ -64,7 +64,7 @@ fn manifest_url(url: &str) -> Option<String> {
     })
 }
 
-fn manifest_of(url: &str) -> Result<Option<Manifest>, String> {
+fn manifest_of(url: &str) -> Result<Option<Manifest>, Failure> {
     let Some(murl) = manifest_url(url) else {
         return Ok(None);
     };
@@ -104,12 +104,12 @@ fn load_done(state: &Path, key: &Value, data: &Path, size: u64, blocks: usize) -
     }
 }
 
-fn save_done(state: &Path, key: &Value, done: &[bool]) -> Result<(), String> {
+fn save_done(state: &Path, key: &Value, done: &[bool]) -> Result<(), Failure> {
     let s: String = done.iter().map(|&d| if d { '1' } else { '0' }).collect();
     let tmp = state.with_extension("json.tmp");
     fs::write(&tmp, json!({"key": key, "done": s}).to_string())
         .and_then(|_| fs::rename(&tmp, state))
-        .map_err(|e| format!("{}: {}", state.display(), e))
+        .map_err(|e| Failure::new(format!("{}: {}", state.display(), e)))
 }
 
 fn default_out(url: &str) -> Result<String, Failure> {
@@ -200,11 +200,11 @@ pub fn main(o: DownloadArgs) -> Result<i32, Failure> {
                     buf.resize((size - start).min(block) as usize, 0);
                     let r = file
                         .read_at(start, &mut buf)
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| Failure::new(e.to_string()))
                         .and_then(|_| {
                             data.write_all_at(&buf, start)
                                 .and_then(|_| data.sync_data())
-                                .map_err(|e| format!("{}: {}", part.display(), e))
+                                .map_err(|e| Failure::new(format!("{}: {}", part.display(), e)))
                         })
                         .and_then(|_| {
                             let mut g = progress.lock().unwrap_or_else(|p| p.into_inner());
@@ -226,7 +226,7 @@ pub fn main(o: DownloadArgs) -> Result<i32, Failure> {
                         first_error
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
-                            .get_or_insert(e);
+                            .get_or_insert(e.msg);
                     }
                 }
             });

@@ -32,12 +32,15 @@ fn python_package_library(bin_dir: &Path) -> Option<PathBuf> {
 /// Where the loadable extension is: $LIBGENOMICSQLITE, else next to this executable, else in
 /// ../lib relative to it (install layout), else in the Python package installed with it, else
 /// target/release of the build tree.
-pub fn find_extension() -> Result<PathBuf, String> {
+pub fn find_extension() -> Result<PathBuf, Failure> {
     if let Some(p) = std::env::var_os("LIBGENOMICSQLITE") {
         if !p.is_empty() {
             let p = PathBuf::from(p);
             if !p.is_file() {
-                return Err(format!("LIBGENOMICSQLITE={}: no such file", p.display()));
+                return Err(Failure::new(format!(
+                    "LIBGENOMICSQLITE={}: no such file",
+                    p.display()
+                )));
             }
             return Ok(p);
         }
@@ -67,14 +70,14 @@ pub fn find_extension() -> Result<PathBuf, String> {
         return Ok(std::fs::canonicalize(&c).unwrap_or(c));
     }
     tried.push(c);
-    Err(format!(
+    Err(Failure::new(format!(
         "cannot find the extension libgenomicsqlite.so (set LIBGENOMICSQLITE; looked in {})",
         tried
             .iter()
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join(", ")
-    ))
+    )))
 }
 
 /// Opens the database read-only in this process first, so that a database the library

@@ -24,8 +24,10 @@ pub const DBI_HELP: &str = include_str!("help_dbi.txt");
 pub const PUBLISH_HELP: &str = include_str!("help_publish.txt");
 pub const DOWNLOAD_HELP: &str = include_str!("help_download.txt");
 
-/// An error for the user: printed as one line `genomicsqlite: MESSAGE`, exit status 1
-/// (2 for command-line usage errors).
+/// The command's error: printed as one line `genomicsqlite: MESSAGE`, exit status 1 (2 for
+/// command-line usage errors). Messages name the file or URL and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{msg}")]
 pub struct Failure {
     pub msg: String,
     pub status: i32,
@@ -47,6 +49,11 @@ impl Failure {
 impl From<String> for Failure {
     fn from(s: String) -> Self {
         Failure::new(s)
+    }
+}
+impl From<genomicsqlite::Error> for Failure {
+    fn from(e: genomicsqlite::Error) -> Self {
+        Failure::new(e.to_string())
     }
 }
 

@@ -17,14 +17,14 @@ pub fn manifest_name(name: &str) -> String {
     format!("{name}.manifest.json")
 }
 
-fn file_name(path: &Path) -> Result<String, String> {
+fn file_name(path: &Path) -> Result<String, Failure> {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| format!("{}: not a file name", path.display()))
+        .ok_or_else(|| Failure::new(format!("{}: not a file name", path.display())))
 }
 
 /// Row counts of every table, and the (inner) page size, read through SQLite.
-fn contents(path: &Path, kind: DbKind) -> Result<(i64, Value), String> {
+fn contents(path: &Path, kind: DbKind) -> Result<(i64, Value), Failure> {
     let p = path.to_string_lossy();
     let conn = match kind {
         DbKind::Compressed => api::open_readonly(&p, &genomicsqlite::Config::default())?,
@@ -48,21 +48,21 @@ fn contents(path: &Path, kind: DbKind) -> Result<(i64, Value), String> {
     Ok((page_size, Value::Object(counts)))
 }
 
-fn now_utc() -> Result<String, String> {
+fn now_utc() -> Result<String, Failure> {
     Connection::open_in_memory()
         .and_then(|c| {
             c.query_row("SELECT strftime('%Y-%m-%dT%H:%M:%SZ', 'now')", [], |r| {
                 r.get(0)
             })
         })
-        .map_err(|e| e.to_string())
+        .map_err(|e| Failure::new(e.to_string()))
 }
 
 /// Write `bytes` to `path` atomically.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     let tmp = TempOutput::new(path, "publish")?;
     std::fs::write(&tmp.path, bytes).map_err(|e| format!("{}: {}", tmp.path.display(), e))?;
-    tmp.commit(path)
+    Ok(tmp.commit(path)?)
 }
 
 pub fn main(args: PublishArgs) -> Result<i32, Failure> {
