@@ -132,11 +132,17 @@ fn open_failed(e: SqliteError, log: Log) -> SqliteError {
     e
 }
 
-/// The log of a file being opened with `params`: at its `vfs_log`, or the default when the URI
-/// does not parse (its error is what is logged then).
-fn open_log(uri: &Result<OpenUri>) -> Log {
-    uri.as_ref()
-        .map_or_else(|_| Log::default(), |u| Log::new(u.config.vfs_log))
+/// The start of a main database's open: the reason an earlier open on this thread left (not
+/// taken by its caller) is dropped, so that it is not reported as this one's; the URI parsed;
+/// the open's log, at its `vfs_log` (the default when the URI does not parse: its error is
+/// what is logged then).
+fn begin_open(path: &str, params: &glue::UriParams) -> (Result<OpenUri>, Log) {
+    take_last_open_error();
+    let uri = parse_uri(path, params);
+    let log = uri
+        .as_ref()
+        .map_or_else(|_| Log::default(), |u| Log::new(u.config.vfs_log));
+    (uri, log)
 }
 
 /// Runs `f` (an open by one of our APIs, which put the reason into their own error) without
@@ -173,8 +179,7 @@ impl Opener for ZstdOpener {
     ) -> Result<(Box<dyn VfsFile>, bool)> {
         match kind {
             FileKind::MainDb => {
-                let uri = parse_uri(path, params);
-                let log = open_log(&uri);
+                let (uri, log) = begin_open(path, params);
                 uri.and_then(|uri| open_main(path, &uri, flags, log))
                     .map_err(|e| open_failed(e, log))
             }

@@ -6,8 +6,7 @@
 //! web reader, which checks it against the main file and then serves its pages without requests.
 
 use super::{
-    glue::UriParams, open_failed, open_log, parse_uri, FileKind, MemoryJournal, Opener, Result,
-    VfsFile,
+    begin_open, glue::UriParams, open_failed, FileKind, MemoryJournal, Opener, Result, VfsFile,
 };
 use crate::config::{Config, OpenUri};
 use crate::ffi::*;
@@ -31,8 +30,7 @@ impl Opener for WebOpener {
     ) -> Result<(Box<dyn VfsFile>, bool)> {
         match kind {
             FileKind::MainDb => {
-                let uri = parse_uri(path, params);
-                let log = open_log(&uri);
+                let (uri, log) = begin_open(path, params);
                 let file = uri.and_then(|uri| WebDbFile::open(&uri));
                 Ok((Box::new(file.map_err(|e| open_failed(e, log))?), true))
             }

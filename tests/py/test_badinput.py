@@ -112,6 +112,17 @@ def test_log_level_is_per_open(tmp_path, compressed_db):
     assert [l for l in after if re.search(r"loud\.db: fetching page", l)], ours
 
 
+@pytest.mark.ours_only
+def test_failed_open_reports_only_its_own_reason(tmp_path):
+    """A reason left by an earlier failed open on the thread is not appended to the next one's."""
+    first, second = str(tmp_path / "first.db"), str(tmp_path / "second.db")
+    ro = '{"mode": "ro"}'
+    p = shell(OURS, ".bail off\n.open %s\n.open %s\n" % (uri(first, ro), uri(second, ro)))
+    ours = [l for l in p.stderr.splitlines() if l.startswith("[genomicsqlite]")]
+    assert len(ours) == 2 and "first.db" in ours[0], ours
+    assert "second.db" in ours[1] and "first.db" not in ours[1], ours
+
+
 @pytest.mark.parametrize("size", [0, 50, 4096, 100_000])
 def test_random_bytes(tmp_path, size):
     path = str(tmp_path / "random.db")
