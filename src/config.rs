@@ -71,7 +71,8 @@ pub struct Config {
     pub inner_page_KiB: u32,
     /// Outer database page size in KiB, for new files.
     pub outer_page_KiB: u32,
-    /// VFS log level, -1 = default (errors only), 0 = silent ... 5 = everything.
+    /// Log level of the databases opened with this configuration (see `web::Log`): -1 = the
+    /// default (1: errors and warnings), 0 = silent ... 5 = every read.
     pub vfs_log: i32,
     /// Web reads: skip TLS certificate verification.
     pub web_insecure: bool,

@@ -63,7 +63,6 @@ mod background;
 
 mod ffi;
 mod flags;
-mod log;
 mod rust_api;
 mod sqlite_api;
 mod store;

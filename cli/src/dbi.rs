@@ -306,7 +306,8 @@ pub fn write_dbi(
         m.execute(params![format::DBI_FILE_SIZE_KEY, db.file_size as i64])
             .map_err(e)?;
         // The database's identity: the reader refuses this .dbi for any other version.
-        let identity = crate::identity::of_file(std::path::Path::new(&db.path))?;
+        let identity =
+            crate::identity::of_file(std::path::Path::new(&db.path)).map_err(|f| f.msg)?;
         m.execute(params![format::IDENTITY_KEY, identity])
             .map_err(e)?;
         for k in keys {

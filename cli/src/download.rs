@@ -14,7 +14,7 @@
 
 use crate::fsutil;
 use crate::publish::manifest_name;
-use crate::{force_or_quiet, identity, opt_any, opt_value, Failure};
+use crate::{identity, DownloadArgs, Failure};
 use genomicsqlite::web::{WebErrorKind, WebFile, WebOptions};
 use serde_json::{json, Value};
 use std::fs::{self, OpenOptions};
@@ -23,68 +23,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-struct Opts {
-    url: String,
-    out: Option<String>,
-    connections: usize,
-    block_kib: u32,
-    force: bool,
-    quiet: bool,
-}
-
-fn parse(args: Vec<String>) -> Result<Option<Opts>, Failure> {
-    let mut o = Opts {
-        url: String::new(),
-        out: None,
-        connections: 4,
-        block_kib: 8192,
-        force: false,
-        quiet: false,
-    };
-    let num = |name: &str, v: &str, max: u64| -> Result<u64, Failure> {
-        match v.trim().parse::<u64>() {
-            Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(Failure::usage(format!(
-                "{name} must be a number from 1 to {max}, got {v:?}"
-            ))),
-        }
-    };
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].clone();
-        if a == "-h" || a == "--help" {
-            print!("{}", crate::DOWNLOAD_HELP);
-            return Ok(None);
-        } else if force_or_quiet(&a, &mut o.force, &mut o.quiet) {
-        } else if let Some(v) = opt_value(&args, &mut i, "-o")? {
-            o.out = Some(v);
-        } else if let Some(v) = opt_any(&args, &mut i, &["-@", "--connections"])? {
-            o.connections = num("-@", &v, 64)? as usize;
-        } else if let Some(v) = opt_value(&args, &mut i, "--block-KiB")? {
-            o.block_kib = num("--block-KiB", &v, 65536)? as u32;
-        } else if a.starts_with('-') && a.len() > 1 {
-            return Err(Failure::usage(format!(
-                "unknown --download option {a:?} (see genomicsqlite URL --download --help)"
-            )));
-        } else if o.url.is_empty() {
-            o.url = a;
-        } else {
-            return Err(Failure::usage(format!("unexpected argument {a:?}")));
-        }
-        i += 1;
-    }
-    if !fsutil::is_url(&o.url) {
-        return Err(Failure::usage(format!(
-            "--download needs an http:// or https:// URL, not {:?}",
-            o.url
-        )));
-    }
-    Ok(Some(o))
-}
-
 /// The web reader's settings for whole-file transfers: one block per request, no read-ahead,
 /// no .dbi, no disk cache.
-fn web_options(block_kib: u32) -> Result<WebOptions, String> {
+fn web_options(block_kib: u32) -> Result<WebOptions, Failure> {
     let mut w = WebOptions::from_env().map_err(|e| e.to_string())?;
     w.cache_dir = None;
     w.nodbi = true;
@@ -96,11 +37,11 @@ fn web_options(block_kib: u32) -> Result<WebOptions, String> {
 }
 
 /// The whole (small) file at `url`; `None` if the server says it does not exist.
-fn fetch_small(url: &str) -> Result<Option<Vec<u8>>, String> {
+fn fetch_small(url: &str) -> Result<Option<Vec<u8>>, Failure> {
     let f = match WebFile::open(url, &web_options(1024)?) {
         Ok(f) => f,
         Err(e) if e.kind() == WebErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(Failure::new(e.to_string())),
     };
     let mut buf = vec![0u8; f.size() as usize];
     f.read_at(0, &mut buf).map_err(|e| e.to_string())?;
@@ -123,7 +64,7 @@ fn manifest_url(url: &str) -> Option<String> {
     })
 }
 
-fn manifest_of(url: &str) -> Result<Option<Manifest>, String> {
+fn manifest_of(url: &str) -> Result<Option<Manifest>, Failure> {
     let Some(murl) = manifest_url(url) else {
         return Ok(None);
     };
@@ -163,12 +104,12 @@ fn load_done(state: &Path, key: &Value, data: &Path, size: u64, blocks: usize) -
     }
 }
 
-fn save_done(state: &Path, key: &Value, done: &[bool]) -> Result<(), String> {
+fn save_done(state: &Path, key: &Value, done: &[bool]) -> Result<(), Failure> {
     let s: String = done.iter().map(|&d| if d { '1' } else { '0' }).collect();
     let tmp = state.with_extension("json.tmp");
     fs::write(&tmp, json!({"key": key, "done": s}).to_string())
         .and_then(|_| fs::rename(&tmp, state))
-        .map_err(|e| format!("{}: {}", state.display(), e))
+        .map_err(|e| Failure::new(format!("{}: {}", state.display(), e)))
 }
 
 fn default_out(url: &str) -> Result<String, Failure> {
@@ -183,10 +124,13 @@ fn default_out(url: &str) -> Result<String, Failure> {
     }
 }
 
-pub fn main(args: Vec<String>) -> Result<i32, Failure> {
-    let Some(o) = parse(args)? else {
-        return Ok(0);
-    };
+pub fn main(o: DownloadArgs) -> Result<i32, Failure> {
+    if !fsutil::is_url(&o.url) {
+        return Err(Failure::usage(format!(
+            "--download needs an http:// or https:// URL, not {:?}",
+            o.url
+        )));
+    }
     let out = PathBuf::from(match &o.out {
         Some(f) => f.clone(),
         None => default_out(&o.url)?,
@@ -245,7 +189,7 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
     let progress = Mutex::new((&mut done, resumed));
     let show = !o.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     std::thread::scope(|s| {
-        for _ in 0..o.connections.min(todo.len().max(1)) {
+        for _ in 0..(o.connections as usize).min(todo.len().max(1)) {
             s.spawn(|| {
                 let mut buf = Vec::new();
                 while !failed.load(Ordering::Relaxed) {
@@ -256,11 +200,11 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
                     buf.resize((size - start).min(block) as usize, 0);
                     let r = file
                         .read_at(start, &mut buf)
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| Failure::new(e.to_string()))
                         .and_then(|_| {
                             data.write_all_at(&buf, start)
                                 .and_then(|_| data.sync_data())
-                                .map_err(|e| format!("{}: {}", part.display(), e))
+                                .map_err(|e| Failure::new(format!("{}: {}", part.display(), e)))
                         })
                         .and_then(|_| {
                             let mut g = progress.lock().unwrap_or_else(|p| p.into_inner());
@@ -282,7 +226,7 @@ pub fn main(args: Vec<String>) -> Result<i32, Failure> {
                         first_error
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
-                            .get_or_insert(e);
+                            .get_or_insert(e.msg);
                     }
                 }
             });

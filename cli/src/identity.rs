@@ -2,13 +2,14 @@
 //! for what an identity is and why): computed from a local file, and made unique for a compacted
 //! file by a `user_version` derived from its whole content.
 
+use crate::Failure;
 use rusqlite::Connection;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
 /// The identity of the file at `path` as it is now.
-pub fn of_file(path: &Path) -> Result<String, String> {
+pub fn of_file(path: &Path) -> Result<String, Failure> {
     let e = |e: std::io::Error| format!("{}: {}", path.display(), e);
     let mut f = File::open(path).map_err(e)?;
     let size = f.metadata().map_err(e)?.len();
@@ -24,32 +25,47 @@ pub fn of_file(path: &Path) -> Result<String, String> {
 /// from the whole file's content, so that its identity (size and first 64 KiB) differs from any
 /// other compaction whose content differs anywhere, while compacting the same input with the
 /// same settings twice still gives byte-identical files (published files keep stable checksums).
-pub fn stamp(path: &Path) -> Result<(), String> {
-    let digest = sha256_file(path)?;
-    // The first 32 bits of the digest, as SQLite's signed user_version; 0 would read as unset.
-    let nonce = match u32::from_str_radix(&digest[..8], 16).map(|v| v as i32) {
-        Ok(0) => 1,
-        Ok(n) => n,
-        Err(e) => return Err(format!("{}: digest {digest:?}: {e}", path.display())),
+///
+/// The number is 32 bits of an XXH64 of the file (just written, so read from the page cache):
+/// it tells versions apart and needs no cryptographic strength, and hashing at memory speed
+/// takes the stamp of a 93 MB output from 0.23 s (SHA-256) to about 0.03 s.
+pub fn stamp(path: &Path) -> Result<(), Failure> {
+    let mut h = xxhash_rust::xxh64::Xxh64::new(0);
+    each_block(path, |b| h.update(b))?;
+    // SQLite's user_version is signed 32 bits; 0 would read as unset.
+    let nonce = match h.digest() as u32 as i32 {
+        0 => 1,
+        n => n,
     };
     let c = Connection::open(path).map_err(|e| format!("{}: {}", path.display(), e))?;
     c.execute_batch(&format!("PRAGMA user_version = {nonce}"))
-        .map_err(|e| format!("stamping the identity of {}: {}", path.display(), e))
+        .map_err(|e| {
+            Failure::new(format!(
+                "stamping the identity of {}: {}",
+                path.display(),
+                e
+            ))
+        })
 }
 
 /// SHA-256 of a whole file, hex.
-pub fn sha256_file(path: &Path) -> Result<String, String> {
+pub fn sha256_file(path: &Path) -> Result<String, Failure> {
     use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    each_block(path, |b| h.update(b))?;
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Hands the whole file to `consume`, a block at a time.
+fn each_block(path: &Path, mut consume: impl FnMut(&[u8])) -> Result<(), Failure> {
     let e = |e: std::io::Error| format!("{}: {}", path.display(), e);
     let mut f = File::open(path).map_err(e)?;
-    let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = f.read(&mut buf).map_err(e)?;
         if n == 0 {
-            break;
+            return Ok(());
         }
-        h.update(&buf[..n]);
+        consume(&buf[..n]);
     }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -4,6 +4,7 @@
 use crate::api;
 use crate::fsutil::{self, DbKind};
 use crate::{Failure, ShellArgs};
+use genomicsqlite::web::{WebErrorKind, WebFile, WebOptions};
 use std::io::IsTerminal;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -31,12 +32,15 @@ fn python_package_library(bin_dir: &Path) -> Option<PathBuf> {
 /// Where the loadable extension is: $LIBGENOMICSQLITE, else next to this executable, else in
 /// ../lib relative to it (install layout), else in the Python package installed with it, else
 /// target/release of the build tree.
-pub fn find_extension() -> Result<PathBuf, String> {
+pub fn find_extension() -> Result<PathBuf, Failure> {
     if let Some(p) = std::env::var_os("LIBGENOMICSQLITE") {
         if !p.is_empty() {
             let p = PathBuf::from(p);
             if !p.is_file() {
-                return Err(format!("LIBGENOMICSQLITE={}: no such file", p.display()));
+                return Err(Failure::new(format!(
+                    "LIBGENOMICSQLITE={}: no such file",
+                    p.display()
+                )));
             }
             return Ok(p);
         }
@@ -66,23 +70,44 @@ pub fn find_extension() -> Result<PathBuf, String> {
         return Ok(std::fs::canonicalize(&c).unwrap_or(c));
     }
     tried.push(c);
-    Err(format!(
+    Err(Failure::new(format!(
         "cannot find the extension libgenomicsqlite.so (set LIBGENOMICSQLITE; looked in {})",
         tried
             .iter()
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join(", ")
-    ))
+    )))
 }
 
 /// Opens the database read-only in this process first, so that a database the library
-/// refuses (or a URL that cannot be read) is one line from us rather than sqlite3's messages
-/// about its `.open` and an empty shell.
+/// refuses is one line from us rather than sqlite3's messages about its `.open` and an empty
+/// shell.
 fn check_opens(db: &str, config: &genomicsqlite::Config) -> Result<(), Failure> {
     api::open_readonly(db, config)
         .map(drop)
         .map_err(|e| Failure::new(format!("{db}: cannot open: {e}")))
+}
+
+/// [`check_opens`] for a URL, with one small request (its first KiB: is it there, readable
+/// with these settings, a SQLite file) rather than a whole open, so that what an open fetches
+/// (the first chunk, the .dbi, the pages the open reads) is fetched once, by sqlite3. What
+/// only a whole open can find wrong (a damaged outer database) stops sqlite3 at its `.open`.
+fn check_url(url: &str) -> Result<(), Failure> {
+    let fail = |e: String| Failure::new(format!("{url}: cannot open: {e}"));
+    // The settings sqlite3's open will use: the command's URI sets no web_* key.
+    let mut opts = WebOptions::from_env().map_err(|e| fail(e.to_string()))?;
+    opts.small_kib = 1;
+    opts.nodbi = true;
+    opts.prefetch_threads = 0;
+    opts.cache_dir = None;
+    let file = WebFile::open(url, &opts).map_err(|e| fail(e.to_string()))?;
+    let mut magic = [0u8; 16];
+    match file.read_at(0, &mut magic) {
+        Ok(()) if &magic == b"SQLite format 3\0" => Ok(()),
+        Err(e) if e.kind() != WebErrorKind::ShortRead => Err(fail(e.to_string())),
+        _ => Err(fail("not a SQLite database".into())),
+    }
 }
 
 /// Quote an argument of a sqlite3 shell dot-command (double quotes, backslash escapes).
@@ -170,7 +195,7 @@ pub fn main(args: ShellArgs) -> Result<i32, Failure> {
     if fsutil::is_url(&db) {
         cfg.mode = Some("ro".into());
         cfg.immutable = true;
-        check_opens(&db, &cfg)?;
+        check_url(&db)?;
         open_target = genomicsqlite::uri(&db, &cfg);
         readonly = true;
     } else {
@@ -238,9 +263,9 @@ pub fn main(args: ShellArgs) -> Result<i32, Failure> {
         .arg(format!(".open {}{}", ro, dot_quote(&open_target)));
     // the tuning PRAGMAs print values (journal_mode): keep them off the screen
     cmd.arg("-cmd").arg(".output /dev/null");
-    // The database opened here a moment ago (check_opens); should the .open still fail (the
-    // file was replaced meanwhile), sqlite3 would go on with an empty in-memory database, even
-    // with -bail. Stop instead: -bail exits on this failing statement, after sqlite3's "unable
+    // The database opened here a moment ago (check_opens; a URL was only probed, check_url);
+    // should the .open still fail (the file was replaced meanwhile, or a remote one is damaged),
+    // sqlite3 would go on with an empty in-memory database, even with -bail. Stop instead: -bail exits on this failing statement, after sqlite3's "unable
     // to open" and the library's reason. Plain SQL has no way to raise an error with a message
     // of its own; a JSON path error quotes the path, which reads as one.
     cmd.arg("-cmd").arg(

@@ -4,8 +4,7 @@
 //! The modes keep GenomicSQLite 0.9.4's command line: `DB [sqlite3 args...]`,
 //! `DB --compact [options]`, `DB --dbi [options]` (the mode flag may stand anywhere); these are
 //! clap parsers, with the hand-written help texts of cli/src/help*.txt, which the README quotes
-//! verbatim. `DB --publish DIR` and `URL --download` still parse their own options (with
-//! `opt_value` and friends below).
+//! verbatim; so are `DB --publish DIR` and `URL --download`.
 
 mod api;
 mod compact;
@@ -25,8 +24,10 @@ pub const DBI_HELP: &str = include_str!("help_dbi.txt");
 pub const PUBLISH_HELP: &str = include_str!("help_publish.txt");
 pub const DOWNLOAD_HELP: &str = include_str!("help_download.txt");
 
-/// An error for the user: printed as one line `genomicsqlite: MESSAGE`, exit status 1
-/// (2 for command-line usage errors).
+/// The command's error: printed as one line `genomicsqlite: MESSAGE`, exit status 1 (2 for
+/// command-line usage errors). Messages name the file or URL and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{msg}")]
 pub struct Failure {
     pub msg: String,
     pub status: i32,
@@ -48,6 +49,11 @@ impl Failure {
 impl From<String> for Failure {
     fn from(s: String) -> Self {
         Failure::new(s)
+    }
+}
+impl From<genomicsqlite::Error> for Failure {
+    fn from(e: genomicsqlite::Error) -> Self {
+        Failure::new(e.to_string())
     }
 }
 
@@ -104,6 +110,46 @@ pub struct DbiArgs {
     pub quiet: bool,
 }
 
+/// `genomicsqlite DB --publish DIR [--source FILE]`
+#[derive(Parser)]
+#[command(name = "genomicsqlite DB --publish DIR", override_help = PUBLISH_HELP)]
+pub struct PublishArgs {
+    pub db: String,
+    /// Optional for clap so that its absence gets a message showing the form.
+    pub dir: Option<std::path::PathBuf>,
+    #[arg(long)]
+    pub source: Option<String>,
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `genomicsqlite URL --download [-o FILE] [-@ N] [--block-KiB N]`
+#[derive(Parser)]
+#[command(name = "genomicsqlite URL --download", override_help = DOWNLOAD_HELP)]
+pub struct DownloadArgs {
+    pub url: String,
+    #[arg(short = 'o')]
+    pub out: Option<String>,
+    #[arg(short = '@', long, value_name = "N", default_value_t = 4, value_parser = |v: &str| count(v, "-@", 64))]
+    pub connections: u32,
+    #[arg(long = "block-KiB", value_name = "N", default_value_t = 8192, value_parser = |v: &str| count(v, "--block-KiB", 65536))]
+    pub block_kib: u32,
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// A number from 1 to `max` for the option `name` (by the name the help shows first).
+fn count(v: &str, name: &str, max: u32) -> Result<u32, String> {
+    match v.trim().parse::<u32>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("{name} must be a number from 1 to {max}")),
+    }
+}
+
 /// Parses `args` with `T`'s parser; `None` when help or the version was asked for (and
 /// printed). Usage errors become one line.
 fn parse<T: Parser>(args: Vec<String>) -> Result<Option<T>, Failure> {
@@ -119,7 +165,11 @@ fn parse<T: Parser>(args: Vec<String>) -> Result<Option<T>, Failure> {
                 .lines()
                 .map(str::trim)
                 .take_while(|l| !l.starts_with("Usage:"))
-                .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+                .filter(|l| {
+                    !l.is_empty()
+                        && !l.starts_with("tip:")
+                        && !l.starts_with("For more information")
+                })
                 .collect();
             let msg = lines.join(" ");
             Err(Failure::usage(format!(
@@ -152,10 +202,10 @@ fn run(mut args: Vec<String>) -> Result<i32, Failure> {
     let dbi = take_flag(&mut args, &["--dbi"]);
     if !compact && !dbi {
         if take_flag(&mut args, &["--download"]) {
-            return download::main(args);
+            return parse::<DownloadArgs>(args)?.map_or(Ok(0), download::main);
         }
         if take_flag(&mut args, &["--publish"]) {
-            return publish::main(args);
+            return parse::<PublishArgs>(args)?.map_or(Ok(0), publish::main);
         }
     }
     match (compact, dbi) {
@@ -202,46 +252,4 @@ fn main() {
             exit(f.status);
         }
     }
-}
-
-/// Option parsing helper of --publish and --download: returns the value of an option that
-/// takes one (from `--opt=value`, `-oVALUE` for short options, or the next argument).
-pub fn opt_value(args: &[String], i: &mut usize, name: &str) -> Result<Option<String>, Failure> {
-    let a = &args[*i];
-    if a == name {
-        *i += 1;
-        if *i >= args.len() {
-            return Err(Failure::usage(format!("option {} needs a value", name)));
-        }
-        return Ok(Some(args[*i].clone()));
-    }
-    if name.starts_with("--") {
-        if let Some(v) = a.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
-            return Ok(Some(v.to_string()));
-        }
-    } else if name.len() == 2 && a.len() > 2 && a.starts_with(name) && !a.starts_with("--") {
-        return Ok(Some(a[2..].to_string()));
-    }
-    Ok(None)
-}
-
-/// `-f`/`--force` and `-q`/`--quiet`, which every file-writing mode takes: sets the flag and
-/// returns true if `a` is one of them.
-pub fn force_or_quiet(a: &str, force: &mut bool, quiet: &mut bool) -> bool {
-    match a {
-        "-f" | "--force" => *force = true,
-        "-q" | "--quiet" => *quiet = true,
-        _ => return false,
-    }
-    true
-}
-
-/// `opt_value` for an option with several names.
-pub fn opt_any(args: &[String], i: &mut usize, names: &[&str]) -> Result<Option<String>, Failure> {
-    for n in names {
-        if let Some(v) = opt_value(args, i, n)? {
-            return Ok(Some(v));
-        }
-    }
-    Ok(None)
 }

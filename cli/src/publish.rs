@@ -7,24 +7,24 @@
 
 use crate::dbi::{select_pages, write_dbi, DbFile};
 use crate::fsutil::{self, DbKind, TempOutput};
-use crate::{api, force_or_quiet, identity, opt_value, Failure};
+use crate::{api, identity, Failure, PublishArgs};
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The manifest's name beside a database named `name`.
 pub fn manifest_name(name: &str) -> String {
     format!("{name}.manifest.json")
 }
 
-fn file_name(path: &Path) -> Result<String, String> {
+fn file_name(path: &Path) -> Result<String, Failure> {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| format!("{}: not a file name", path.display()))
+        .ok_or_else(|| Failure::new(format!("{}: not a file name", path.display())))
 }
 
 /// Row counts of every table, and the (inner) page size, read through SQLite.
-fn contents(path: &Path, kind: DbKind) -> Result<(i64, Value), String> {
+fn contents(path: &Path, kind: DbKind) -> Result<(i64, Value), Failure> {
     let p = path.to_string_lossy();
     let conn = match kind {
         DbKind::Compressed => api::open_readonly(&p, &genomicsqlite::Config::default())?,
@@ -48,52 +48,32 @@ fn contents(path: &Path, kind: DbKind) -> Result<(i64, Value), String> {
     Ok((page_size, Value::Object(counts)))
 }
 
-fn now_utc() -> Result<String, String> {
+fn now_utc() -> Result<String, Failure> {
     Connection::open_in_memory()
         .and_then(|c| {
             c.query_row("SELECT strftime('%Y-%m-%dT%H:%M:%SZ', 'now')", [], |r| {
                 r.get(0)
             })
         })
-        .map_err(|e| e.to_string())
+        .map_err(|e| Failure::new(e.to_string()))
 }
 
 /// Write `bytes` to `path` atomically.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     let tmp = TempOutput::new(path, "publish")?;
     std::fs::write(&tmp.path, bytes).map_err(|e| format!("{}: {}", tmp.path.display(), e))?;
-    tmp.commit(path)
+    Ok(tmp.commit(path)?)
 }
 
-pub fn main(args: Vec<String>) -> Result<i32, Failure> {
-    let (mut db, mut dir, mut source) = (None, None, None);
-    let (mut force, mut quiet) = (false, false);
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].clone();
-        if a == "-h" || a == "--help" {
-            print!("{}", crate::PUBLISH_HELP);
-            return Ok(0);
-        } else if force_or_quiet(&a, &mut force, &mut quiet) {
-        } else if let Some(v) = opt_value(&args, &mut i, "--source")? {
-            source = Some(v);
-        } else if a.starts_with('-') && a.len() > 1 {
-            return Err(Failure::usage(format!(
-                "unknown --publish option {a:?} (see genomicsqlite DB --publish DIR --help)"
-            )));
-        } else if db.is_none() {
-            db = Some(a);
-        } else if dir.is_none() {
-            dir = Some(a);
-        } else {
-            return Err(Failure::usage(format!("unexpected argument {a:?}")));
-        }
-        i += 1;
-    }
-    let db = db.ok_or_else(|| Failure::usage("--publish: missing DB_FILENAME"))?;
-    let dir = PathBuf::from(
-        dir.ok_or_else(|| Failure::usage("--publish needs a directory: DB --publish DIR"))?,
-    );
+pub fn main(args: PublishArgs) -> Result<i32, Failure> {
+    let PublishArgs {
+        db,
+        dir,
+        source,
+        force,
+        quiet,
+    } = args;
+    let dir = dir.ok_or_else(|| Failure::usage("--publish needs a directory: DB --publish DIR"))?;
     if fsutil::is_url(&db) {
         return Err(Failure::new(format!("{db}: --publish needs a local file")));
     }

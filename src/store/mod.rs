@@ -58,6 +58,8 @@ pub struct StoreOptions {
     pub threads: usize,
     /// Decode pages ahead of sequential reads on the workers.
     pub prefetch: bool,
+    /// The log, at the level of the open file this store serves.
+    pub log: crate::web::Log,
 }
 
 /// The page store of one open compressed database, its pages encoded by `C`.

@@ -103,7 +103,7 @@ impl<C: PageCodec> PageStore<C> {
 
     /// Fetches and decodes one page from the outer database.
     pub(super) fn fetch_page(&mut self, pageno: u64, out: &mut [u8]) -> Result<()> {
-        crate::log::debug(5, || {
+        self.opts.log.emit(5, || {
             format!("{}: fetching page {pageno}", self.opts.display_name)
         });
         let PageStore {
@@ -244,7 +244,7 @@ impl<C: PageCodec> PageStore<C> {
         delete_pages_after(&self.conn, new_count)?;
         self.page_size = Some(new);
         self.page_count = new_count;
-        crate::log::debug(2, || {
+        self.opts.log.emit(2, || {
             format!(
                 "{}: page size changed from {old} to {new} bytes",
                 self.opts.display_name

@@ -38,7 +38,7 @@ impl<C: PageCodec> PageStore<C> {
     /// Starts decoding pages `from..=to` on the workers.
     fn read_ahead(&mut self, from: u64, to: u64) -> Result<()> {
         let to = to.min(self.page_count);
-        crate::log::debug(4, || {
+        self.opts.log.emit(4, || {
             format!(
                 "{}: reading ahead pages {from}..={to}",
                 self.opts.display_name

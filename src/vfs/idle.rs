@@ -38,7 +38,7 @@ pub fn schedule(store: Weak<Mutex<PageStore>>, at: Instant) {
             .name("genomicsqlite-idle".into())
             .spawn(move || run(r));
         if let Err(e) = spawned {
-            crate::log::error(&format!("cannot start the idle-release thread: {e}"));
+            crate::web::Log::default().error(&format!("cannot start the idle-release thread: {e}"));
         }
     });
     let mut queue = r.queue.lock().unwrap_or_else(|e| e.into_inner());

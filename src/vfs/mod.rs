@@ -13,9 +13,9 @@ pub mod web;
 use crate::config::{Config, OpenUri, VFS_DEFAULT_LEVEL};
 use crate::ffi::*;
 use crate::flags::{LockLevel, OpenFlags};
-use crate::log;
 use crate::sqlite_api::SqliteError;
 use crate::store::{PageStore, StoreOptions};
+use crate::web::Log;
 use std::cell::RefCell;
 use std::os::raw::c_int;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -103,23 +103,46 @@ thread_local! {
 }
 
 /// Remembers why the last open on this thread failed (SQLite itself can only report "unable
-/// to open database file" or "file is not a database") and logs it, since for a user of plain
-/// SQLite (the `sqlite3` shell, Python's `sqlite3`) the log is the only place to say why.
-/// Inside [`quiet_opens`] it is only remembered.
-///
-/// A compressed database read over the web opens its outer database through the `web` VFS; the
-/// reason that nested open recorded (say, a certificate problem) is kept in the message.
+/// to open database file" or "file is not a database"), for [`take_last_open_error`].
 pub fn record_open_error(e: &SqliteError) {
-    let nested = take_last_open_error();
-    let message = if nested.is_empty() || e.message.contains(&nested) {
-        e.message.clone()
-    } else {
-        format!("{}: {nested}", e.message)
-    };
-    if !QUIET_OPENS.with(|q| q.get()) {
-        log::error(&message);
-    }
+    let message = with_nested_reason(e.clone()).message;
     LAST_OPEN_ERROR.with(|m| *m.borrow_mut() = message);
+}
+
+/// `e` with the reason a nested open recorded on this thread (taken): a compressed database
+/// read over the web opens its outer database through the `web` VFS, whose failure (say, a
+/// certificate problem) is the real reason.
+fn with_nested_reason(e: SqliteError) -> SqliteError {
+    let nested = take_last_open_error();
+    if nested.is_empty() || e.message.contains(&nested) {
+        e
+    } else {
+        SqliteError::new(e.code, format!("{}: {nested}", e.message))
+    }
+}
+
+/// A failed open of one of our VFSes, with the nested reason, logged at the level of the open
+/// (`log`), since for a user of plain SQLite (the `sqlite3` shell, Python's `sqlite3`) the log
+/// is the only place to say why. Inside [`quiet_opens`] it is only returned (and remembered).
+fn open_failed(e: SqliteError, log: Log) -> SqliteError {
+    let e = with_nested_reason(e);
+    if !QUIET_OPENS.with(|q| q.get()) {
+        log.error(&e.message);
+    }
+    e
+}
+
+/// The start of a main database's open: the reason an earlier open on this thread left (not
+/// taken by its caller) is dropped, so that it is not reported as this one's; the URI parsed;
+/// the open's log, at its `vfs_log` (the default when the URI does not parse: its error is
+/// what is logged then).
+fn begin_open(path: &str, params: &glue::UriParams) -> (Result<OpenUri>, Log) {
+    take_last_open_error();
+    let uri = parse_uri(path, params);
+    let log = uri
+        .as_ref()
+        .map_or_else(|_| Log::default(), |u| Log::new(u.config.vfs_log));
+    (uri, log)
 }
 
 /// Runs `f` (an open by one of our APIs, which put the reason into their own error) without
@@ -156,26 +179,9 @@ impl Opener for ZstdOpener {
     ) -> Result<(Box<dyn VfsFile>, bool)> {
         match kind {
             FileKind::MainDb => {
-                let uri = parse_uri(path, params)?;
-                let Some(url) = uri.web_url.clone() else {
-                    let file = InnerDbFile::open(path, &uri, flags)?;
-                    let readonly = file.store().readonly();
-                    return Ok((Box::new(file), readonly));
-                };
-                // Over the web: open the file once and look at its header. A plain SQLite
-                // file is served as it is (it is read-only there, so nothing can turn it into
-                // a compressed database by accident); a compressed one becomes the outer
-                // database, whose `web` open reuses this very file.
-                let mut remote = web::WebDbFile::open(&uri)?;
-                match remote.kind()? {
-                    web::RemoteKind::Plain => Ok((Box::new(remote), true)),
-                    web::RemoteKind::Compressed => {
-                        let file = web::with_handoff(&url, remote.shared(), || {
-                            InnerDbFile::open(path, &uri, flags)
-                        })?;
-                        Ok((Box::new(file), true))
-                    }
-                }
+                let (uri, log) = begin_open(path, params);
+                uri.and_then(|uri| open_main(path, &uri, flags, log))
+                    .map_err(|e| open_failed(e, log))
             }
             FileKind::MainJournal => Ok((Box::new(MemoryJournal::default()), false)),
             FileKind::Wal => Err(SqliteError::new(
@@ -183,6 +189,34 @@ impl Opener for ZstdOpener {
                 format!("{path}: WAL mode is not supported on a compressed database (it has its own transactions; use journal_mode=MEMORY)"),
             )),
             FileKind::Other => Err(SqliteError::new(SQLITE_INTERNAL, "not ours to open")),
+        }
+    }
+}
+
+/// Opens a compressed database, local or over the web.
+fn open_main(
+    path: &str,
+    uri: &OpenUri,
+    flags: OpenFlags,
+    log: Log,
+) -> Result<(Box<dyn VfsFile>, bool)> {
+    let Some(url) = uri.web_url.clone() else {
+        let file = InnerDbFile::open(path, uri, flags, log)?;
+        let readonly = file.store().readonly();
+        return Ok((Box::new(file), readonly));
+    };
+    // Over the web: open the file once and look at its header. A plain SQLite file is served
+    // as it is (it is read-only there, so nothing can turn it into a compressed database by
+    // accident); a compressed one becomes the outer database, whose `web` open reuses this
+    // very file.
+    let mut remote = web::WebDbFile::open(uri)?;
+    match remote.kind()? {
+        web::RemoteKind::Plain => Ok((Box::new(remote), true)),
+        web::RemoteKind::Compressed => {
+            let file = web::with_handoff(&url, remote.shared(), || {
+                InnerDbFile::open(path, uri, flags, log)
+            })?;
+            Ok((Box::new(file), true))
         }
     }
 }
@@ -214,14 +248,12 @@ pub struct InnerDbFile {
     store: Arc<Mutex<PageStore>>,
     lock: LockLevel,
     immutable: bool,
+    log: Log,
 }
 
 impl InnerDbFile {
-    fn open(path: &str, uri: &OpenUri, flags: OpenFlags) -> Result<InnerDbFile> {
+    fn open(path: &str, uri: &OpenUri, flags: OpenFlags, log: Log) -> Result<InnerDbFile> {
         let config = &uri.config;
-        if config.vfs_log >= 0 {
-            log::set_level(Some(config.vfs_log.into()));
-        }
         let web_url = uri.web_url.as_ref();
         let immutable = web_url.is_some() || config.immutable;
         let readonly = web_url.is_some() || flags.contains(OpenFlags::READONLY) || immutable;
@@ -297,6 +329,7 @@ impl InnerDbFile {
             // 0 and 1 both mean: no background threads.
             threads: config.effective_threads().max(1) as usize,
             prefetch: !uri.noprefetch,
+            log,
         };
         // A nested open (the outer database over the web) reports through ours.
         let store = quiet_opens(|| PageStore::open(opts))?;
@@ -304,6 +337,7 @@ impl InnerDbFile {
             store: Arc::new(Mutex::new(store)),
             lock: LockLevel::None,
             immutable,
+            log,
         })
     }
 
@@ -317,7 +351,7 @@ impl InnerDbFile {
     fn logged<T>(&self, r: Result<T>) -> Result<T> {
         if let Err(e) = &r {
             if e.code & 0xff != SQLITE_BUSY {
-                log::error(&e.message);
+                self.log.error(&e.message);
             }
         }
         r

@@ -5,14 +5,15 @@
 //! read-only and immutable; the optional `.dbi` helper is read here with SQLite and handed to the
 //! web reader, which checks it against the main file and then serves its pages without requests.
 
-use super::{glue::UriParams, parse_uri, FileKind, MemoryJournal, Opener, Result, VfsFile};
+use super::{
+    begin_open, glue::UriParams, open_failed, FileKind, MemoryJournal, Opener, Result, VfsFile,
+};
 use crate::config::{Config, OpenUri};
 use crate::ffi::*;
 use crate::flags::OpenFlags;
 use crate::format;
-use crate::log;
 use crate::sqlite_api::{Connection, SqliteError};
-use crate::web::{display_url, DbiSource, WebErrorKind, WebFile, WebOptions};
+use crate::web::{display_url, DbiSource, Log, WebErrorKind, WebFile, WebOptions};
 use std::cell::RefCell;
 use std::os::raw::c_int;
 use std::sync::Arc;
@@ -29,7 +30,11 @@ impl Opener for WebOpener {
         _flags: OpenFlags,
     ) -> Result<(Box<dyn VfsFile>, bool)> {
         match kind {
-            FileKind::MainDb => Ok((Box::new(WebDbFile::open(&parse_uri(path, params)?)?), true)),
+            FileKind::MainDb => {
+                let (uri, log) = begin_open(path, params);
+                let file = uri.and_then(|uri| WebDbFile::open(&uri));
+                Ok((Box::new(file.map_err(|e| open_failed(e, log))?), true))
+            }
             FileKind::MainJournal => Ok((Box::new(MemoryJournal::default()), false)),
             FileKind::Wal | FileKind::Other => Err(SqliteError::new(
                 SQLITE_CANTOPEN,
@@ -117,7 +122,7 @@ impl WebDbFile {
                 Ok((pages, digest, identity)) => {
                     if file.dbi_identity_matches(&source.origin, identity.as_deref()) {
                         let n = file.install_dbi(&source.origin, pages, digest.as_deref());
-                        log::debug(2, || {
+                        Log::new(opts.log_level).emit(2, || {
                             format!("{}: {n} pages from {}", display_url(&url), source.origin)
                         });
                     }
@@ -242,11 +247,8 @@ impl VfsFile for WebDbFile {
         match self.file.read_at(offset, buf) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == WebErrorKind::ShortRead => Ok(false),
-            Err(e) => {
-                let message = e.to_string();
-                log::error(&message);
-                Err(SqliteError::new(SQLITE_IOERR_READ, message))
-            }
+            // The web reader has logged it.
+            Err(e) => Err(SqliteError::new(SQLITE_IOERR_READ, e.to_string())),
         }
     }
 

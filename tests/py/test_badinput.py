@@ -89,6 +89,40 @@ def test_plain_sqlite_file_error_says_not_compressed(plain_file, capfd):
     assert files_digest(plain_file) == before
 
 
+@pytest.mark.ours_only
+def test_log_level_is_per_open(tmp_path, compressed_db):
+    """Each open logs at its own vfs_log: a later open at 0 neither silences an earlier one at 5
+    nor prints anything itself, not even why it failed; one at 5 does not make others chatty."""
+    loud, quiet, missing = (str(tmp_path / n) for n in ("loud.db", "quiet.db", "missing.db"))
+    shutil.copy(compressed_db, loud)
+    shutil.copy(compressed_db, quiet)
+    at = lambda path, level: uri(path, '{"mode": "ro", "vfs_log": %d}' % level)
+    p = shell(OURS, "\n".join([
+        ".open " + at(loud, 5),
+        "ATTACH '%s' AS q;" % at(quiet, 0),
+        "SELECT count(*) FROM q.ints;",
+        ".system echo MARK 1>&2",
+        "SELECT count(*) FROM main.ints;",
+        "ATTACH '%s' AS m;" % at(missing, 0),
+    ]))
+    assert "unable to open database" in p.stderr and "MARK" in p.stderr, p.stderr[-2000:]
+    ours = [l for l in p.stderr.splitlines() if l.startswith("[genomicsqlite]") or l == "MARK"]
+    assert not [l for l in ours if "quiet.db" in l or "missing.db" in l], ours
+    after = ours[ours.index("MARK"):]
+    assert [l for l in after if re.search(r"loud\.db: fetching page", l)], ours
+
+
+@pytest.mark.ours_only
+def test_failed_open_reports_only_its_own_reason(tmp_path):
+    """A reason left by an earlier failed open on the thread is not appended to the next one's."""
+    first, second = str(tmp_path / "first.db"), str(tmp_path / "second.db")
+    ro = '{"mode": "ro"}'
+    p = shell(OURS, ".bail off\n.open %s\n.open %s\n" % (uri(first, ro), uri(second, ro)))
+    ours = [l for l in p.stderr.splitlines() if l.startswith("[genomicsqlite]")]
+    assert len(ours) == 2 and "first.db" in ours[0], ours
+    assert "second.db" in ours[1] and "first.db" not in ours[1], ours
+
+
 @pytest.mark.parametrize("size", [0, 50, 4096, 100_000])
 def test_random_bytes(tmp_path, size):
     path = str(tmp_path / "random.db")

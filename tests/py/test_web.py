@@ -490,9 +490,14 @@ def test_cli_with_url(site, nginx, f):
     sql = "SELECT id, a, b, big FROM ints WHERE id = 30001; SELECT count(*), sum(a) FROM ints;"
     local = _run([BIN, os.path.join(site, f), "--readonly", "-noheader", sql])
     assert local.returncode == 0 and local.stdout.count("\n") == 2, local.stderr
-    remote = _run([BIN, nginx.url(f), "-noheader", sql])
+    remote, log = nginx.measure(lambda: _run([BIN, nginx.url(f), "-noheader", sql]))
     assert remote.returncode == 0, remote.stderr
     assert remote.stdout == local.stdout
+    # The command checks the URL with one small request before sqlite3 opens it: the first
+    # chunk and the .dbi are fetched once.
+    assert len([l for l in log if ".dbi " in l]) == 1, "\n".join(log)
+    assert len([l for l in log if '"bytes=0-65535"' in l]) == 1, "\n".join(log)
+    assert len([l for l in log if '"bytes=0-1023"' in l]) == 1, "\n".join(log)
 
 
 def test_cli_with_missing_url(nginx):

@@ -158,7 +158,7 @@ impl DiskCache {
             url_dir,
             budget: opts.disk_cache_mib.saturating_mul(1024 * 1024),
             chunk: opts.small_kib as u64 * 1024,
-            log: Log::new(opts.log_level),
+            log: Log::new(opts.log_level).scoped("web: "),
             off: AtomicBool::new(false),
             version: OnceLock::new(),
             head_current: AtomicBool::new(false),

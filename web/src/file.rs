@@ -334,7 +334,7 @@ impl WebFile {
         disk: Option<DiskCache>,
     ) -> Result<WebFile, WebError> {
         let name = display_url(url);
-        let log = Log::new(opts.log_level);
+        let log = Log::new(opts.log_level).scoped("web: ");
         let chunk = opts.small_kib as u64 * 1024;
         let size = if f.whole_file {
             f.body.len() as u64
@@ -458,8 +458,8 @@ impl WebFile {
     /// Fill `buf` with the bytes at `offset`. Thread-safe. A read extending past the end of the
     /// file fills what exists, zero-fills the rest and returns [`WebErrorKind::ShortRead`].
     ///
-    /// Failures other than short reads are also printed on stderr at every log level (SQLite
-    /// itself would only say "disk I/O error"); the same message is not repeated back to back.
+    /// Failures other than short reads are also logged as errors (SQLite itself would only say
+    /// "disk I/O error"); the same message is not repeated back to back.
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), WebError> {
         let r = self.read_at_quiet(offset, buf);
         if let Err(e) = &r {
@@ -468,7 +468,7 @@ impl WebFile {
                 let mut last = i.last_error.lock().unwrap_or_else(|p| p.into_inner());
                 if *last != e.message() {
                     *last = e.message().to_string();
-                    i.log.emit(0, || format!("error: {e}"));
+                    i.log.emit(1, || format!("error: {e}"));
                 }
             }
         }

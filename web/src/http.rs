@@ -256,7 +256,7 @@ impl Client {
             pool: Mutex::new(Vec::new()),
             opts: opts.clone(),
             auth: Auth::new(opts, url)?,
-            log: Log::new(opts.log_level),
+            log: Log::new(opts.log_level).scoped("web: "),
             cancel: Arc::new(AtomicBool::new(false)),
             whole_cap: Arc::new(AtomicUsize::new(usize::MAX)),
             counters: Counters::default(),
@@ -326,7 +326,7 @@ impl Client {
             &f.body,
             f.bucket_region.as_deref(),
         ) {
-            Some(message) => WebError { message, ..e },
+            Some(message) => e.with_message(message),
             None => e,
         };
         match self.transfer(url, want, time_left, &mut f) {
@@ -446,10 +446,12 @@ impl Client {
                     // Whatever went wrong may be the kept-alive connection's (say, stray bytes
                     // left on it by the previous response): the retry uses a new one.
                     if e.code() == CURLE_WEIRD_SERVER_REPLY {
-                        err.message.push_str(
-                            " (the server's reply on a reused connection did not parse as HTTP: \
-                             stray bytes after the previous response?)",
+                        let message = format!(
+                            "{} (the server's reply on a reused connection did not parse as \
+                             HTTP: stray bytes after the previous response?)",
+                            err.message()
                         );
+                        err = err.with_message(message);
                     }
                     Outcome::Retry(err)
                 } else {
@@ -700,7 +702,7 @@ impl Client {
             {
                 let msg = format!(
                     "{} (gave up after {} attempt{} in {:.1} s{})",
-                    err.message,
+                    err.message(),
                     attempts,
                     if attempts == 1 { "" } else { "s" },
                     t0.elapsed().as_secs_f64(),
@@ -711,14 +713,11 @@ impl Client {
                     }
                 );
                 self.log.emit(2, || msg.clone());
-                return Err(WebError {
-                    message: msg,
-                    ..err
-                });
+                return Err(err.with_message(msg));
             }
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
             self.log.emit(2, || {
-                format!("{} -- retrying in {} ms", err.message, sleep.as_millis())
+                format!("{} -- retrying in {} ms", err.message(), sleep.as_millis())
             });
             // Sleep in slices so that closing the file is not held up by a backoff.
             let wake = Instant::now() + sleep;

@@ -59,10 +59,11 @@
 //! No message or log line shows a credential or a URL's query string.
 //!
 //! # Logging (stderr, prefix `[genomicsqlite] web:`)
-//! Errors are returned as values; a failed read is also printed (at every level, once per
-//! distinct message), since SQLite itself reports only "disk I/O error". Open errors are only
-//! returned (the VFS reports them). Levels: 0: errors only; 1 (default): + warnings (an unusable
-//! .dbi); 2: + open summary, retries and giving up, .dbi loaded, read-ahead failures;
+//! Through the crate's one [`Log`], at the open file's level. Errors are returned as values; a
+//! failed read is also printed (once per distinct message), since SQLite itself reports only
+//! "disk I/O error". Open errors are only returned (the VFS reports them). Levels: 0: silent;
+//! 1 (default): errors and warnings (an unusable .dbi); 2: + open summary, retries and giving up,
+//! .dbi loaded, read-ahead failures;
 //! 3: + sequential streams detected, counters at close; 4: + every HTTP request with range,
 //! status, bytes and milliseconds; 5: + every read with its offset and how it was served.
 
@@ -89,9 +90,60 @@ pub use identity::{identity_digest, IDENTITY_SPAN};
 
 use std::fmt;
 
-/// What went wrong, for mapping to SQLite result codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WebErrorKind {
+/// What went wrong and how it reads: the message names the URL and the HTTP status or curl
+/// error; `status` is the HTTP status of the failing response, when that was the failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detail {
+    pub status: Option<u32>,
+    pub message: String,
+}
+
+impl fmt::Display for Detail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Declares the kinds once: [`WebErrorKind`] (for callers mapping to SQLite result codes) and
+/// [`WebError`], one variant per kind, with the conversions between them.
+macro_rules! web_errors {
+    ($($(#[$doc:meta])* $kind:ident,)*) => {
+        /// What went wrong, for mapping to SQLite result codes.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum WebErrorKind {
+            $($(#[$doc])* $kind,)*
+        }
+
+        /// The web reader's error: one variant per [`WebErrorKind`], each with its [`Detail`];
+        /// it reads as the message alone.
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        pub enum WebError {
+            $($(#[$doc])* #[error("{0}")] $kind(Detail),)*
+        }
+
+        impl WebError {
+            fn of_kind(kind: WebErrorKind, detail: Detail) -> WebError {
+                match kind {
+                    $(WebErrorKind::$kind => WebError::$kind(detail),)*
+                }
+            }
+            /// The category of the failure.
+            pub fn kind(&self) -> WebErrorKind {
+                match self {
+                    $(WebError::$kind(_) => WebErrorKind::$kind,)*
+                }
+            }
+            /// The message and HTTP status.
+            pub fn detail(&self) -> &Detail {
+                match self {
+                    $(WebError::$kind(d) => d,)*
+                }
+            }
+        }
+    };
+}
+
+web_errors! {
     /// Bad URL or option value.
     InvalidInput,
     /// HTTP 404 or 410.
@@ -114,54 +166,43 @@ pub enum WebErrorKind {
     Dbi,
 }
 
-/// An error with a human-readable message naming the URL and the HTTP status or curl error.
-#[derive(Debug, Clone)]
-pub struct WebError {
-    kind: WebErrorKind,
-    status: Option<u32>,
-    message: String,
-}
-
 impl WebError {
     pub(crate) fn new(kind: WebErrorKind, message: impl Into<String>) -> WebError {
-        WebError {
+        WebError::of_kind(
             kind,
-            status: None,
-            message: message.into(),
-        }
+            Detail {
+                status: None,
+                message: message.into(),
+            },
+        )
     }
     pub(crate) fn with_status(
         kind: WebErrorKind,
         status: u32,
         message: impl Into<String>,
     ) -> WebError {
-        WebError {
+        WebError::of_kind(
             kind,
-            status: Some(status),
-            message: message.into(),
-        }
+            Detail {
+                status: Some(status),
+                message: message.into(),
+            },
+        )
     }
-    /// The category of the failure.
-    pub fn kind(&self) -> WebErrorKind {
-        self.kind
+    /// The same kind and status with another message.
+    pub(crate) fn with_message(self, message: String) -> WebError {
+        let status = self.status();
+        WebError::of_kind(self.kind(), Detail { status, message })
     }
     /// The HTTP status of the failing response, if the failure was an HTTP status.
     pub fn status(&self) -> Option<u32> {
-        self.status
+        self.detail().status
     }
     /// The message (same as `to_string()`).
     pub fn message(&self) -> &str {
-        &self.message
+        &self.detail().message
     }
 }
-
-impl fmt::Display for WebError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for WebError {}
 
 /// Settings of the web reader. `Default` gives the documented defaults; [`WebOptions::from_env`]
 /// merges the `SQLITE_WEB_*` environment variables over them.
@@ -177,7 +218,7 @@ pub struct WebOptions {
     pub dbi_url: Option<String>,
     /// Never use a .dbi helper (`web_nodbi`, `SQLITE_WEB_NODBI=1`).
     pub nodbi: bool,
-    /// 0..=5, see the module docs (`SQLITE_WEB_LOG`). Default 1.
+    /// 0..=5, the scale of [`Log`] and `vfs_log` (`SQLITE_WEB_LOG`). Default 1.
     pub log_level: i32,
     /// Memory budget of the chunk cache in MiB (default 64, minimum 1). The cache never holds
     /// more than this plus the chunks of requests in flight.
@@ -408,23 +449,49 @@ const _: fn() = || {
     send_sync::<WebError>();
 };
 
-/// Log sink shared by the parts of the module.
-#[derive(Debug, Clone)]
-pub(crate) struct Log {
+/// The crate's one log: lines on standard error, `[genomicsqlite] ` and the scope, kept or
+/// dropped by the level of the open file they concern (so two databases opened with different
+/// `vfs_log` each log at their own). The scale is `vfs_log`'s: 0 = silent, 1 (the default, also
+/// for -1) = errors and warnings, 2 = notable events (opens, retries, .dbi loaded), 3 = streams
+/// and counters at close, 4 = every request, 5 = every read. It lives in the web reader, the
+/// lowest layer, so that the reader and the library above it share it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Log {
     level: i32,
+    scope: &'static str,
+}
+
+impl Default for Log {
+    fn default() -> Log {
+        Log::new(-1)
+    }
 }
 
 impl Log {
-    pub(crate) fn new(level: i32) -> Log {
-        Log { level }
+    /// A log at `level` (-1 = the default, 1; values above 5 act as 5).
+    pub fn new(level: i32) -> Log {
+        Log {
+            level: if level < 0 { 1 } else { level.min(5) },
+            scope: "",
+        }
     }
-    pub(crate) fn on(&self, level: i32) -> bool {
+    /// The same level, with `scope` (e.g. `"web: "`) before every message.
+    pub fn scoped(self, scope: &'static str) -> Log {
+        Log { scope, ..self }
+    }
+    /// Whether messages at `level` are shown.
+    pub fn on(&self, level: i32) -> bool {
         self.level >= level
     }
-    pub(crate) fn emit(&self, level: i32, msg: impl FnOnce() -> String) {
-        if self.level >= level {
-            eprintln!("[genomicsqlite] web: {}", msg());
+    /// Prints the message at `level` if shown (built only then).
+    pub fn emit(&self, level: i32, msg: impl FnOnce() -> String) {
+        if self.on(level) {
+            eprintln!("[genomicsqlite] {}{}", self.scope, msg());
         }
+    }
+    /// An error (level 1).
+    pub fn error(&self, msg: &str) {
+        self.emit(1, || msg.to_string());
     }
 }
 
@@ -465,6 +532,20 @@ mod tests {
         );
         assert_eq!(display_url("http://h/p@q"), "http://h/p@q");
         assert_eq!(display_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn errors_read_as_their_message_and_keep_kind_and_status() {
+        let e = WebError::with_status(WebErrorKind::NotFound, 404, "GET http://h/x.db: 404");
+        assert!(matches!(&e, WebError::NotFound(d) if d.status == Some(404)));
+        assert_eq!((e.kind(), e.status()), (WebErrorKind::NotFound, Some(404)));
+        assert_eq!(e.to_string(), "GET http://h/x.db: 404");
+        let e = e.with_message("retried".into());
+        assert_eq!(
+            (e.kind(), e.status(), e.message()),
+            (WebErrorKind::NotFound, Some(404), "retried")
+        );
+        assert_eq!(WebError::new(WebErrorKind::Io, "x").status(), None);
     }
 
     #[test]

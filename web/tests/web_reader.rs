@@ -715,7 +715,8 @@ fn stale_or_corrupt_dbi_is_ignored() {
 
 /// Messages on stderr, checked by running this test binary again as a child with
 /// `--nocapture`: a .dbi probe answered 404 prints nothing at the default level, a stale .dbi
-/// prints exactly one warning however often it is rejected, and level 4 prints every request.
+/// prints exactly one warning however often it is rejected, level 4 prints every request, a
+/// failed read is printed once at level 1 and not at all at level 0.
 #[test]
 fn stderr_messages() {
     if std::env::var_os("GSQ_WEB_STDERR_CHILD").is_some() {
@@ -751,14 +752,20 @@ fn stderr_messages() {
         f.read_at(200_000, &mut buf).unwrap();
         drop(f); // prints its counters at level >= 3
         eprintln!("CHILD: verbose done");
-        // Level 0: a failed read is printed once, not at every retry of the caller.
+        // Level 1 (the default): a failed read is printed once, not at every retry of the caller.
         srv.put("/changing.db", main.clone());
-        let f = WebFile::open(&srv.url("/changing.db"), &quiet()).unwrap();
+        let f = WebFile::open(&srv.url("/changing.db"), &default).unwrap();
         srv.put("/changing.db", main[..main.len() - 4096].to_vec());
         for _ in 0..3 {
             let e = f.read_at(1_000_000, &mut buf).unwrap_err();
             assert_eq!(e.kind(), WebErrorKind::Changed);
         }
+        // Level 0: silent, errors included (they are returned all the same).
+        srv.put("/silent.db", main.clone());
+        let f = WebFile::open(&srv.url("/silent.db"), &quiet()).unwrap();
+        srv.put("/silent.db", main[..main.len() - 4096].to_vec());
+        let e = f.read_at(1_000_000, &mut buf).unwrap_err();
+        assert_eq!(e.kind(), WebErrorKind::Changed);
         // A short read is not an error worth printing.
         let e = f.read_at(f.size() + 5, &mut buf).unwrap_err();
         assert_eq!(e.kind(), WebErrorKind::ShortRead);
