@@ -852,9 +852,16 @@ impl Inner {
         }
     }
 
-    /// The first chunk, fetched at open, if it is still cached.
-    pub(crate) fn first_chunk(&self) -> Option<Arc<Vec<u8>>> {
-        self.lock().cache.get(0)
+    /// The first `small_kib` KiB, fetched at open (one chunk or several), if still cached.
+    pub(crate) fn first_bytes(&self) -> Option<Vec<u8>> {
+        let want = self.size.min(self.opts.small_kib as u64 * 1024) as usize;
+        let mut st = self.lock();
+        let mut out = Vec::with_capacity(want);
+        for c in 0..(want as u64).div_ceil(self.chunk) {
+            out.extend_from_slice(&st.cache.get(c)?);
+        }
+        out.truncate(want);
+        Some(out)
     }
 
     pub(crate) fn set_dbi(&self, page_size: u64, pages: HashMap<u64, Vec<u8>>) {
