@@ -208,11 +208,12 @@ const FIRST_REQUEST_NODBI: u64 = 1 << 20;
 
 /// Bytes the request that opens a file asks for (size unknown): `small_kib` (the header and
 /// the first pages, which also cover the file's identity and a .dbi's check), or
-/// [`FIRST_REQUEST_NODBI`] when no .dbi will be read, which then supplies nothing of this.
+/// [`FIRST_REQUEST_NODBI`] when no .dbi will be read, which then supplies nothing of this
+/// (but no more than `max_request_kib`, which e.g. `--download` sets to its block size).
 fn first_request_len(opts: &WebOptions, url: &str) -> u64 {
     let small = opts.small_kib as u64 * 1024;
     if dbi::location(opts, url).is_none() {
-        small.max(FIRST_REQUEST_NODBI)
+        small.max(FIRST_REQUEST_NODBI.min(opts.max_request_kib as u64 * 1024))
     } else {
         small
     }
