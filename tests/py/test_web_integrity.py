@@ -142,6 +142,32 @@ def test_damaged_dbi_is_ignored(site, server, expected, case):
     assert len(warnings) == 1 and name + ".dbi" in warnings[0], p.stderr
 
 
+def test_unsigned_dbi_is_checked_against_all_bytes_fetched_at_open(site, server, expected):
+    """A .dbi without the digest (as 0.9.4 writes them) is checked against every byte the first
+    request fetched (web_small_KiB = 64 KiB), also when the reader's chunks are single 32 KiB
+    pages: a damaged copy of page 2 is refused, not served in place of the file's."""
+    name = "dbi_first_bytes.db"
+    shutil.copy(os.path.join(site, "comp.db"), os.path.join(site, name))
+    dbi = os.path.join(site, name + ".dbi")
+    shutil.copy(os.path.join(site, "comp.db.dbi"), dbi)
+    with open(os.path.join(site, name), "rb") as f:
+        head = f.read(65536)
+    ps = int.from_bytes(head[16:18], "big") or 65536
+    assert ps <= 32768, "page 2 must lie inside the first 64 KiB"
+    page2 = bytearray(head[ps:2 * ps])
+    page2[ps // 2] ^= 0xFF
+    c = sqlite3.connect(dbi)
+    c.execute("DELETE FROM web_dbi_meta WHERE key = 'genomicsqlite_pages_sha256'")
+    c.execute("INSERT OR REPLACE INTO web_dbi_pages(offset, data) VALUES (?, ?)", (ps, bytes(page2)))
+    c.commit()
+    c.close()
+    p, _ = run_shell(uri_of(server.url(name)), QUERIES)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == expected
+    warnings = [ln for ln in p.stderr.splitlines() if "ignoring .dbi" in ln]
+    assert len(warnings) == 1 and "offset %d differs" % ps in warnings[0], p.stderr
+
+
 def test_good_dbi_is_used_and_quiet(site, server, expected):
     p, _ = run_shell(uri_of(server.url("comp.db")) + "&vfs_log=2", QUERIES)
     assert p.returncode == 0 and p.stdout == expected, p.stderr

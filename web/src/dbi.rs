@@ -176,11 +176,11 @@ impl WebFile {
         I: IntoIterator<Item = (u64, Vec<u8>)>,
     {
         let i = self.inner();
-        let first_chunk = i.first_chunk();
+        let first_bytes = i.first_bytes();
         let main = MainFile {
             header: &i.header,
             size: i.size(),
-            first_chunk: first_chunk.as_deref().map(|c| c.as_slice()),
+            first_chunk: first_bytes.as_deref(),
         };
         let limit = i.opts.max_dbi_mib as usize * 1024 * 1024;
         match verify_pages(&main, pages, digest, limit) {

@@ -36,7 +36,7 @@ pub struct MainFile<'a> {
     /// Its first 100 bytes.
     pub header: &'a [u8],
     pub size: u64,
-    /// Its first chunk, fetched at open, if still at hand.
+    /// Its first bytes, fetched at open (`web_small_KiB` of them), if still at hand.
     pub first_chunk: Option<&'a [u8]>,
 }
 

@@ -134,6 +134,8 @@ pub(crate) struct DiskCache {
     root: PathBuf,
     url_dir: PathBuf,
     budget: u64,
+    /// Size of the chunk entries: `web_small_KiB` (the length of `head`'s first bytes) until
+    /// [`begin`](Self::begin) sets the reader's chunk size.
     chunk: u64,
     log: Log,
     off: AtomicBool,
@@ -390,9 +392,11 @@ impl DiskCache {
         }
     }
 
-    /// The file is open: remember its version (entries go to its directory) and record it in
-    /// `head` with the first chunk, dropping entries of any other version.
-    pub(crate) fn begin(&self, identity: &Identity, first: &[u8]) {
+    /// The file is open: remember its version and the chunk size the reader chose for it
+    /// (entries go to their directory) and record the version in `head` with the first bytes
+    /// (`web_small_KiB` of them), dropping entries of any other version.
+    pub(crate) fn begin(&mut self, identity: &Identity, first: &[u8], chunk: u64) {
+        self.chunk = chunk;
         let Some(meta) = HeadMeta::of(identity) else {
             return;
         };

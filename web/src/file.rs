@@ -44,8 +44,11 @@ const STREAM_STEPS: std::ops::RangeInclusive<i64> = -2..=1;
 /// Random reads that fetch a single chunk before requests start to grow (see [`WebFile`]).
 /// Measured on org.Hs.eg.db over a 50 ms link (one lookup / 2000 lookups / a join, against
 /// GenomicSQLite 0.9.4): 8 kept a lookup at 1.2 MB but left the join at 1.04x the peer's time;
-/// 2 brought the join to 0.6x but a single lookup to 1.9 MB; 3 gives 1.4 MB, 0.50x and 0.78x.
-const RANDOM_MISSES_BEFORE_GROWTH: u64 = 3;
+/// 2 brought the join to 0.6x but a single lookup to 1.9 MB. With the .dbi a cold lookup
+/// through two indexes there misses 4 times (three inner leaves and the inner roots' page), so
+/// 4 keeps it from reading ahead (0.6 MB), while 5 cost the 2000 lookups and the join 6
+/// requests and 0.2-0.3 s more than 3 did (`bench/run.sh --web --delay-ms 50`).
+const RANDOM_MISSES_BEFORE_GROWTH: u64 = 4;
 
 struct State {
     cache: ChunkCache,
@@ -67,6 +70,9 @@ pub(crate) struct Inner {
     pub(crate) opts: WebOptions,
     size: u64,
     chunk: u64,
+    /// Chunks per `small_kib`: the unit in which requests grow, so that page-sized chunks (see
+    /// `chunk_size`) make a cold read smaller without slowing the ramp of many reads.
+    block: u64,
     max_chunks: u64,
     identity: Identity,
     pub(crate) header: Vec<u8>,
@@ -96,10 +102,13 @@ fn fork_generation() -> u32 {
 /// A file on an HTTP(S) server, opened read-only.
 ///
 /// # Design
-/// * **Chunks.** The file is cut into aligned chunks of `small_kib` KiB. A read needing a missing
-///   chunk fetches it with one `Range` request, so an isolated page read costs about `small_kib`
-///   of transfer no matter where it lands.
-/// * **Many random reads.** After 3 random reads that needed a request, each further one fetches
+/// * **Chunks.** The file is cut into aligned chunks of `small_kib` KiB (one page for SQLite
+///   files with pages of 32 KiB or more, see `chunk_size`). A read needing a missing chunk
+///   fetches it with one `Range` request, so an isolated page read costs about one chunk of
+///   transfer no matter where it lands.
+/// * **First request.** It fetches `small_kib` KiB, or 1 MiB when no .dbi will be read (see
+///   `FIRST_REQUEST_NODBI`); every whole chunk of it is cached.
+/// * **Many random reads.** After 4 random reads that needed a request, each further one fetches
 ///   the aligned block around it, twice as large as the previous (up to `max_request_kib`): a
 ///   workload of thousands of lookups then costs a few dozen round trips and about one transfer
 ///   of the file, instead of a round trip per page, while a single lookup still costs a few
@@ -183,12 +192,46 @@ impl Prefetch {
     }
 }
 
-/// The request that opens a file: the first chunk, size unknown.
-fn first_request(opts: &WebOptions) -> Want {
+/// What the first request fetches when no .dbi will be read: a compressed database keeps what
+/// every reader needs first (the outer schema and b-tree root, the dictionaries' row page, the
+/// first inner pages with the inner schema and the roots of its first b-trees) at the start of
+/// the file, so one larger request replaces several small ones. Measured on org.Hs.eg.db
+/// (`bench/run.sh --web --only lookup1_nodbi`): 64 KiB took 9 requests / 3.4 MB for a point
+/// lookup, 1 MiB takes 6 / 1.2 MB (GenomicSQLite 0.9.4 reads the same first MiB).
+const FIRST_REQUEST_NODBI: u64 = 1 << 20;
+
+/// Bytes the request that opens a file asks for (size unknown): `small_kib` (the header and
+/// the first pages, which also cover the file's identity and a .dbi's check), or
+/// [`FIRST_REQUEST_NODBI`] when no .dbi will be read, which then supplies nothing of this
+/// (but no more than `max_request_kib`, which e.g. `--download` sets to its block size).
+fn first_request_len(opts: &WebOptions, url: &str) -> u64 {
+    let small = opts.small_kib as u64 * 1024;
+    if dbi::location(opts, url).is_none() {
+        small.max(FIRST_REQUEST_NODBI.min(opts.max_request_kib as u64 * 1024))
+    } else {
+        small
+    }
+}
+
+/// The request that opens a file.
+fn first_request(opts: &WebOptions, url: &str) -> Want {
     Want::Range {
         start: 0,
-        end: opts.small_kib as u64 * 1024 - 1,
+        end: first_request_len(opts, url) - 1,
         total: None,
+    }
+}
+
+/// The chunk size of a file whose first bytes are `first`: `small_kib`, except that a SQLite
+/// file with pages of 32 KiB or more (the outer file of a compressed database) is read a page
+/// at a time, since one such page already holds several inner pages and its neighbours are
+/// rarely wanted together: a cold point lookup then moves half the bytes. Smaller pages keep
+/// `small_kib` chunks, whose neighbouring pages a b-tree walk often needs next.
+fn chunk_size(opts: &WebOptions, first: &[u8]) -> u64 {
+    let small = opts.small_kib as u64 * 1024;
+    match crate::format::DbHeader::parse(first) {
+        Ok(h) if h.page_size >= 32 * 1024 => u64::from(h.page_size).min(small),
+        _ => small,
     }
 }
 
@@ -240,7 +283,7 @@ impl WebFile {
             DiskCache::open_warm(disk.as_ref(), &client, url, open_deadline(opts));
         let first = match warm {
             Some(first) => first,
-            None => client.get(url, first_request(opts), Some(open_deadline(opts)))?,
+            None => client.get(url, first_request(opts, url), Some(open_deadline(opts)))?,
         };
         WebFile::finish_open(url, opts, client, first, disk)
     }
@@ -275,7 +318,7 @@ impl WebFile {
             let handle = std::thread::Builder::new()
                 .name("gsq-web-dbi".to_string())
                 .spawn_scoped(s, job);
-            let first = client.get(url, first_request(opts), Some(open_deadline(opts)));
+            let first = client.get(url, first_request(opts, url), Some(open_deadline(opts)));
             // A probed .dbi is bounded by the main file's size, now known: a download still
             // running stops once past the bound.
             if let (Ok(f), false) = (&first, opts.dbi_url.is_some()) {
@@ -331,11 +374,11 @@ impl WebFile {
         opts: &WebOptions,
         client: Client,
         f: Fetched,
-        disk: Option<DiskCache>,
+        mut disk: Option<DiskCache>,
     ) -> Result<WebFile, WebError> {
         let name = display_url(url);
         let log = Log::new(opts.log_level).scoped("web: ");
-        let chunk = opts.small_kib as u64 * 1024;
+        let chunk = chunk_size(opts, &f.body);
         let size = if f.whole_file {
             f.body.len() as u64
         } else {
@@ -349,7 +392,7 @@ impl WebFile {
                 }
             }
         };
-        let first_len = size.min(chunk) as usize;
+        let first_len = size.min(opts.small_kib as u64 * 1024) as usize;
         if f.body.len() < first_len {
             return Err(WebError::new(
                 WebErrorKind::Network,
@@ -360,24 +403,28 @@ impl WebFile {
                 ),
             ));
         }
-        let mut first = f.body;
-        first.truncate(first_len);
+        let mut body = f.body;
+        body.truncate(size.min(body.len() as u64) as usize);
         let identity = Identity {
             total: Some(size),
             ..f.identity
         };
+        if let Some(d) = &mut disk {
+            d.begin(&identity, &body[..first_len], chunk);
+        }
+        // The cache holds whole chunks only (the file's last chunk may be short).
+        if (body.len() as u64) < size {
+            body.truncate(body.len() - body.len() % chunk as usize);
+        }
         let budget = opts.cache_mib as usize * 1024 * 1024;
         let max_req = (opts.max_request_kib as u64 * 1024)
             .min(budget as u64 / 4)
             .max(chunk);
         let max_chunks = (max_req / chunk).max(1);
         let mut cache = ChunkCache::new(budget);
-        let header = first[..first.len().min(100)].to_vec();
-        if let Some(d) = &disk {
-            d.begin(&identity, &first);
-        }
-        if !first.is_empty() {
-            cache.insert(0, first);
+        let header = body[..body.len().min(100)].to_vec();
+        for (k, part) in body.chunks(chunk as usize).enumerate() {
+            cache.insert(k as u64, part.to_vec());
         }
         log.emit(2, || {
             format!(
@@ -394,6 +441,7 @@ impl WebFile {
             opts: opts.clone(),
             size,
             chunk,
+            block: (opts.small_kib as u64 * 1024 / chunk).max(1),
             max_chunks,
             identity,
             header,
@@ -798,9 +846,16 @@ impl Inner {
         }
     }
 
-    /// The first chunk, fetched at open, if it is still cached.
-    pub(crate) fn first_chunk(&self) -> Option<Arc<Vec<u8>>> {
-        self.lock().cache.get(0)
+    /// The first `small_kib` KiB, fetched at open (one chunk or several), if still cached.
+    pub(crate) fn first_bytes(&self) -> Option<Vec<u8>> {
+        let want = self.size.min(self.opts.small_kib as u64 * 1024) as usize;
+        let mut st = self.lock();
+        let mut out = Vec::with_capacity(want);
+        for c in 0..(want as u64).div_ceil(self.chunk) {
+            out.extend_from_slice(&st.cache.get(c)?);
+        }
+        out.truncate(want);
+        Some(out)
     }
 
     pub(crate) fn set_dbi(&self, page_size: u64, pages: HashMap<u64, Vec<u8>>) {
@@ -833,7 +888,7 @@ impl Inner {
             });
         }
         let window = if run >= 2 {
-            (1u64 << (run - 1).min(30)).min(self.max_chunks)
+            (self.block << (run - 1).min(30)).min(self.max_chunks)
         } else {
             1
         };
@@ -882,7 +937,10 @@ impl Inner {
                         .random_misses
                         .saturating_sub(RANDOM_MISSES_BEFORE_GROWTH - 1);
                     st.random_misses += 1;
-                    (1u64 << growth.min(30)).min(self.max_chunks)
+                    match growth {
+                        0 => 1,
+                        g => (self.block << g.min(30)).min(self.max_chunks),
+                    }
                 } else {
                     1
                 };

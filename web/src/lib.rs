@@ -46,7 +46,8 @@
 //! `dbi_timeout_ms`, retries for at most 1 s, and at most a quarter of the main file's size.
 //!
 //! # Batching, read-ahead and memory
-//! See [`WebFile`] for the design: aligned `small_kib` chunks, sequential-stream detection with
+//! See [`WebFile`] for the design: aligned chunks (`small_kib`, or one page of 32 KiB or more), the
+//! size of the first request, sequential-stream detection with
 //! doubling request sizes up to `max_request_kib`, background read-ahead threads, and an LRU chunk
 //! cache bounded by `cache_mib`.
 //!
