@@ -264,8 +264,15 @@ impl PageStore {
         let upsert_page = if opts.readonly {
             None
         } else {
+            // An upsert rather than INSERT OR REPLACE: a REPLACE on a table with indexes may
+            // write several rows and may abort (data is NOT NULL), so SQLite gives each one a
+            // statement journal, which inside the outer transaction soon spills to a temporary
+            // file: every page written cost a copy of the outer leaf page it lands on (creating
+            // a GRI on 4 M rows wrote 500 MB to /var/tmp that way). The upsert needs none.
             Some(conn.prepare(
-                "INSERT OR REPLACE INTO nested_vfs_zstd_pages (pageno, data, meta1, meta2, btree_interior) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO nested_vfs_zstd_pages (pageno, data, meta1, meta2, btree_interior) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (pageno) DO UPDATE SET data = excluded.data, meta1 = excluded.meta1, \
+                 meta2 = excluded.meta2, btree_interior = excluded.btree_interior",
             )?)
         };
         // From here on, lock waits are the inner connection's busy handler's to decide.
