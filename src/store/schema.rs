@@ -155,11 +155,18 @@ impl Queries {
             ))?,
             page1_len: conn.prepare(&format!("SELECT length(data) FROM {t} WHERE pageno = 1"))?,
             data_version: conn.prepare("PRAGMA data_version")?,
+            // An upsert rather than INSERT OR REPLACE: a REPLACE on a table with indexes may
+            // write several rows and may abort (data is NOT NULL), so SQLite gives each one a
+            // statement journal, which inside the outer transaction soon spills to a temporary
+            // file: every page written cost a copy of the outer leaf page it lands on (creating
+            // a GRI on 4 M rows wrote 500 MB to /var/tmp that way). The upsert needs none.
             upsert_page: if readonly {
                 None
             } else {
                 Some(conn.prepare(&format!(
-                    "INSERT OR REPLACE INTO {t} (pageno, data, meta1, meta2, btree_interior) VALUES (?, ?, ?, ?, ?)"
+                    "INSERT INTO {t} (pageno, data, meta1, meta2, btree_interior) VALUES (?, ?, ?, ?, ?) \
+                     ON CONFLICT (pageno) DO UPDATE SET data = excluded.data, meta1 = excluded.meta1, \
+                     meta2 = excluded.meta2, btree_interior = excluded.btree_interior"
                 ))?)
             },
         })
