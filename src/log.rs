@@ -1,6 +1,7 @@
 //! The VFS log: messages on standard error, filtered by the `vfs_log` level of the most
 //! recently opened database (-1 = default: errors only; 0 = silent; higher = more detail).
 
+use crate::web::fork::write_stderr;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 static LEVEL: AtomicI32 = AtomicI32::new(-1);
@@ -23,13 +24,13 @@ pub fn level() -> i32 {
 /// Logs an error (level >= 1).
 pub fn error(message: &str) {
     if level() >= 1 {
-        eprintln!("[genomicsqlite] {message}");
+        write_stderr(&format!("[genomicsqlite] {message}"));
     }
 }
 
 /// Logs a detail at `at` (2 = notable events, ... 5 = every operation).
 pub fn debug(at: i32, message: impl FnOnce() -> String) {
     if level() >= at {
-        eprintln!("[genomicsqlite] {}", message());
+        write_stderr(&format!("[genomicsqlite] {}", message()));
     }
 }

@@ -73,6 +73,7 @@ mod dbi;
 mod dbi_check;
 mod disk_cache;
 mod file;
+pub mod fork;
 mod http;
 mod identity;
 mod response;
@@ -420,7 +421,7 @@ impl Log {
     }
     pub(crate) fn emit(&self, level: i32, msg: impl FnOnce() -> String) {
         if self.level >= level {
-            eprintln!("[genomicsqlite] web: {}", msg());
+            fork::write_stderr(&format!("[genomicsqlite] web: {}", msg()));
         }
     }
 }
