@@ -748,12 +748,13 @@ const CA_BUNDLE_PATHS: [&str; 5] = [
     "/etc/ssl/cert.pem",
 ];
 
-/// The CA certificate bundle TLS connections are verified against (found once per process).
-/// `None` when the system has none: connections then fail with curl's message, which says so.
+/// The CA certificate bundle TLS connections are verified against (found once per process;
+/// a [`PerFork`], unlike a OnceLock, never waits for a parent's thread that was looking at the
+/// fork). `None` when the system has none: connections then fail with curl's message.
 fn ca_bundle() -> Option<&'static str> {
-    static BUNDLE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    static BUNDLE: PerFork<Option<String>> = PerFork::new();
     BUNDLE
-        .get_or_init(|| {
+        .get(|_| {
             CA_BUNDLE_VARS
                 .iter()
                 .filter_map(|v| std::env::var(v).ok())
