@@ -33,6 +33,7 @@
 //! Log lines go out through [`write_stderr`], one `write(2)` each, since Rust's `eprintln!`
 //! takes a process-wide lock on standard error that a parent thread may hold at the fork.
 
+use std::cell::Cell;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -46,19 +47,23 @@ extern "C" fn in_child() {
     GENERATION.fetch_add(1, Ordering::SeqCst);
     // The threads of any section the fork did not wait out do not exist here.
     IN_SECTION.store(0, Ordering::SeqCst);
-    FORKING.store(false, Ordering::SeqCst);
+    // Forks other threads were preparing at the same time are not this process's.
+    FORKING.store(0, Ordering::SeqCst);
 }
 
 extern "C" fn in_parent() {
     release_held();
-    FORKING.store(false, Ordering::SeqCst);
+    FORKING.fetch_sub(1, Ordering::SeqCst);
 }
 
 /// A lock of a library below this one that `fork()` holds (see [`hold_across_fork`]).
 static HELD_LOCK: AtomicUsize = AtomicUsize::new(0);
 static HELD_UNLOCK: AtomicUsize = AtomicUsize::new(0);
-/// Whether this fork's `prepare` took it (a registration during a fork must not unlock).
-static HELD_TAKEN: AtomicBool = AtomicBool::new(false);
+thread_local! {
+    /// Whether this thread's fork took it in `prepare` (per thread: several threads may fork
+    /// at once, glibc runs their handlers concurrently; they then take the lock in turn).
+    static HELD_TAKEN: Cell<bool> = const { Cell::new(false) };
+}
 
 /// Has `fork()` take one process-wide lock of a library below this one in its `prepare` step,
 /// after every [`NoForkSection`] ended (sections may need it), and release it in the parent and
@@ -81,7 +86,7 @@ fn held(f: &AtomicUsize) -> Option<extern "C" fn()> {
 }
 
 fn release_held() {
-    if HELD_TAKEN.swap(false, Ordering::SeqCst) {
+    if HELD_TAKEN.replace(false) {
         if let Some(unlock) = held(&HELD_UNLOCK) {
             unlock();
         }
@@ -210,8 +215,10 @@ impl<T> Drop for PerFork<T> {
     }
 }
 
-/// Set while a `fork()` is being prepared; see [`NoForkSection`].
-static FORKING: AtomicBool = AtomicBool::new(false);
+/// Forks being prepared or under way (a count: glibc lets several threads fork at once, and
+/// one finishing must not open sections while another is still forking); see
+/// [`NoForkSection`].
+static FORKING: AtomicUsize = AtomicUsize::new(0);
 /// Threads inside a [`NoForkSection`].
 static IN_SECTION: AtomicUsize = AtomicUsize::new(0);
 /// The longest a `fork()` waits for sections to end. They last microseconds; a section still
@@ -219,15 +226,15 @@ static IN_SECTION: AtomicUsize = AtomicUsize::new(0);
 const FORK_WAIT: Duration = Duration::from_secs(2);
 
 extern "C" fn before_fork() {
-    FORKING.store(true, Ordering::SeqCst);
+    FORKING.fetch_add(1, Ordering::SeqCst);
     let deadline = Instant::now() + FORK_WAIT;
     while IN_SECTION.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_micros(20));
     }
     // Taken once even if racing first uses registered these handlers more than once.
-    if let (false, Some(lock)) = (HELD_TAKEN.load(Ordering::SeqCst), held(&HELD_LOCK)) {
+    if let (false, Some(lock)) = (HELD_TAKEN.get(), held(&HELD_LOCK)) {
         lock();
-        HELD_TAKEN.store(true, Ordering::SeqCst);
+        HELD_TAKEN.set(true);
     }
 }
 
@@ -247,7 +254,7 @@ impl NoForkSection {
         IN_SECTION.fetch_add(1, Ordering::SeqCst);
         // SeqCst on both sides: either the fork's `prepare` sees this thread counted and waits,
         // or this thread sees FORKING and backs out.
-        if FORKING.load(Ordering::SeqCst) {
+        if FORKING.load(Ordering::SeqCst) > 0 {
             IN_SECTION.fetch_sub(1, Ordering::SeqCst);
             return None;
         }
