@@ -358,11 +358,8 @@ fn config_keys() -> &'static [&'static str] {
             identifier ignored_any
         }
     }
-    // Not a OnceLock, whose first initialization, were a thread of the parent in it at a
-    // fork(), would never end in the child: PerFork never waits (a child computes its own).
-    static KEYS: crate::web::fork::PerFork<&'static [&'static str]> =
-        crate::web::fork::PerFork::new();
-    KEYS.get(|_| {
+    static KEYS: std::sync::OnceLock<&'static [&'static str]> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
         let mut fields: &'static [&'static str] = &[];
         let _ = Config::deserialize(FieldNames(&mut fields));
         fields
