@@ -7,73 +7,21 @@
 //! alone touches the outer database, so the outer connection never needs locking.
 
 use crate::store::codec::{CodecError, EncodedPage, PageCodec, StoredPage};
+use crate::web::fork::{generation as fork_generation, PerFork};
 use crate::web::readahead::{Observed, StreamTracker};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 
 /// Upper bound on decoded pages a prefetcher holds ahead of SQLite, per connection.
 pub const PREFETCH_BYTES: usize = 4 << 20;
 
-/// Bumped in the child after `fork()`: worker threads do not survive a fork, so the pool and all
-/// work in flight belong to the parent (a `multiprocessing` child would otherwise wait forever
-/// for pages its parent's workers were decoding).
-static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
-
-extern "C" fn after_fork_in_child() {
-    FORK_GENERATION.fetch_add(1, Ordering::SeqCst);
-}
-
-fn fork_generation() -> u64 {
-    FORK_GENERATION.load(Ordering::Acquire)
-}
-
-/// A process-wide object of which every forked child builds its own (threads do not survive
-/// `fork()`), leaked so references to it stay valid. Only atomics guard it, since a lock held by
-/// another thread at `fork()` would stay locked forever in the child.
-pub struct PerFork<T> {
-    current: AtomicPtr<T>,
-    generation: AtomicU64,
-}
-
-impl<T> PerFork<T> {
-    pub const fn new() -> Self {
-        PerFork {
-            current: AtomicPtr::new(std::ptr::null_mut()),
-            generation: AtomicU64::new(u64::MAX),
-        }
-    }
-
-    /// The object of this process, built by `build` the first time.
-    pub fn get(&self, build: impl FnOnce() -> T) -> &'static T {
-        static WATCH_FORKS: Once = Once::new();
-        WATCH_FORKS.call_once(|| {
-            // SAFETY: registers a handler that only bumps an atomic (async-signal-safe, as a
-            // handler run in the child of a multithreaded process must be).
-            unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
-        });
-        let generation = fork_generation();
-        let current = self.current.load(Ordering::Acquire);
-        if !current.is_null() && self.generation.load(Ordering::Acquire) == generation {
-            // SAFETY: objects are leaked, so the pointer stays valid for the life of the process.
-            return unsafe { &*current };
-        }
-        // A parent's object is never dropped in the child (its threads are gone); one built by
-        // a thread that lost a race here is simply not used.
-        let fresh: &'static T = Box::leak(Box::new(build()));
-        self.current
-            .store(fresh as *const T as *mut T, Ordering::Release);
-        self.generation.store(generation, Ordering::Release);
-        fresh
-    }
-}
-
-/// The shared worker pool of this process: one thread per processor, at most 8.
+/// The shared worker pool of this process: one thread per processor, at most 8. A `fork()`
+/// child builds its own (the parent's workers do not exist there; see [`PerFork`]).
 fn pool() -> &'static rayon::ThreadPool {
     static POOL: PerFork<rayon::ThreadPool> = PerFork::new();
-    POOL.get(|| {
+    POOL.get(|_| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(crate::config::host_threads() as usize)
             .thread_name(|i| format!("genomicsqlite-{i}"))
@@ -104,6 +52,8 @@ pub struct CompressPipeline {
     pending: HashMap<u64, (u64, Arc<Vec<u8>>)>,
     /// The [`fork_generation`] its work was started in.
     generation: u64,
+    /// Pages submitted in the parent were lost in a `fork()` (see `leave_parents_work`).
+    lost_in_fork: bool,
 }
 
 impl CompressPipeline {
@@ -118,6 +68,18 @@ impl CompressPipeline {
             finished: BTreeMap::new(),
             pending: HashMap::new(),
             generation: fork_generation(),
+            lost_in_fork: false,
+        }
+    }
+
+    /// In a `fork()` child: a fresh channel replaces the one the parent's workers feed (they
+    /// will never send here, and may hold its internal lock, so it is not even dropped). Pages
+    /// they were compressing are lost, which [`drain`](Self::drain) reports.
+    fn leave_parents_work(&mut self) {
+        if self.generation != fork_generation() {
+            let lost = self.lost_in_fork || self.in_flight() > 0;
+            self.abandon();
+            self.lost_in_fork = lost;
         }
     }
 
@@ -133,6 +95,7 @@ impl CompressPipeline {
         btree_interior: bool,
         recipe: C::Recipe,
     ) {
+        self.leave_parents_work();
         let seq = self.next_seq;
         self.next_seq += 1;
         let page = Arc::new(page);
@@ -164,14 +127,11 @@ impl CompressPipeline {
         mut store: impl FnMut(Compressed) -> Result<(), E>,
         on_worker_error: impl Fn(String) -> E,
     ) -> Result<(), E> {
-        if self.generation != fork_generation() {
-            if self.in_flight() > 0 {
-                self.abandon();
-                return Err(on_worker_error(
-                    "a connection with a write in progress was carried across fork()".into(),
-                ));
-            }
-            self.generation = fork_generation();
+        self.leave_parents_work();
+        if std::mem::take(&mut self.lost_in_fork) {
+            return Err(on_worker_error(
+                "a connection with a write in progress was carried across fork()".into(),
+            ));
         }
         loop {
             while let Ok((seq, r)) = self.rx.try_recv() {
@@ -207,9 +167,13 @@ impl CompressPipeline {
     }
 
     /// Drops everything not yet stored (the transaction is being rolled back). Workers still
-    /// busy finish into a channel nobody reads.
+    /// busy finish into a channel nobody reads. A `fork()` child leaves the parent's channel
+    /// alone (see `leave_parents_work`).
     pub fn abandon(&mut self) {
-        *self = CompressPipeline::new(self.max_in_flight / 2);
+        let old = std::mem::replace(self, CompressPipeline::new(self.max_in_flight / 2));
+        if old.generation != fork_generation() {
+            std::mem::forget(old);
+        }
     }
 }
 
@@ -250,8 +214,22 @@ impl Prefetcher {
         }
     }
 
+    /// In a `fork()` child: forgets the pages being decoded in the parent, whose workers do
+    /// not exist here and may hold their channels' internal locks (so the channels are not even
+    /// dropped). Returns whether there was such work.
+    fn leave_parents_work(&mut self) -> bool {
+        if self.generation == fork_generation() {
+            return false;
+        }
+        std::mem::forget(std::mem::take(&mut self.slots));
+        self.streams.clear();
+        self.generation = fork_generation();
+        true
+    }
+
     /// Forgets everything fetched (the database may have changed).
     pub fn clear(&mut self) {
+        self.leave_parents_work();
         self.slots.clear();
         self.streams.clear();
     }
@@ -263,6 +241,7 @@ impl Prefetcher {
     /// Notes a read of `pageno`; returns the first and last page worth fetching ahead now
     /// (none for random access).
     pub fn observe(&mut self, pageno: u64, page_size: usize) -> Option<(u64, u64)> {
+        self.leave_parents_work();
         if page_size != self.page_size {
             self.clear();
             self.page_size = page_size;
@@ -303,6 +282,7 @@ impl Prefetcher {
 
     /// Decodes `pages` on the pool with codec `C`.
     pub fn start<C: PageCodec>(&mut self, pages: Vec<RawPage<C::Key>>) {
+        self.leave_parents_work();
         for raw in pages {
             let (tx, rx) = crossbeam_channel::bounded(1);
             let page_size = self.page_size;
@@ -326,10 +306,7 @@ impl Prefetcher {
 
     /// The decoded page if it was fetched ahead (waiting for its worker if need be).
     pub fn take(&mut self, pageno: u64) -> Option<Result<Vec<u8>, CodecError>> {
-        if self.generation != fork_generation() {
-            // The workers that were decoding these pages stayed in the parent.
-            self.clear();
-            self.generation = fork_generation();
+        if self.leave_parents_work() {
             return None;
         }
         let rx = self.slots.remove(&pageno)?;

@@ -44,9 +44,9 @@
 //! wrappers (`sqlite_api`), the callbacks SQLite calls (`vfs::glue`, the entry points in
 //! [`extension`], the SQL functions and virtual tables of [`genomics`]) and the C API ([`capi`],
 //! `genomics::capi`). Below it, code sees typed values (`flags::OpenFlags`,
-//! `flags::LockLevel`, slices, `Result`s). Two other spots call C: `codec` (zstd's dictionary
-//! trainer, which the `zstd` crate does not wrap) and `background` (`pthread_atfork`, and the
-//! lock-free per-fork singleton whose leaked pointer it dereferences).
+//! `flags::LockLevel`, slices, `Result`s). One other spot calls C: `codec` (zstd's dictionary
+//! trainer, which the `zstd` crate does not wrap). fork() safety (`pthread_atfork`, the
+//! lock-free per-process cells) lives in the web crate's `web::fork`, the lowest crate.
 
 // Every unsafe operation sits in an `unsafe {}` block with a `// SAFETY:` note saying why it
 // holds, also inside `unsafe fn`s; both lints keep it that way.

@@ -10,6 +10,7 @@ use crate::ffi::*;
 use crate::flags::OpenFlags;
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int, c_uchar, c_void};
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::OnceLock;
 
 /// Oldest host SQLite we support; every routine in the table exists there.
@@ -137,6 +138,10 @@ routine_table! {
     next_stmt = sqlite3_next_stmt: fn(*mut sqlite3, *mut sqlite3_stmt) -> *mut sqlite3_stmt;
     stmt_busy = sqlite3_stmt_busy: fn(*mut sqlite3_stmt) -> c_int;
     stmt_readonly = sqlite3_stmt_readonly: fn(*mut sqlite3_stmt) -> c_int;
+    // SQLite's allocator mutex, held across fork() (see `lock_allocator`).
+    mutex_alloc = sqlite3_mutex_alloc: fn(c_int) -> *mut c_void;
+    mutex_enter = sqlite3_mutex_enter: fn(*mut c_void);
+    mutex_leave = sqlite3_mutex_leave: fn(*mut c_void);
 }
 
 static API: OnceLock<Api> = OnceLock::new();
@@ -180,9 +185,42 @@ pub fn install_linked() -> std::result::Result<&'static Api, String> {
     check_version(API.get_or_init(Api::from_linked))
 }
 
+/// SQLite's allocator mutex (`SQLITE_MUTEX_STATIC_MEM`), which every `sqlite3_malloc` takes
+/// for its statistics: a thread of the parent inside one at a `fork()` would leave it locked
+/// forever in the child, whose first SQLite call would hang (seen in tests/py/test_fork.py).
+/// `fork()` takes it in its `prepare` step, after background sections ended (see
+/// [`crate::web::fork::hold_across_fork`]), and releases it in parent and child. This is sound
+/// because the mutex is innermost: a holder takes no other lock before letting go (SQLite even
+/// drops it before freeing memory under a soft heap limit), so `prepare` waits microseconds.
+const SQLITE_MUTEX_STATIC_MEM: c_int = 3;
+static ALLOCATOR_MUTEX: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut());
+
+extern "C" fn lock_allocator() {
+    if let Some(api) = try_api() {
+        // SAFETY: a static mutex of the SQLite whose routines we use; alloc only looks it up.
+        unsafe {
+            let m = (api.mutex_alloc)(SQLITE_MUTEX_STATIC_MEM);
+            if !m.is_null() {
+                (api.mutex_enter)(m);
+                ALLOCATOR_MUTEX.store(m, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+extern "C" fn unlock_allocator() {
+    let m = ALLOCATOR_MUTEX.swap(std::ptr::null_mut(), Ordering::SeqCst);
+    if let (false, Some(api)) = (m.is_null(), try_api()) {
+        // SAFETY: the mutex `lock_allocator` entered on this thread (in a child: on the thread
+        // that forked, the only one; SQLite's static mutexes are plain pthread mutexes).
+        unsafe { (api.mutex_leave)(m) };
+    }
+}
+
 fn check_version(api: &'static Api) -> std::result::Result<&'static Api, String> {
     // SAFETY: plain call into SQLite.
     check_version_number(unsafe { (api.libversion_number)() })?;
+    crate::web::fork::hold_across_fork(lock_allocator, unlock_allocator);
     Ok(api)
 }
 

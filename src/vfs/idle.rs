@@ -5,9 +5,15 @@
 //! One thread per process sleeps until the earliest deadline. A store is queued once per idle
 //! stretch, not once per transaction, so a busy reader costs the thread one wake-up per
 //! [`crate::store::IDLE_RELEASE`].
+//!
+//! # fork()
+//! The queue and the thread are per process ([`PerFork`]): a child starts its own. A store,
+//! though, cannot be rebuilt in a child, so this thread touches one only inside a
+//! [`NoForkSection`]: a `fork()` waits the few microseconds until it has let go, and a child
+//! never finds a store locked by this thread, which does not exist there.
 
-use crate::background::PerFork;
 use crate::store::PageStore;
+use crate::web::fork::{NoForkSection, PerFork};
 use std::sync::{Condvar, Mutex, TryLockError, Weak};
 use std::time::Instant;
 
@@ -20,7 +26,7 @@ struct Releaser {
 
 fn releaser() -> &'static Releaser {
     static RELEASER: PerFork<Releaser> = PerFork::new();
-    RELEASER.get(|| Releaser {
+    RELEASER.get(|_| Releaser {
         queue: Mutex::new(Vec::new()),
         wake: Condvar::new(),
     })
@@ -31,7 +37,7 @@ fn releaser() -> &'static Releaser {
 pub fn schedule(store: Weak<Mutex<PageStore>>, at: Instant) {
     static STARTED: PerFork<()> = PerFork::new();
     let r = releaser();
-    STARTED.get(|| {
+    STARTED.get(|_| {
         // Without the thread, stores still let writers in when they next read (they check
         // for a waiting writer at every transaction); only idle ones would hold on longer.
         let spawned = std::thread::Builder::new()
@@ -83,11 +89,19 @@ fn run(r: &'static Releaser) {
             let Some(store) = weak.upgrade() else {
                 continue;
             };
-            let next = match store.try_lock() {
-                Ok(mut s) => s.release_if_idle(Instant::now()),
-                // In use right now, so not idle: look again later.
-                Err(TryLockError::WouldBlock) => Some(Instant::now() + crate::store::IDLE_RELEASE),
-                Err(TryLockError::Poisoned(e)) => e.into_inner().release_if_idle(Instant::now()),
+            let later = Some(Instant::now() + crate::store::IDLE_RELEASE);
+            // The section never waits: the store is only tried (a fork waits for the section).
+            let next = match NoForkSection::enter() {
+                // A fork is being prepared: look again later.
+                None => later,
+                Some(_section) => match store.try_lock() {
+                    Ok(mut s) => s.release_if_idle(Instant::now()),
+                    // In use right now, so not idle: look again later.
+                    Err(TryLockError::WouldBlock) => later,
+                    Err(TryLockError::Poisoned(e)) => {
+                        e.into_inner().release_if_idle(Instant::now())
+                    }
+                },
             };
             if let Some(at) = next {
                 r.queue

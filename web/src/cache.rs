@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+#[derive(Clone)]
 pub(crate) struct ChunkCache {
     chunks: HashMap<u64, (Arc<Vec<u8>>, u64)>,
     lru: BTreeMap<u64, u64>,
@@ -49,8 +50,8 @@ impl ChunkCache {
         self.pending.insert(idx);
     }
 
-    /// Forgets every pending mark (after `fork()`: the transfers they wait for stayed in the
-    /// parent).
+    /// Forgets every pending mark (in a `fork()` child's copy: the transfers they wait for
+    /// stayed in the parent).
     pub(crate) fn clear_all_pending(&mut self) {
         self.pending.clear();
     }

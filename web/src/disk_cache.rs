@@ -148,7 +148,16 @@ pub(crate) struct DiskCache {
 }
 
 /// A held entry lock (released on drop, also by the kernel if the process dies).
-pub(crate) struct EntryLock(#[allow(dead_code)] File);
+pub(crate) struct EntryLock(File);
+
+impl Drop for EntryLock {
+    /// Unlocks explicitly: closing our descriptor alone would not release the `flock` while a
+    /// `fork()` child still has a copy of it (the lock belongs to the shared open file), and
+    /// other processes would wait for the lock as long as that child lives.
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
 
 impl DiskCache {
     /// The cache for `url`, or `None` when `web_cache_dir` is not set.
@@ -512,6 +521,7 @@ impl DiskCache {
         if f.try_lock().is_err() {
             return;
         }
+        let _held = EntryLock(f);
         let mut entries: Vec<(SystemTime, u64, PathBuf)> = Vec::new();
         let mut total = 0u64;
         let mut dirs = vec![self.root.clone()];

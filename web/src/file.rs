@@ -3,6 +3,7 @@
 use super::cache::ChunkCache;
 use super::dbi::{self, DbiSource};
 use super::disk_cache::DiskCache;
+use super::fork::PerFork;
 use super::http::{Client, Fetched, Identity, Want};
 use super::readahead::{Observed, StreamTracker};
 use super::{display_url, Log, WebError, WebErrorKind, WebOptions};
@@ -59,9 +60,64 @@ struct State {
     random_misses: u64,
 }
 
+impl State {
+    fn new(budget: usize) -> State {
+        State {
+            cache: ChunkCache::new(budget),
+            streams: StreamTracker::new(MAX_STREAMS, STREAM_STEPS),
+            broken: None,
+            random_misses: 0,
+        }
+    }
+}
+
 struct Dbi {
     page_size: u64,
     pages: HashMap<u64, Vec<u8>>,
+}
+
+/// The locked state of a file, one per process (see [`WebFile`], "fork()").
+struct Local {
+    state: Mutex<State>,
+    cond: Condvar,
+    dbi: RwLock<Option<Arc<Dbi>>>,
+    last_error: Mutex<String>,
+}
+
+impl Local {
+    fn new(state: State) -> Local {
+        Local {
+            state: Mutex::new(state),
+            cond: Condvar::new(),
+            dbi: RwLock::new(None),
+            last_error: Mutex::new(String::new()),
+        }
+    }
+
+    /// A `fork()` child's, from its parent's `parent` as far as that can be read without
+    /// waiting: a lock held at the fork by a thread of the parent stays held forever here, so
+    /// what it guards is started afresh (an empty cache, no .dbi), never waited for. Transfers
+    /// and read-ahead pending in the parent are not coming: their marks are dropped.
+    fn inherit(parent: &Local, budget: usize) -> Local {
+        let state = match parent.state.try_lock() {
+            Ok(st) => {
+                let mut cache = st.cache.clone();
+                cache.clear_all_pending();
+                State {
+                    cache,
+                    streams: StreamTracker::new(MAX_STREAMS, STREAM_STEPS),
+                    broken: st.broken.clone(),
+                    random_misses: st.random_misses,
+                }
+            }
+            Err(_) => State::new(budget),
+        };
+        let local = Local::new(state);
+        if let Ok(dbi) = parent.dbi.try_read() {
+            *local.dbi.write().unwrap_or_else(|p| p.into_inner()) = dbi.clone();
+        }
+        local
+    }
 }
 
 pub(crate) struct Inner {
@@ -78,11 +134,9 @@ pub(crate) struct Inner {
     pub(crate) header: Vec<u8>,
     pub(crate) client: Client,
     pub(crate) log: Log,
-    state: Mutex<State>,
-    cond: Condvar,
-    dbi: RwLock<Option<Dbi>>,
+    /// Everything behind a lock, per process (see [`WebFile`], "fork()").
+    local: PerFork<Local>,
     pub(crate) dbi_warned: AtomicBool,
-    last_error: Mutex<String>,
     reads: AtomicU64,
     bytes_read: AtomicU64,
     prefetch_requests: AtomicU64,
@@ -90,13 +144,6 @@ pub(crate) struct Inner {
     dbi_hits: AtomicU64,
     /// The persistent cache shared with other processes (`web_cache_dir`), if configured.
     pub(crate) disk: Option<DiskCache>,
-}
-
-/// Which process the current one is: a child after `fork()` has another id than its parent,
-/// and must not use the threads and connections it inherited (the threads stayed in the
-/// parent, the connections are shared with it).
-fn fork_generation() -> u32 {
-    std::process::id()
 }
 
 /// A file on an HTTP(S) server, opened read-only.
@@ -135,26 +182,27 @@ fn fork_generation() -> u32 {
 ///   server did (status, curl error, the headers that do not fit the request).
 /// * **Connections.** curl easy handles are pooled and reused (keep-alive; HTTP/2 over TLS when
 ///   offered; redirects followed). Dropping the file aborts its background transfers.
-/// * **fork().** A child process does not use the connections and read-ahead threads it
-///   inherited (the threads stayed in the parent, the connections are the parent's): its first
-///   read gives it its own (see `WebFile::jobs`); the parent's are untouched.
+/// * **fork().** A `fork()` child (Python `multiprocessing`, job launchers) never touches a
+///   lock, a thread or a connection of its parent: the parent's threads (read-ahead, other
+///   readers) may have held a lock at the fork, which then stays held forever in the child.
+///   Every lock of a file (its cache and stream state, .dbi pages, last error), its read-ahead
+///   threads and its pool of connections are per process ([`PerFork`]); the child's first read
+///   builds its own, starting from whatever of the parent's cache and .dbi it can read without
+///   waiting (see `Local::inherit`). The parent's copies are left as they are (leaked in the
+///   child): closing its connections could send a TLS close_notify on the parent's sockets.
 pub struct WebFile {
     inner: Arc<Inner>,
-    prefetch: Mutex<Prefetch>,
+    prefetch: PerFork<Prefetch>,
 }
 
-/// The read-ahead threads of a file and the channel feeding them, as started in one process:
-/// after `fork()` the child starts its own (see [`WebFile::jobs`]).
+/// The read-ahead threads of a file and the channel feeding them, as started in one process.
 struct Prefetch {
-    /// The [`fork_generation`] they were started in.
-    generation: u32,
     jobs: Option<Sender<Vec<u64>>>,
     workers: Vec<JoinHandle<()>>,
 }
 
 impl Prefetch {
     fn start(inner: &Arc<Inner>) -> Prefetch {
-        let generation = fork_generation();
         let mut workers = Vec::new();
         let mut jobs = None;
         let threads = inner.opts.prefetch_threads;
@@ -177,18 +225,7 @@ impl Prefetch {
                 jobs = Some(tx);
             }
         }
-        Prefetch {
-            generation,
-            jobs,
-            workers,
-        }
-    }
-
-    /// In a child after `fork()`: the threads stayed in the parent, so they are neither joined
-    /// nor signalled (their handles and channel are abandoned as they are).
-    fn abandon(&mut self) {
-        std::mem::forget(std::mem::take(&mut self.workers));
-        std::mem::forget(self.jobs.take());
+        Prefetch { jobs, workers }
     }
 }
 
@@ -447,16 +484,11 @@ impl WebFile {
             header,
             client,
             log,
-            state: Mutex::new(State {
+            local: PerFork::with(Local::new(State {
                 cache,
-                streams: StreamTracker::new(MAX_STREAMS, STREAM_STEPS),
-                broken: None,
-                random_misses: 0,
-            }),
-            cond: Condvar::new(),
-            dbi: RwLock::new(None),
+                ..State::new(budget)
+            })),
             dbi_warned: AtomicBool::new(false),
-            last_error: Mutex::new(String::new()),
             reads: AtomicU64::new(0),
             bytes_read: AtomicU64::new(0),
             prefetch_requests: AtomicU64::new(0),
@@ -464,7 +496,7 @@ impl WebFile {
             dbi_hits: AtomicU64::new(0),
             disk,
         });
-        let prefetch = Mutex::new(Prefetch::start(&inner));
+        let prefetch = PerFork::with(Prefetch::start(&inner));
         Ok(WebFile { inner, prefetch })
     }
 
@@ -489,7 +521,7 @@ impl WebFile {
     /// Current counters.
     pub fn stats(&self) -> WebStats {
         let i = &self.inner;
-        let cached = i.state.lock().map(|s| s.cache.bytes() as u64).unwrap_or(0);
+        let cached = i.lock().cache.bytes() as u64;
         WebStats {
             reads: i.reads.load(Ordering::Relaxed),
             bytes_read: i.bytes_read.load(Ordering::Relaxed),
@@ -513,7 +545,11 @@ impl WebFile {
         if let Err(e) = &r {
             if e.kind() != WebErrorKind::ShortRead {
                 let i = &self.inner;
-                let mut last = i.last_error.lock().unwrap_or_else(|p| p.into_inner());
+                let mut last = i
+                    .local()
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
                 if *last != e.message() {
                     *last = e.message().to_string();
                     i.log.emit(1, || format!("error: {e}"));
@@ -573,28 +609,18 @@ impl WebFile {
         &self.inner
     }
 
-    /// Where to send read-ahead work, in this process. The first read in a child after
-    /// `fork()` (Python `multiprocessing`, job runners) gives the child its own connections
-    /// and read-ahead threads and forgets the transfers that were in flight in the parent,
-    /// whose results would never arrive; the parent's are left untouched.
+    /// Where to send read-ahead work, in this process: a `fork()` child's first read starts
+    /// its own read-ahead threads.
     fn jobs(&self) -> Option<Sender<Vec<u64>>> {
-        let mut p = self.prefetch.lock().unwrap_or_else(|e| e.into_inner());
-        if p.generation != fork_generation() {
-            p.abandon();
-            self.inner.client.forget_connections();
-            {
-                let mut st = self.inner.lock();
-                st.cache.clear_all_pending();
-                st.streams.clear();
-            }
-            *p = Prefetch::start(&self.inner);
+        let p = self.prefetch.get(|_| {
             self.inner.log.emit(3, || {
                 format!(
                     "{}: new connections and read-ahead threads after fork()",
                     self.inner.name
                 )
             });
-        }
+            Prefetch::start(&self.inner)
+        });
         p.jobs.clone()
     }
 }
@@ -602,14 +628,12 @@ impl WebFile {
 impl Drop for WebFile {
     fn drop(&mut self) {
         self.inner.client.cancel.store(true, Ordering::Relaxed);
-        let p = self.prefetch.get_mut().unwrap_or_else(|e| e.into_inner());
-        if p.generation != fork_generation() {
-            p.abandon();
-            self.inner.client.forget_connections();
-        }
-        p.jobs = None; // disconnects the workers' channel
-        for w in p.workers.drain(..) {
-            let _ = w.join();
+        // Only this process's threads: a parent's are left alone (see `PerFork`).
+        if let Some(p) = self.prefetch.get_mut() {
+            p.jobs = None; // disconnects the workers' channel
+            for w in p.workers.drain(..) {
+                let _ = w.join();
+            }
         }
         let inner = &self.inner;
         if inner.log.on(3) {
@@ -628,12 +652,12 @@ fn prefetch_worker(inner: Arc<Inner>, rx: Receiver<Vec<u64>>) {
     for chunks in rx.iter() {
         if inner.client.cancel.load(Ordering::Relaxed) {
             // Closing: release what this job had reserved.
-            if let Ok(mut st) = inner.state.lock() {
-                for c in &chunks {
-                    st.cache.clear_pending(*c);
-                }
+            let mut st = inner.lock();
+            for c in &chunks {
+                st.cache.clear_pending(*c);
             }
-            inner.cond.notify_all();
+            drop(st);
+            inner.cond().notify_all();
             continue;
         }
         // Fetch each contiguous run (they are all marked pending by the scheduler).
@@ -667,17 +691,34 @@ fn prefetch_worker(inner: Arc<Inner>, rx: Receiver<Vec<u64>>) {
                 st.cache.clear_pending(c);
             }
             drop(st);
-            inner.cond.notify_all();
+            inner.cond().notify_all();
             k = j + 1;
         }
     }
 }
 
 impl Inner {
+    /// This process's share of the file (see [`WebFile`], "fork()").
+    fn local(&self) -> &Local {
+        self.local.get(|parent| match parent {
+            Some(parent) => Local::inherit(parent, self.cache_budget()),
+            None => Local::new(State::new(self.cache_budget())),
+        })
+    }
+
+    fn cache_budget(&self) -> usize {
+        self.opts.cache_mib as usize * 1024 * 1024
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the cache inconsistent in a way that
         // matters (worst case: a chunk stays marked pending and is waited on with a timeout).
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.local().state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Signalled whenever chunks arrive or pending marks are dropped (pairs with [`Self::lock`]).
+    fn cond(&self) -> &Condvar {
+        &self.local().cond
     }
 
     fn last_chunk(&self) -> u64 {
@@ -833,8 +874,9 @@ impl Inner {
 
     /// Serve a read from the .dbi pages if one page covers it.
     fn read_dbi(&self, offset: u64, out: &mut [u8]) -> bool {
-        let Ok(g) = self.dbi.read() else { return false };
-        let Some(d) = g.as_ref() else { return false };
+        let Some(d) = self.local().dbi.read().ok().and_then(|g| g.clone()) else {
+            return false;
+        };
         let pno = offset / d.page_size;
         let within = (offset - pno * d.page_size) as usize;
         match d.pages.get(&pno) {
@@ -859,13 +901,14 @@ impl Inner {
     }
 
     pub(crate) fn set_dbi(&self, page_size: u64, pages: HashMap<u64, Vec<u8>>) {
-        if let Ok(mut g) = self.dbi.write() {
-            *g = Some(Dbi { page_size, pages });
+        if let Ok(mut g) = self.local().dbi.write() {
+            *g = Some(Arc::new(Dbi { page_size, pages }));
         }
     }
 
     pub(crate) fn dbi_page_count(&self) -> usize {
-        self.dbi
+        self.local()
+            .dbi
             .read()
             .ok()
             .and_then(|g| g.as_ref().map(|d| d.pages.len()))
@@ -986,13 +1029,13 @@ impl Inner {
                                 got[(c - c0) as usize] = st.cache.get(c);
                             }
                         }
-                        self.cond.notify_all();
+                        self.cond().notify_all();
                     }
                     Err(e) => {
                         if e.kind() == WebErrorKind::Changed && st.broken.is_none() {
                             st.broken = Some(e.clone());
                         }
-                        self.cond.notify_all();
+                        self.cond().notify_all();
                         return Err(e);
                     }
                 }
@@ -1010,7 +1053,7 @@ impl Inner {
                         ),
                     ));
                 }
-                st = match self.cond.wait_timeout(st, Duration::from_millis(250)) {
+                st = match self.cond().wait_timeout(st, Duration::from_millis(250)) {
                     Ok((g, _)) => g,
                     Err(p) => p.into_inner().0,
                 };

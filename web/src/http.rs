@@ -3,6 +3,7 @@
 //! exponential backoff within a bounded total time.
 
 use super::auth::Auth;
+use super::fork::PerFork;
 use super::response::{check_partial, parse_content_range, Partial};
 use super::{display_url, Log, WebError, WebErrorKind, WebOptions};
 use curl::easy::{Easy2, Handler, HttpVersion, List, WriteError};
@@ -161,9 +162,15 @@ pub(crate) struct Counters {
     pub retries: AtomicU64,
 }
 
+/// Idle curl handles, each set up for origins that get credentials (`true`) or not.
+type IdleHandles = Vec<(bool, Easy2<Collector>)>;
+
 pub(crate) struct Client {
-    /// Idle handles, each set up for origins that get credentials (`true`) or not.
-    pool: Mutex<Vec<(bool, Easy2<Collector>)>>,
+    /// Idle handles, per process: a `fork()` child neither reuses the parent's connections
+    /// (their sockets are shared with it) nor closes them (that could send a TLS close_notify
+    /// on the parent's connection), and never waits for the lock a parent's thread may have
+    /// held at the fork (see [`PerFork`]).
+    pool: PerFork<Mutex<IdleHandles>>,
     opts: WebOptions,
     auth: Auth,
     pub log: Log,
@@ -253,7 +260,7 @@ impl Client {
     /// A client for the file `url` (and its .dbi), with the credentials for them resolved.
     pub(crate) fn new(opts: &WebOptions, url: &str) -> Result<Client, WebError> {
         Ok(Client {
-            pool: Mutex::new(Vec::new()),
+            pool: PerFork::with(Mutex::new(Vec::new())),
             opts: opts.clone(),
             auth: Auth::new(opts, url)?,
             log: Log::new(opts.log_level).scoped("web: "),
@@ -264,7 +271,7 @@ impl Client {
     }
 
     fn handle(&self, trusted: bool) -> Result<Easy2<Collector>, curl::Error> {
-        if let Some(h) = self.pool.lock().ok().and_then(|mut p| {
+        if let Some(h) = self.pool().lock().ok().and_then(|mut p| {
             let i = p.iter().rposition(|(t, _)| *t == trusted)?;
             Some(p.swap_remove(i).1)
         }) {
@@ -298,17 +305,13 @@ impl Client {
         Ok(h)
     }
 
-    /// In a child after `fork()`: the pooled handles' connections are shared with the parent,
-    /// so they are abandoned without being closed (closing could send a TLS close_notify on
-    /// the parent's connection); the child opens its own.
-    pub(crate) fn forget_connections(&self) {
-        if let Ok(mut p) = self.pool.lock() {
-            std::mem::forget(std::mem::take(&mut *p));
-        }
+    /// This process's pool of idle handles.
+    fn pool(&self) -> &Mutex<IdleHandles> {
+        self.pool.get(|_| Mutex::new(Vec::new()))
     }
 
     fn give_back(&self, trusted: bool, h: Easy2<Collector>) {
-        if let Ok(mut p) = self.pool.lock() {
+        if let Ok(mut p) = self.pool().lock() {
             if p.len() < 16 {
                 p.push((trusted, h));
             }
@@ -744,12 +747,13 @@ const CA_BUNDLE_PATHS: [&str; 5] = [
     "/etc/ssl/cert.pem",
 ];
 
-/// The CA certificate bundle TLS connections are verified against (found once per process).
-/// `None` when the system has none: connections then fail with curl's message, which says so.
+/// The CA certificate bundle TLS connections are verified against (found once per process;
+/// a [`PerFork`], unlike a OnceLock, never waits for a parent's thread that was looking at the
+/// fork). `None` when the system has none: connections then fail with curl's message.
 fn ca_bundle() -> Option<&'static str> {
-    static BUNDLE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    static BUNDLE: PerFork<Option<String>> = PerFork::new();
     BUNDLE
-        .get_or_init(|| {
+        .get(|_| {
             CA_BUNDLE_VARS
                 .iter()
                 .filter_map(|v| std::env::var(v).ok())

@@ -8,8 +8,9 @@
 //! (one round trip each) and issuing huge requests would drag megabytes for a point lookup. This
 //! module sits between the two: it turns page reads into well-sized, cached, retried range requests.
 //!
-//! The module is self-contained and safe Rust: it depends on `curl` (libcurl) and
-//! `crossbeam-channel`, never on SQLite, and never panics on bad input (every failure is a
+//! The module is self-contained and safe Rust (but for [`fork`], the lowest layer of the whole
+//! project: `pthread_atfork` and lock-free per-process cells): it depends on `curl` (libcurl)
+//! and `crossbeam-channel`, never on SQLite, and never panics on bad input (every failure is a
 //! [`WebError`] value whose message names the URL and the HTTP status or curl error).
 //!
 //! # How the VFS uses it
@@ -68,6 +69,10 @@
 //! 3: + sequential streams detected, counters at close; 4: + every HTTP request with range,
 //! status, bytes and milliseconds; 5: + every read with its offset and how it was served.
 
+// Unsafe code (only in `fork`) says why it holds; both lints keep it that way.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod auth;
 pub mod base;
 mod cache;
@@ -75,6 +80,7 @@ mod dbi;
 mod dbi_check;
 mod disk_cache;
 mod file;
+pub mod fork;
 pub mod format;
 mod http;
 mod identity;
@@ -484,10 +490,11 @@ impl Log {
     pub fn on(&self, level: i32) -> bool {
         self.level >= level
     }
-    /// Prints the message at `level` if shown (built only then).
+    /// Prints the message at `level` if shown (built only then), in one `write(2)` (see
+    /// [`fork::write_stderr`]).
     pub fn emit(&self, level: i32, msg: impl FnOnce() -> String) {
         if self.on(level) {
-            eprintln!("[genomicsqlite] {}{}", self.scope, msg());
+            fork::write_stderr(&format!("[genomicsqlite] {}{}", self.scope, msg()));
         }
     }
     /// An error (level 1).
