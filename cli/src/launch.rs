@@ -97,7 +97,9 @@ fn check_url(url: &str) -> Result<(), Failure> {
     let fail = |e: String| Failure::new(format!("{url}: cannot open: {e}"));
     // The settings sqlite3's open will use: the command's URI sets no web_* key.
     let mut opts = WebOptions::from_env().map_err(|e| fail(e.to_string()))?;
+    // One 1 KiB request: the reader's first request without a .dbi is otherwise 1 MiB.
     opts.small_kib = 1;
+    opts.max_request_kib = 1;
     opts.nodbi = true;
     opts.prefetch_threads = 0;
     opts.cache_dir = None;
