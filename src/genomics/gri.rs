@@ -206,57 +206,48 @@ impl GriTable {
     pub fn rid_mask(&mut self, rid: &Value) -> Result<u16, String> {
         let mut mask = 0u16;
         let mut above: i64 = -(i64::from(MAX_LEVEL) + 1);
-        let result = (|| -> Result<u16, String> {
-            loop {
-                self.probe.reset();
-                rid.bind(&mut self.probe, 1).map_err(|e| e.message)?;
-                self.probe.bind_i64(2, above).map_err(|e| e.message)?;
-                if !self.probe.step().map_err(|e| e.message)? {
-                    return Ok(mask);
-                }
-                if self.probe.column_type(0) != crate::ffi::SQLITE_INTEGER {
-                    return Err("GenomicSQLite: GRI corrupted".into());
-                }
-                let lvl = self.probe.column_i64(0);
-                if !(-i64::from(MAX_LEVEL)..=0).contains(&lvl) {
-                    return Err("GenomicSQLite: GRI corrupted".into());
-                }
-                mask |= 1 << (-lvl);
-                above = lvl;
+        loop {
+            let mut probe = self.probe.once();
+            rid.bind(&mut probe, 1).map_err(|e| e.message)?;
+            probe.bind_i64(2, above).map_err(|e| e.message)?;
+            if !probe.step().map_err(|e| e.message)? {
+                return Ok(mask);
             }
-        })();
-        self.probe.reset();
-        result
+            if probe.column_type(0) != crate::ffi::SQLITE_INTEGER {
+                return Err("GenomicSQLite: GRI corrupted".into());
+            }
+            let lvl = probe.column_i64(0);
+            if !(-i64::from(MAX_LEVEL)..=0).contains(&lvl) {
+                return Err("GenomicSQLite: GRI corrupted".into());
+            }
+            mask |= 1 << (-lvl);
+            above = lvl;
+        }
     }
 
     /// Union of the level masks of all rids: what `genomic_range_index_levels` reports.
     pub fn all_levels_mask(&mut self) -> Result<u16, String> {
         let mut mask = 0u16;
         let mut rid = {
-            let s = &mut self.first_rid;
-            s.reset();
-            let r = if s.step().map_err(|e| e.message)? {
-                Some(Value::from_column(s, 0))
+            let mut s = self.first_rid.once();
+            if s.step().map_err(|e| e.message)? {
+                Some(Value::from_column(&s, 0))
             } else {
                 None
-            };
-            s.reset();
-            r
+            }
         };
         while let Some(r) = rid {
             mask |= self.rid_mask(&r)?;
             if mask == u16::MAX {
                 break;
             }
-            let s = &mut self.next_rid;
-            s.reset();
-            r.bind(s, 1).map_err(|e| e.message)?;
+            let mut s = self.next_rid.once();
+            r.bind(&mut s, 1).map_err(|e| e.message)?;
             rid = if s.step().map_err(|e| e.message)? {
-                Some(Value::from_column(s, 0))
+                Some(Value::from_column(&s, 0))
             } else {
                 None
             };
-            s.reset();
         }
         Ok(mask)
     }
@@ -271,22 +262,16 @@ impl GriTable {
         mask: u16,
         out: &mut Vec<i64>,
     ) -> Result<(), SqliteError> {
-        let s = &mut self.level_query;
         for l in (0..=MAX_LEVEL).rev().filter(|l| mask & (1 << l) != 0) {
-            s.reset();
-            rid.bind(s, 1)?;
+            let mut s = self.level_query.once();
+            rid.bind(&mut s, 1)?;
             s.bind_i64(2, -i64::from(l))?;
-            beg.bind(s, 3)?;
+            beg.bind(&mut s, 3)?;
             s.bind_i64(4, 1i64 << (4 * u32::from(l)))?;
-            end.bind(s, 5)?;
-            let step = (|| {
-                while s.step()? {
-                    out.push(s.column_i64(0));
-                }
-                Ok(())
-            })();
-            s.reset();
-            step?;
+            end.bind(&mut s, 5)?;
+            while s.step()? {
+                out.push(s.column_i64(0));
+            }
         }
         Ok(())
     }
