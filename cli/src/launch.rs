@@ -106,7 +106,7 @@ fn check_url(url: &str) -> Result<(), Failure> {
     let file = WebFile::open(url, &opts).map_err(|e| fail(e.to_string()))?;
     let mut magic = [0u8; 16];
     match file.read_at(0, &mut magic) {
-        Ok(()) if &magic == b"SQLite format 3\0" => Ok(()),
+        Ok(()) if &magic == genomicsqlite::format::SQLITE_MAGIC => Ok(()),
         Err(e) if e.kind() != WebErrorKind::ShortRead => Err(fail(e.to_string())),
         _ => Err(fail("not a SQLite database".into())),
     }
