@@ -522,6 +522,21 @@ def test_open_errors_name_url_and_status(nginx):
         assert url in reason and "404" in reason, "genomicsqlite_last_open_error() after %s: %r" % (uri, reason)
 
 
+
+def test_invalid_page_size_refused_at_open_naming_it(site, nginx):
+    """A file with SQLite's magic but a page size SQLite never writes (768) is refused when the
+    zstd VFS opens the URL (it reads the header to tell a compressed database from a plain one),
+    with a reason naming the page size."""
+    hdr = bytearray(8192)
+    hdr[:16] = b"SQLite format 3\0"
+    hdr[16:18] = (768).to_bytes(2, "big")
+    with open(os.path.join(site, "bad_page_size.db"), "wb") as f:
+        f.write(hdr)
+    url = nginx.url("bad_page_size.db")
+    err, reason = _last_open_error_after(zstd_uri(url))
+    assert err is not None
+    assert url in reason and "invalid page size 768" in reason, reason
+
 BINDING = """
 import sys, genomicsqlite
 c = genomicsqlite.connect(sys.argv[1], read_only=True)
