@@ -33,8 +33,12 @@
 //!
 //! # Size bound
 //! Reading an entry refreshes its modification time (at most once a minute); a process that has
-//! written an eighth of the budget (and each process at its first write) walks the directory and
-//! deletes the least recently used entries until the total is 90% of `web_cache_MiB`.
+//! written an eighth of the budget (and each process at its first write, and again when it closes
+//! the file after writing) walks the directory and deletes the least recently used entries until
+//! the total is 90% of `web_cache_MiB`. So while files are open the cache may exceed the bound by
+//! what the open readers wrote since their last walk (at most an eighth of it each), and once they
+//! are closed it is within the bound. A walk that finds another process walking is skipped and
+//! retried at the next write, so concurrent writers cannot make each other's walks vanish.
 
 use super::dbi::DbiSource;
 use super::file::WebFile;
@@ -159,6 +163,16 @@ impl Drop for EntryLock {
     }
 }
 
+impl Drop for DiskCache {
+    /// A reader that wrote since its last walk walks once more as it closes, so a closed cache
+    /// is within its bound (the last eighth written would otherwise stay over it).
+    fn drop(&mut self) {
+        if self.on() && self.written.load(Ordering::Relaxed) > 0 {
+            self.trim();
+        }
+    }
+}
+
 impl DiskCache {
     /// The cache for `url`, or `None` when `web_cache_dir` is not set.
     pub(crate) fn new(opts: &WebOptions, url: &str) -> Option<DiskCache> {
@@ -270,7 +284,6 @@ impl DiskCache {
                 let n = framed.len() as u64;
                 let since = self.written.fetch_add(n, Ordering::Relaxed) + n;
                 if !self.trimmed_once.swap(true, Ordering::Relaxed) || since > self.budget / 8 {
-                    self.written.store(0, Ordering::Relaxed);
                     self.trim();
                 }
             }
@@ -509,7 +522,8 @@ impl DiskCache {
     }
 
     /// Delete stale temporary files and, over budget, the least recently used entries down to
-    /// 90% of it. One process at a time (others skip).
+    /// 90% of it. One walker at a time: a caller that finds the walk taken leaves its count of
+    /// bytes written standing, so its next write tries again.
     fn trim(&self) {
         let Ok(f) = OpenOptions::new()
             .create(true)
@@ -522,6 +536,8 @@ impl DiskCache {
             return;
         }
         let _held = EntryLock(f);
+        // Bytes written from here on count towards the next walk: this one may not see them.
+        self.written.store(0, Ordering::Relaxed);
         let mut entries: Vec<(SystemTime, u64, PathBuf)> = Vec::new();
         let mut total = 0u64;
         let mut dirs = vec![self.root.clone()];
@@ -611,5 +627,60 @@ mod tests {
         *flipped.last_mut().unwrap() ^= 1;
         assert_eq!(decode(flipped), None);
         assert_eq!(decode(Vec::new()), None);
+    }
+
+    fn cached_bytes(dir: &Path) -> u64 {
+        let mut total = 0;
+        for e in fs::read_dir(dir).unwrap().flatten() {
+            if e.file_name().to_string_lossy().starts_with('c') {
+                total += e.metadata().unwrap().len();
+            }
+        }
+        total
+    }
+
+    /// A walk skipped because another process held the walk lock is retried at the next write,
+    /// and closing the cache walks once more, so the closed cache is within its bound.
+    #[test]
+    fn bound_holds_after_a_skipped_walk_and_at_close() {
+        let root = genomicsqlite_test_support::temp_dir("disk-cache-bound");
+        let opts = WebOptions {
+            cache_dir: Some(root.to_string_lossy().into_owned()),
+            disk_cache_mib: 1,
+            ..WebOptions::default()
+        };
+        let entries = root.join("entries");
+        let entry = vec![7u8; 16 << 10];
+        let cache = DiskCache::new(&opts, "http://127.0.0.1/x.db").unwrap();
+        // Another walker holds the lock while this process writes 1.5 MiB: no walk can run.
+        let other = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(root.join("evict.lock"))
+            .unwrap();
+        other.lock().unwrap();
+        for n in 0..95 {
+            cache.write_entry(&entries.join(format!("c{n}")), &entry);
+        }
+        assert!(cached_bytes(&entries) > 1 << 20);
+        other.unlock().unwrap();
+        // The next write walks: the skipped walks' bytes were not forgotten.
+        cache.write_entry(&entries.join("c95"), &entry);
+        assert!(
+            cached_bytes(&entries) <= 1 << 20,
+            "{}",
+            cached_bytes(&entries)
+        );
+        // Writes below an eighth of the bound do not walk; closing does.
+        for n in 96..103 {
+            cache.write_entry(&entries.join(format!("c{n}")), &entry);
+        }
+        drop(cache);
+        assert!(
+            cached_bytes(&entries) <= 1 << 20,
+            "{}",
+            cached_bytes(&entries)
+        );
+        fs::remove_dir_all(&root).unwrap();
     }
 }
