@@ -3,8 +3,9 @@
 
 Run with Debian's /usr/bin/python3 (its sqlite3 module can load extensions). Usually started by
 bench/run.sh. Every measurement runs in a fresh child process (this same script with --child),
-after the files it reads have been evicted from the OS page cache; the child reports its own
-timings and the parent takes the child's peak RSS from wait4(). See bench/README.md.
+after the files it reads have been evicted from the OS page cache (the warm benchmark: read into
+it); the child reports its own timings and the parent takes the child's peak RSS and CPU time
+from wait4(). See bench/README.md.
 """
 
 import argparse
@@ -34,7 +35,7 @@ SMALL_DB = os.path.join(DATA, "org.Hs.eg.small.sqlite")
 # tables copied into the small database used by --quick
 SMALL_TABLES = ["metadata", "genes", "gene_info", "go_bp", "go_mf", "go_cc", "refseq", "alias", "chromosomes"]
 
-BENCHES = ["compact", "load", "scan", "join", "lookup"]
+BENCHES = ["compact", "load", "scan", "join", "lookup", "warm"]
 PLAIN_CACHE_KIB = 983040  # same page cache as the compressed engines' inner default (960 MiB)
 
 
@@ -240,8 +241,17 @@ def resident_bytes(path):
         return None
 
 
-def run_child(spec, cold_files):
+def read_into_cache(paths):
+    """Read PATHS once so that a warm measurement finds them in the OS page cache."""
+    for p in paths:
+        with open(p, "rb") as f:
+            while f.read(1 << 20):
+                pass
+
+
+def run_child(spec, cold_files, warm_files=()):
     resident = drop_cache(cold_files)
+    read_into_cache(warm_files)
     with tempfile.TemporaryFile() as fout, tempfile.TemporaryFile() as ferr:
         p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child"],
                              stdin=subprocess.PIPE, stdout=fout, stderr=ferr)
@@ -258,6 +268,9 @@ def run_child(spec, cold_files):
         )
     res = json.loads(out.decode().strip().splitlines()[-1])
     res["maxrss_MB"] = ru.ru_maxrss / 1024.0  # Linux: KiB
+    # CPU of all the child's threads, Python start-up and workload parsing included: less disturbed
+    # than time_s by other work on a shared machine
+    res["cpu_s"] = ru.ru_utime + ru.ru_stime
     res["cold_resident_bytes"] = resident
     return res
 
@@ -340,7 +353,12 @@ def plan_queries(db, args):
         ],
     ]
     con.close()
-    return {"scan": scan, "join": join, "lookup": lookup}
+    # warm: the same two statements, many more keys, in one process with the file in the OS page
+    # cache: the per-statement cost of the engine (locking, inner transactions) dominates
+    warm_keys = [[rng.choice(gene_ids) if rng.random() > 0.05 else "no%d" % rng.randrange(10**6)]
+                 for _ in range(args.warm_lookups // 2)]
+    warm = [[sql, warm_keys] for sql, _ in lookup]
+    return {"scan": scan, "join": join, "lookup": lookup, "warm": warm}
 
 
 def compacted_path(name, source, tag):
@@ -443,11 +461,12 @@ def fmt(v):
 
 
 METRICS = {
-    "compact": ["time_s", "size_MB", "maxrss_MB"],
-    "load": ["time_s", "insert_s", "index_s", "size_MB", "maxrss_MB"],
-    "scan": ["time_s", "maxrss_MB"],
-    "join": ["time_s", "maxrss_MB"],
-    "lookup": ["time_s", "per_s", "maxrss_MB"],
+    "compact": ["time_s", "cpu_s", "size_MB", "maxrss_MB"],
+    "load": ["time_s", "cpu_s", "insert_s", "index_s", "size_MB", "maxrss_MB"],
+    "scan": ["time_s", "cpu_s", "maxrss_MB"],
+    "join": ["time_s", "cpu_s", "maxrss_MB"],
+    "lookup": ["time_s", "cpu_s", "per_s", "maxrss_MB"],
+    "warm": ["time_s", "cpu_s", "per_s", "maxrss_MB"],
 }
 
 
@@ -462,6 +481,7 @@ def main():
                     help="also measure ours with this config JSON (column ours_NAME), e.g. lvl3='{\"zstd_level\": 3}'")
     ap.add_argument("--rows", type=int, default=None, help="rows for the bulk load (default 3000000, --quick 200000)")
     ap.add_argument("--lookups", type=int, default=None, help="random point lookups (default 20000, --quick 2000)")
+    ap.add_argument("--warm-lookups", type=int, default=None, help="statements of the warm lookup benchmark (default 100000, --quick 10000)")
     ap.add_argument("--scan-tables", type=int, default=6, help="how many of the largest tables to scan (default 6)")
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--lib", default=None, help="our library (default $LIBGENOMICSQLITE or <repo>/target/release/libgenomicsqlite.so)")
@@ -480,6 +500,7 @@ def main():
         ap.error("--repeats must be at least 1")
     args.rows = args.rows if args.rows is not None else (200000 if args.quick else 3000000)
     args.lookups = args.lookups if args.lookups is not None else (2000 if args.quick else 20000)
+    args.warm_lookups = args.warm_lookups if args.warm_lookups is not None else (10000 if args.quick else 100000)
     only = [b.strip() for o in args.only for b in o.split(",") if b.strip()] or list(BENCHES)
     for b in only:
         if b not in BENCHES:
@@ -559,12 +580,12 @@ def main():
 
     failed = {}
 
-    def attempt(bench, name, spec, cold):
+    def attempt(bench, name, spec, cold, warm=()):
         """run_child, but a failing engine is reported (and skipped for this benchmark) instead of aborting."""
         if (bench, name) in failed:
             return None
         try:
-            return run_child(spec, cold)
+            return run_child(spec, cold, warm)
         except Exception as exc:  # the child's traceback is in the message
             failed[(bench, name)] = str(exc)
             record.setdefault("errors", {}).setdefault(bench, {})[name] = str(exc)
@@ -615,7 +636,7 @@ def main():
                     os.unlink(dest)
 
     # ---- read workloads on each engine's own compacted file
-    readers = [b for b in ("scan", "join", "lookup") if b in only]
+    readers = [b for b in ("scan", "join", "lookup", "warm") if b in only]
     if readers:
         for name, kind, lib_path, cfg in engines:
             if kind == "plain" or (args.read_peer_file and name != "peer"):
@@ -634,7 +655,8 @@ def main():
                 for name, kind, lib_path, cfg in engines:
                     spec = spec_for(bench, name, kind, lib_path, cfg)
                     spec.update(db=compacted(name), queries=workloads[bench])
-                    res = attempt(bench, name, spec, [compacted(name)])
+                    files = [compacted(name)]
+                    res = attempt(bench, name, spec, [] if bench == "warm" else files, files if bench == "warm" else ())
                     if res is not None:
                         record_sample(bench, name, res)
 
