@@ -1008,7 +1008,7 @@ mod tests {
         }
         assert!(parse_bool("the_key", "sure")
             .unwrap_err()
-            .0
+            .message()
             .contains("the_key"));
     }
 

@@ -6,6 +6,11 @@
 
 #[path = "../../web/src/base.rs"]
 mod base;
+#[path = "../../web/src/error.rs"]
+mod web_error;
+
+/// base.rs reaches the web reader's error type at the crate root, as in the web crate.
+use web_error::{WebError, WebErrorKind};
 #[path = "../../src/config.rs"]
 mod config;
 /// config.rs reaches what it shares with the web reader as `crate::web::base`, as in the library.

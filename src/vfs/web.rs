@@ -143,10 +143,12 @@ impl WebDbFile {
     /// Tells a compressed database from a plain one by the header (already fetched at open).
     pub fn kind(&mut self) -> Result<RemoteKind> {
         let mut header = [0u8; format::HEADER_LEN];
+        // A file shorter than a header was read zero-filled: parse only its bytes.
         let parsed = if self.read(0, &mut header)? {
             format::DbHeader::parse(&header)
         } else {
-            Err(format::HeaderError::Truncated(self.file.size() as usize))
+            let size = (self.file.size() as usize).min(header.len());
+            format::DbHeader::parse(&header[..size])
         };
         let header = parsed.map_err(|e| {
             Error::new(
