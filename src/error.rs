@@ -73,21 +73,10 @@ impl Error {
         }
     }
 
-    /// The message, as SQLite and C callers get it (the same text as `to_string()`).
+    /// The message, as SQLite and C callers get it: every variant reads as its message alone
+    /// (no code or variant name added), so this is `to_string()`.
     pub fn message(&self) -> String {
-        match self {
-            Error::Code { message, .. } => message.clone(),
-            Error::Config(m) | Error::Init(m) | Error::Corrupt(m) | Error::Invalid(m) => m.clone(),
-            Error::Sqlite { .. } => self.to_string(),
-        }
-    }
-
-    /// This failure as SQLite result code `code`, with the same message.
-    pub fn with_code(self, code: c_int) -> Error {
-        Error::Code {
-            code,
-            message: self.message(),
-        }
+        self.to_string()
     }
 
     /// A SQLite failure under the Rust API with the VFS's `reason` for a failed open (taken by
