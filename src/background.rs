@@ -6,7 +6,9 @@
 //! [`PREFETCH_BYTES`] of decoded pages. Results come back to the connection's own thread, which
 //! alone touches the outer database, so the outer connection never needs locking.
 
-use crate::store::codec::{CodecError, EncodedPage, PageCodec, StoredPage};
+use crate::error::{Error, Result};
+use crate::ffi::SQLITE_IOERR_WRITE;
+use crate::store::codec::{EncodedPage, PageCodec, StoredPage};
 use crate::web::fork::{generation as fork_generation, PerFork};
 use crate::web::readahead::{Observed, StreamTracker};
 use crossbeam_channel::{unbounded, Receiver, Sender};
@@ -45,9 +47,9 @@ pub struct CompressPipeline {
     max_in_flight: usize,
     next_seq: u64,
     next_out: u64,
-    tx: Sender<(u64, Result<Compressed, String>)>,
-    rx: Receiver<(u64, Result<Compressed, String>)>,
-    finished: BTreeMap<u64, Result<Compressed, String>>,
+    tx: Sender<(u64, Result<Compressed>)>,
+    rx: Receiver<(u64, Result<Compressed>)>,
+    finished: BTreeMap<u64, Result<Compressed>>,
     /// Latest submitted bytes of each page not yet handed back, for reads in the meantime.
     pending: HashMap<u64, (u64, Arc<Vec<u8>>)>,
     /// The [`fork_generation`] its work was started in.
@@ -108,7 +110,12 @@ impl CompressPipeline {
                     encoded,
                     btree_interior,
                 })
-                .map_err(|_| format!("internal error compressing page {pageno}"));
+                .map_err(|_| {
+                    Error::new(
+                        SQLITE_IOERR_WRITE,
+                        format!("internal error compressing page {pageno}"),
+                    )
+                });
             // The receiver is gone only if the transaction was abandoned; nothing to do then.
             let _ = tx.send((seq, result));
         });
@@ -120,17 +127,18 @@ impl CompressPipeline {
     }
 
     /// Hands finished pages to `store` in submission order: those ready now, then (if the
-    /// pipeline is full, or `all`) waits for more until under the limit (or empty).
-    pub fn drain<E>(
+    /// pipeline is full, or `all`) waits for more until under the limit (or empty). A page the
+    /// workers could not compress is a write error.
+    pub fn drain(
         &mut self,
         all: bool,
-        mut store: impl FnMut(Compressed) -> Result<(), E>,
-        on_worker_error: impl Fn(String) -> E,
-    ) -> Result<(), E> {
+        mut store: impl FnMut(Compressed) -> Result<()>,
+    ) -> Result<()> {
         self.leave_parents_work();
         if std::mem::take(&mut self.lost_in_fork) {
-            return Err(on_worker_error(
-                "a connection with a write in progress was carried across fork()".into(),
+            return Err(Error::new(
+                SQLITE_IOERR_WRITE,
+                "a connection with a write in progress was carried across fork()",
             ));
         }
         loop {
@@ -139,7 +147,7 @@ impl CompressPipeline {
             }
             while let Some(r) = self.finished.remove(&self.next_out) {
                 self.next_out += 1;
-                let page = r.map_err(&on_worker_error)?;
+                let page = r?;
                 if self
                     .pending
                     .get(&page.pageno)
@@ -161,7 +169,12 @@ impl CompressPipeline {
                 Ok((seq, r)) => {
                     self.finished.insert(seq, r);
                 }
-                Err(_) => return Err(on_worker_error("compression worker disappeared".into())),
+                Err(_) => {
+                    return Err(Error::new(
+                        SQLITE_IOERR_WRITE,
+                        "compression worker disappeared",
+                    ))
+                }
             }
         }
     }
@@ -194,7 +207,7 @@ pub struct RawPage<K> {
 pub struct Prefetcher {
     page_size: usize,
     streams: StreamTracker,
-    slots: BTreeMap<u64, Receiver<Result<Vec<u8>, CodecError>>>,
+    slots: BTreeMap<u64, Receiver<Result<Vec<u8>>>>,
     /// The [`fork_generation`] its slots were filled in.
     generation: u64,
 }
@@ -298,14 +311,14 @@ impl Prefetcher {
                     };
                     C::decode(&raw.key, row, &mut out).map(|()| out)
                 }))
-                .unwrap_or_else(|_| Err(CodecError("internal error decoding a page".into())));
+                .unwrap_or_else(|_| Err(Error::Corrupt("internal error decoding a page".into())));
                 let _ = tx.send(result);
             });
         }
     }
 
     /// The decoded page if it was fetched ahead (waiting for its worker if need be).
-    pub fn take(&mut self, pageno: u64) -> Option<Result<Vec<u8>, CodecError>> {
+    pub fn take(&mut self, pageno: u64) -> Option<Result<Vec<u8>>> {
         if self.leave_parents_work() {
             return None;
         }

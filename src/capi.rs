@@ -4,9 +4,10 @@
 //! followed by the error message on failure, NULL only when out of memory; the caller frees
 //! them with `sqlite3_free`. Nothing here unwinds into C.
 
+use crate::error::{Error, Result};
 use crate::ffi::*;
 use crate::flags::OpenFlags;
-use crate::sqlite_api::{self, sqlite_string, text_of, SqliteError};
+use crate::sqlite_api::{self, sqlite_string, text_of};
 use crate::{extension, vfs};
 use std::ffi::CString;
 use std::os::raw::{c_char, c_int, c_void};
@@ -96,25 +97,26 @@ pub unsafe extern "C" fn genomicsqlite_init(
 }
 
 /// Runs `f` for a `char*`-returning function: its message becomes "\0message" on failure.
-pub(crate) fn string_result(f: impl FnOnce() -> Result<String, String>) -> *mut c_char {
+pub(crate) fn string_result(f: impl FnOnce() -> Result<String>) -> *mut c_char {
     if sqlite_api::try_api().is_none() {
         // Without the routine table there is no sqlite3_malloc to allocate with.
         return std::ptr::null_mut();
     }
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(s)) => sqlite_string(&s, false),
-        Ok(Err(message)) => sqlite_string(&message, true),
+        Ok(Err(e)) => sqlite_string(&e.message(), true),
         Err(_) => sqlite_string("genomicsqlite: internal error", true),
     }
 }
 
-/// Reads a C string argument; NULL is an error naming `what`.
+/// Reads a C string argument; NULL is a misuse naming `what`.
 ///
 /// # Safety
 /// `p` is null or a NUL-terminated string.
-unsafe fn arg(p: *const c_char, what: &str) -> Result<String, String> {
+unsafe fn arg(p: *const c_char, what: &str) -> Result<String> {
     // SAFETY: per the contract.
-    unsafe { text_arg(p) }.ok_or_else(|| format!("{what} must not be NULL"))
+    unsafe { text_arg(p) }
+        .ok_or_else(|| Error::new(SQLITE_MISUSE, format!("{what} must not be NULL")))
 }
 
 /// A C string argument as the SQL functions see their arguments (NULL = `None`).
@@ -225,9 +227,9 @@ pub unsafe extern "C" fn genomicsqlite_open(
     flags: c_int,
     config_json: *const c_char,
 ) -> c_int {
-    let r = catch_unwind(AssertUnwindSafe(|| -> Result<*mut sqlite3, SqliteError> {
+    let r = catch_unwind(AssertUnwindSafe(|| -> Result<*mut sqlite3> {
         if sqlite_api::try_api().is_none() {
-            return Err(SqliteError::new(
+            return Err(Error::new(
                 SQLITE_MISUSE,
                 "genomicsqlite_open: call GENOMICSQLITE_C_INIT (genomicsqlite_init) first",
             ));
@@ -235,9 +237,8 @@ pub unsafe extern "C" fn genomicsqlite_open(
         // SAFETY: the caller passes null or NUL-terminated strings.
         let (path, config_json) =
             unsafe { (arg(db_filename, "db_filename"), text_arg(config_json)) };
-        let path = path.map_err(|m| SqliteError::new(SQLITE_MISUSE, m))?;
-        let config = extension::config_json(config_json.as_deref())
-            .map_err(|m| SqliteError::new(SQLITE_ERROR, m))?;
+        let path = path?;
+        let config = extension::config_json(config_json.as_deref())?;
         let flags = if flags == 0 {
             OpenFlags::READWRITE | OpenFlags::CREATE
         } else {
@@ -255,7 +256,7 @@ pub unsafe extern "C" fn genomicsqlite_open(
             return SQLITE_OK;
         }
         Ok(Err(e)) => e,
-        Err(_) => SqliteError::new(SQLITE_INTERNAL, "genomicsqlite: internal error"),
+        Err(_) => Error::new(SQLITE_INTERNAL, "genomicsqlite: internal error"),
     };
     if !pp_db.is_null() {
         // SAFETY: the caller's out-pointer.
@@ -263,7 +264,7 @@ pub unsafe extern "C" fn genomicsqlite_open(
     }
     if !pz_err_msg.is_null() && sqlite_api::try_api().is_some() {
         // SAFETY: the caller's out-pointer; the message is freed with sqlite3_free.
-        unsafe { *pz_err_msg = sqlite_string(&failure.message, false) };
+        unsafe { *pz_err_msg = sqlite_string(&failure.message(), false) };
     }
-    failure.code
+    failure.code()
 }

@@ -30,7 +30,8 @@
 //!    Keep 0.9.4's strings: a new key at its default must add nothing to a URI or to the SQL
 //!    (tests compare them with 0.9.4's live).
 
-pub use crate::web::base::{parse_bool, ConfigError, Secret};
+use crate::error::Error;
+pub use crate::web::base::{parse_bool, Secret};
 pub(crate) use crate::web::base::{
     percent_encode, DEFAULT_DBI_TIMEOUT_MS, DEFAULT_READ_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS,
 };
@@ -190,14 +191,14 @@ const NEWER_KEYS: [&str; 3] = [
     "web_dbi_timeout_ms",
 ];
 
-fn in_range<T>(key: &str, value: T, range: std::ops::RangeInclusive<T>) -> Result<(), ConfigError>
+fn in_range<T>(key: &str, value: T, range: std::ops::RangeInclusive<T>) -> Result<(), Error>
 where
     T: PartialOrd + std::fmt::Display,
 {
     if range.contains(&value) {
         Ok(())
     } else {
-        Err(ConfigError(format!(
+        Err(Error::Config(format!(
             "config key {key:?} = {value} is out of range; allowed: {} to {}",
             range.start(),
             range.end()
@@ -205,11 +206,11 @@ where
     }
 }
 
-fn page_kib(key: &str, value: u32) -> Result<(), ConfigError> {
+fn page_kib(key: &str, value: u32) -> Result<(), Error> {
     if PAGE_KIB_CHOICES.contains(&value) {
         Ok(())
     } else {
-        Err(ConfigError(format!(
+        Err(Error::Config(format!(
             "config key {key:?} = {value} is not a valid page size; allowed: 1, 2, 4, 8, 16, 32, 64"
         )))
     }
@@ -218,7 +219,7 @@ fn page_kib(key: &str, value: u32) -> Result<(), ConfigError> {
 impl Config {
     /// The only table of allowed values: every way of making a configuration (JSON, Rust,
     /// command-line options, URI parameters) ends here before anything is opened.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), Error> {
         in_range("page_cache_MiB", self.page_cache_MiB, 0..=(1 << 40))?;
         in_range("threads", self.threads, -1..=1024)?;
         in_range("zstd_level", self.zstd_level, -7..=22)?;
@@ -240,7 +241,7 @@ impl Config {
         }
         match self.mode.as_deref() {
             None | Some("ro" | "rw" | "rwc") => Ok(()),
-            Some(m) => Err(ConfigError(format!(
+            Some(m) => Err(Error::Config(format!(
                 "config key \"mode\" must be \"ro\", \"rw\" or \"rwc\", not {m:?}"
             ))),
         }
@@ -248,14 +249,14 @@ impl Config {
 
     /// Parses a JSON object, merges it over the defaults and validates the result. An empty
     /// string means `{}`.
-    pub fn from_json(json: &str) -> Result<Config, ConfigError> {
+    pub fn from_json(json: &str) -> Result<Config, Error> {
         if json.trim().is_empty() {
             return Ok(Config::default());
         }
         let value: Value = serde_json::from_str(json)
-            .map_err(|e| ConfigError(format!("config JSON is malformed: {e}")))?;
+            .map_err(|e| Error::Config(format!("config JSON is malformed: {e}")))?;
         if !value.is_object() {
-            return Err(ConfigError(format!(
+            return Err(Error::Config(format!(
                 "config JSON must be an object like {{\"zstd_level\": 6}}, not {value}"
             )));
         }
@@ -263,14 +264,14 @@ impl Config {
     }
 
     /// Deserializes a JSON object (missing keys take their defaults) and validates it.
-    fn from_value(value: Value) -> Result<Config, ConfigError> {
+    fn from_value(value: Value) -> Result<Config, Error> {
         let config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
             let key = e.path().to_string();
             let inner = e.into_inner();
             if key == "." {
-                ConfigError(format!("config: {inner}"))
+                Error::Config(format!("config: {inner}"))
             } else {
-                ConfigError(format!("config key {key:?}: {inner}"))
+                Error::Config(format!("config key {key:?}: {inner}"))
             }
         })?;
         config.validate()?;
@@ -327,11 +328,11 @@ fn uri_text(v: &Value) -> String {
     }
 }
 
-fn parse_int(key: &str, value: &str) -> Result<i64, ConfigError> {
+fn parse_int(key: &str, value: &str) -> Result<i64, Error> {
     value
         .trim()
         .parse()
-        .map_err(|_| ConfigError(format!("{key}: expected an integer, got {value:?}")))
+        .map_err(|_| Error::Config(format!("{key}: expected an integer, got {value:?}")))
 }
 
 /// Every key of [`Config`], as its derived `Deserialize` knows them: the list serde hands to
@@ -409,13 +410,14 @@ impl OpenUri {
     /// [`Config::default`] with `zstd_level` [`VFS_DEFAULT_LEVEL`] and what the environment
     /// says. Values are typed like the config key they set; the result goes through
     /// [`Config::validate`], so a URI and a JSON configuration allow the same values.
-    pub fn parse(
-        base: Config,
-        param: impl Fn(&str) -> Option<String>,
-    ) -> Result<OpenUri, ConfigError> {
-        let in_uri = |e: ConfigError| ConfigError(format!("URI parameter {}", e.0));
+    pub fn parse(base: Config, param: impl Fn(&str) -> Option<String>) -> Result<OpenUri, Error> {
+        fn in_uri(e: impl std::fmt::Display) -> Error {
+            Error::Config(format!("URI parameter {e}"))
+        }
         let Value::Object(mut map) = base.to_json_value() else {
-            return Err(ConfigError("config does not serialize to an object".into()));
+            return Err(Error::Config(
+                "config does not serialize to an object".into(),
+            ));
         };
         // Every key, also those not serialized at their default (skip_serializing_if).
         for &key in config_keys() {
@@ -450,7 +452,7 @@ impl OpenUri {
             Some(text) => {
                 let bytes = parse_int("outer_page_size", &text).map_err(in_uri)?;
                 if bytes <= 0 || bytes % 1024 != 0 {
-                    return Err(ConfigError(format!(
+                    return Err(Error::Config(format!(
                         "URI parameter outer_page_size={bytes} is not a page size of 1 to 64 KiB"
                     )));
                 }
@@ -518,9 +520,9 @@ pub fn web_params(config: &Config) -> String {
 
 /// Checks a database path or URL given by the user: a NUL byte would end it early inside
 /// SQLite (`%00` in a URI cuts the name there), which would then open another file.
-pub fn check_path(path: &str) -> Result<(), ConfigError> {
+pub fn check_path(path: &str) -> Result<(), Error> {
     if path.contains('\0') {
-        return Err(ConfigError(format!(
+        return Err(Error::Config(format!(
             "database filename {path:?} contains a NUL byte"
         )));
     }
@@ -850,23 +852,26 @@ mod tests {
     #[test]
     fn errors_name_the_key() {
         let e = Config::from_json(r#"{"zstd_levle": 3}"#).unwrap_err();
-        assert!(e.0.contains("zstd_levle"), "{e}");
+        assert!(e.to_string().contains("zstd_levle"), "{e}");
         let e = Config::from_json(r#"{"threads": "x"}"#).unwrap_err();
-        assert!(e.0.contains("threads"), "{e}");
+        assert!(e.to_string().contains("threads"), "{e}");
         let e = Config::from_json(r#"{"inner_page_KiB": 3}"#).unwrap_err();
         assert!(
-            e.0.contains("inner_page_KiB") && e.0.contains("1, 2, 4"),
+            e.to_string().contains("inner_page_KiB") && e.to_string().contains("1, 2, 4"),
             "{e}"
         );
         let e = Config::from_json(r#"{"zstd_level": 30}"#).unwrap_err();
-        assert!(e.0.contains("-7 to 22"), "{e}");
+        assert!(e.to_string().contains("-7 to 22"), "{e}");
         let e = Config::from_json(r#"{"page_cache_MiB": -5}"#).unwrap_err();
-        assert!(e.0.contains("page_cache_MiB"), "{e}");
+        assert!(e.to_string().contains("page_cache_MiB"), "{e}");
         assert!(Config::from_json("not json")
             .unwrap_err()
-            .0
+            .to_string()
             .contains("malformed"));
-        assert!(Config::from_json("[]").unwrap_err().0.contains("object"));
+        assert!(Config::from_json("[]")
+            .unwrap_err()
+            .to_string()
+            .contains("object"));
     }
 
     #[test]
@@ -957,7 +962,10 @@ mod tests {
         .unwrap();
         assert_eq!(parsed.config, c);
         let e = Config::from_json(r#"{"web_headers": 12345}"#).unwrap_err();
-        assert!(e.0.contains("web_headers") && !e.0.contains("12345"), "{e}");
+        assert!(
+            e.to_string().contains("web_headers") && !e.to_string().contains("12345"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -983,7 +991,7 @@ mod tests {
             ("web_insecure", "2x", "web_insecure"),
         ] {
             let e = OpenUri::parse(Config::default(), params(&[(key, value)])).unwrap_err();
-            assert!(e.0.contains(named), "{key}={value}: {e}");
+            assert!(e.to_string().contains(named), "{key}={value}: {e}");
         }
         // the JSON side agrees (it used to allow up to 1048576)
         assert!(Config::from_json(r#"{"web_small_KiB": 65537}"#).is_err());
@@ -1000,7 +1008,7 @@ mod tests {
         }
         assert!(parse_bool("the_key", "sure")
             .unwrap_err()
-            .0
+            .message()
             .contains("the_key"));
     }
 
@@ -1066,7 +1074,7 @@ mod tests {
         .unwrap();
         assert_eq!(parsed.config.web_read_timeout_ms, 3000);
         let e = OpenUri::parse(Config::default(), params(&[("web_read_timeout_ms", "x")]));
-        assert!(e.unwrap_err().0.contains("web_read_timeout_ms"));
+        assert!(e.unwrap_err().to_string().contains("web_read_timeout_ms"));
         // a text key not printed at its default stays text even when it looks like a number
         let parsed =
             OpenUri::parse(Config::default(), params(&[("web_cache_dir", "123")])).unwrap();

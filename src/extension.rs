@@ -6,8 +6,9 @@
 //! in it).
 
 use crate::config::{self, Config};
+use crate::error::{Error, Result};
 use crate::ffi::*;
-use crate::sqlite_api::{self, SqliteError};
+use crate::sqlite_api;
 use crate::vfs::{glue, web::WebOpener, ZstdOpener};
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_void};
@@ -23,8 +24,8 @@ pub fn version() -> String {
 }
 
 /// Registers the VFSes and the auto-extension, once per process.
-pub fn register_process_wide() -> Result<(), SqliteError> {
-    static DONE: OnceLock<Result<(), SqliteError>> = OnceLock::new();
+pub fn register_process_wide() -> Result<()> {
+    static DONE: OnceLock<Result<()>> = OnceLock::new();
     DONE.get_or_init(|| {
         glue::register(c"zstd", Box::new(ZstdOpener))?;
         glue::register(c"web", Box::new(WebOpener))?;
@@ -42,14 +43,16 @@ pub fn register_process_wide() -> Result<(), SqliteError> {
             >(auto_init)))
         };
         if rc != SQLITE_OK {
-            return Err(SqliteError::new(
+            return Err(Error::new(
                 rc,
                 "cannot register the genomicsqlite auto-extension",
             ));
         }
         Ok(())
     })
-    .clone()
+    .as_ref()
+    .map_err(|e| Error::new(e.code(), e.message()))
+    .copied()
 }
 
 /// Entry point SQLite calls on `.load libgenomicsqlite` / `load_extension()`.
@@ -62,10 +65,9 @@ pub unsafe extern "C" fn sqlite3_genomicsqlite_init(
     pz_err_msg: *mut *mut c_char,
     routines: *const sqlite3_api_routines,
 ) -> c_int {
-    let r = catch_unwind(AssertUnwindSafe(|| -> Result<(), SqliteError> {
+    let r = catch_unwind(AssertUnwindSafe(|| -> Result<()> {
         // SAFETY: SQLite's own routine table.
-        unsafe { sqlite_api::install_from_host(routines) }
-            .map_err(|m| SqliteError::new(SQLITE_ERROR, m))?;
+        unsafe { sqlite_api::install_from_host(routines) }?;
         register_process_wide()?;
         // SAFETY: the connection loading us.
         unsafe { register_functions(db) }
@@ -73,16 +75,16 @@ pub unsafe extern "C" fn sqlite3_genomicsqlite_init(
     let failure = match r {
         Ok(Ok(())) => return SQLITE_OK_LOAD_PERMANENTLY,
         Ok(Err(e)) => e,
-        Err(_) => SqliteError::new(
+        Err(_) => Error::new(
             SQLITE_INTERNAL,
             "genomicsqlite: internal error while loading",
         ),
     };
     if !pz_err_msg.is_null() && sqlite_api::try_api().is_some() {
         // SAFETY: SQLite's out-pointer for the message, which it frees with sqlite3_free.
-        unsafe { *pz_err_msg = sqlite_api::sqlite_string(&failure.message, false) };
+        unsafe { *pz_err_msg = sqlite_api::sqlite_string(&failure.message(), false) };
     }
-    failure.code
+    failure.code()
 }
 
 /// Auto-extension: adds the SQL functions to each new connection.
@@ -96,7 +98,7 @@ unsafe extern "C" fn auto_init(
         let registered = unsafe { register_functions(db) };
         match registered {
             Ok(()) => SQLITE_OK,
-            Err(e) => e.code,
+            Err(e) => e.code(),
         }
     }))
     .unwrap_or(SQLITE_INTERNAL)
@@ -104,7 +106,7 @@ unsafe extern "C" fn auto_init(
 
 /// A SQL function's implementation: its text arguments (NULL = `None`) to a result. The C
 /// exports of the same names ([`crate::capi`]) call these too, so both compute one string.
-type SqlFn = fn(&[Option<String>]) -> Result<String, String>;
+type SqlFn = fn(&[Option<String>]) -> Result<String>;
 
 const FUNCTIONS: [(&CStr, c_int, SqlFn); 9] = [
     (c"genomicsqlite_version", 0, |_| Ok(version())),
@@ -120,41 +122,44 @@ const FUNCTIONS: [(&CStr, c_int, SqlFn); 9] = [
     (c"genomicsqlite_vacuum_into_sql", 2, sql_vacuum_into),
 ];
 
-fn required<'a>(args: &'a [Option<String>], i: usize, what: &str) -> Result<&'a str, String> {
-    args.get(i)
-        .and_then(|a| a.as_deref())
-        .ok_or_else(|| format!("argument #{} ({what}) must be text, not NULL", i + 1))
+fn required<'a>(args: &'a [Option<String>], i: usize, what: &str) -> Result<&'a str> {
+    args.get(i).and_then(|a| a.as_deref()).ok_or_else(|| {
+        Error::invalid(format!(
+            "argument #{} ({what}) must be text, not NULL",
+            i + 1
+        ))
+    })
 }
 
 /// A database path or URL argument (see [`config::check_path`]).
-fn path_arg<'a>(args: &'a [Option<String>], i: usize, what: &str) -> Result<&'a str, String> {
+fn path_arg<'a>(args: &'a [Option<String>], i: usize, what: &str) -> Result<&'a str> {
     let path = required(args, i, what)?;
-    config::check_path(path).map_err(|e| e.0)?;
+    config::check_path(path)?;
     Ok(path)
 }
 
-fn config_arg(args: &[Option<String>], i: usize) -> Result<Config, String> {
+fn config_arg(args: &[Option<String>], i: usize) -> Result<Config> {
     config_json(args.get(i).and_then(|a| a.as_deref()))
 }
 
 /// A configuration argument of the SQL functions and the C API (NULL or "" = the defaults).
-pub(crate) fn config_json(json: Option<&str>) -> Result<Config, String> {
-    Config::from_json(json.unwrap_or("")).map_err(|e| e.0)
+pub(crate) fn config_json(json: Option<&str>) -> Result<Config> {
+    Config::from_json(json.unwrap_or(""))
 }
 
-pub(crate) fn sql_uri(args: &[Option<String>]) -> Result<String, String> {
+pub(crate) fn sql_uri(args: &[Option<String>]) -> Result<String> {
     Ok(config::uri(
         path_arg(args, 0, "dbfile")?,
         &config_arg(args, 1)?,
     ))
 }
 
-pub(crate) fn sql_tuning(args: &[Option<String>]) -> Result<String, String> {
+pub(crate) fn sql_tuning(args: &[Option<String>]) -> Result<String> {
     let schema = args.get(1).and_then(|a| a.as_deref());
     Ok(config::tuning_sql(&config_arg(args, 0)?, schema))
 }
 
-pub(crate) fn sql_attach(args: &[Option<String>]) -> Result<String, String> {
+pub(crate) fn sql_attach(args: &[Option<String>]) -> Result<String> {
     Ok(config::attach_sql(
         path_arg(args, 0, "dbfile")?,
         required(args, 1, "schema_name")?,
@@ -162,7 +167,7 @@ pub(crate) fn sql_attach(args: &[Option<String>]) -> Result<String, String> {
     ))
 }
 
-pub(crate) fn sql_vacuum_into(args: &[Option<String>]) -> Result<String, String> {
+pub(crate) fn sql_vacuum_into(args: &[Option<String>]) -> Result<String> {
     Ok(config::vacuum_into_sql(
         path_arg(args, 0, "destfile")?,
         &config_arg(args, 1)?,
@@ -173,7 +178,7 @@ pub(crate) fn sql_vacuum_into(args: &[Option<String>]) -> Result<String, String>
 ///
 /// # Safety
 /// `db` is a valid connection.
-unsafe fn register_functions(db: *mut sqlite3) -> Result<(), SqliteError> {
+unsafe fn register_functions(db: *mut sqlite3) -> Result<()> {
     for (i, (name, n_arg, _)) in FUNCTIONS.iter().enumerate() {
         // SAFETY: valid connection (per the contract); the user-data pointer only encodes the
         // table index.
@@ -206,7 +211,7 @@ unsafe extern "C" fn call_sql_fn(
         let index = (api.user_data)(ctx) as usize;
         let (name, _, f) = FUNCTIONS
             .get(index)
-            .ok_or_else(|| "unknown function".to_string())?;
+            .ok_or_else(|| Error::invalid("unknown function"))?;
         let args: Vec<Option<String>> = (0..argc.max(0) as usize)
             .map(|i| {
                 let v = *argv.add(i);
@@ -224,7 +229,8 @@ unsafe extern "C" fn call_sql_fn(
                 }
             })
             .collect();
-        f(&args).map_err(|e| format!("{}(): {e}", name.to_string_lossy()))
+        f(&args)
+            .map_err(|e| Error::invalid(format!("{}(): {}", name.to_string_lossy(), e.message())))
     }));
     // SAFETY: the function's context, with texts and lengths that match (SQLite copies them).
     unsafe {
@@ -233,7 +239,8 @@ unsafe extern "C" fn call_sql_fn(
                 Ok(n) => (api.result_text)(ctx, text.as_ptr() as *const c_char, n, transient()),
                 Err(_) => (api.result_error_nomem)(ctx),
             },
-            Ok(Err(message)) => {
+            Ok(Err(e)) => {
+                let message = e.message();
                 let n = c_int::try_from(message.len()).unwrap_or(0);
                 (api.result_error)(ctx, message.as_ptr() as *const c_char, n);
             }

@@ -165,6 +165,7 @@ pub const SQLITE_IOERR: c_int = 10;
 pub const SQLITE_CORRUPT: c_int = 11;
 pub const SQLITE_NOTFOUND: c_int = 12;
 pub const SQLITE_CANTOPEN: c_int = 14;
+pub const SQLITE_TOOBIG: c_int = 18;
 pub const SQLITE_MISUSE: c_int = 21;
 pub const SQLITE_NOTADB: c_int = 26;
 pub const SQLITE_ROW: c_int = 100;

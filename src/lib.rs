@@ -38,7 +38,8 @@
 //! Layers, top to bottom: the FFI boundary ([`capi`], [`extension`], `vfs::glue`), the VFS file
 //! objects (`vfs`), the nested page store (`store`), the page codec (`codec`) and background work
 //! (`background`), the web reader ([`web`]); beside them the
-//! configuration ([`config`]) and the SQLite routine table (`sqlite_api`).
+//! configuration ([`config`]) and the SQLite routine table (`sqlite_api`). Every layer reports
+//! failures as the one [`Error`] (with the SQLite result code each maps to at the FFI boundary).
 //!
 //! Unsafe code lives in the FFI ring only: the C declarations (`ffi`), the routine table and its
 //! wrappers (`sqlite_api`), the callbacks SQLite calls (`vfs::glue`, the entry points in
@@ -55,6 +56,7 @@
 
 pub mod capi;
 pub mod config;
+mod error;
 pub mod extension;
 pub mod format;
 pub mod genomics;
@@ -71,18 +73,17 @@ mod vfs;
 /// `genomicsqlite::web::...`).
 pub use genomicsqlite_web as web;
 
-pub use config::{Config, ConfigError};
+pub use config::Config;
+pub use error::{Error, Result};
 pub use genomics::{ConnectionMethods, RefSeq};
 /// The `rusqlite` this crate is built with (0.41, with SQLite bundled): its connections are what
 /// [`open`] returns. Use it through this re-export (`genomicsqlite::rusqlite::OpenFlags`)
 /// rather than a `rusqlite` dependency of your own, which Cargo would have to resolve to the
 /// same version for the types to match.
 pub use rusqlite;
-pub use rust_api::{
-    attach, attach_sql, open, tuning_sql, uri, vacuum_into, vacuum_into_sql, Error,
-};
+pub use rust_api::{attach, attach_sql, open, tuning_sql, uri, vacuum_into, vacuum_into_sql};
 
-use sqlite_api::{Connection, SqliteError};
+use sqlite_api::Connection;
 
 /// Opens `path` through the VFS with the tuning of `config` applied, with the process's routine
 /// table (used by the C API, which hands the raw handle to C).
@@ -90,7 +91,7 @@ pub(crate) fn open_tuned(
     path: &str,
     flags: flags::OpenFlags,
     config: &Config,
-) -> Result<Connection, SqliteError> {
+) -> Result<Connection> {
     vfs::take_last_open_error();
     let conn = vfs::quiet_opens(|| Connection::open(&config::uri(path, config), flags, None))
         .map_err(with_open_reason)?;
@@ -100,11 +101,11 @@ pub(crate) fn open_tuned(
 }
 
 /// Adds the VFS's reason for a failed open to SQLite's generic message.
-pub(crate) fn with_open_reason(e: SqliteError) -> SqliteError {
+pub(crate) fn with_open_reason(e: Error) -> Error {
     let reason = vfs::take_last_open_error();
-    if reason.is_empty() || e.message.contains(&reason) {
+    if reason.is_empty() || e.message().contains(&reason) {
         e
     } else {
-        SqliteError::new(e.code, format!("{}: {reason}", e.message))
+        Error::new(e.code(), format!("{}: {reason}", e.message()))
     }
 }

@@ -4,52 +4,22 @@
 //! links (the same routine table the extension fills from its host), so connections opened
 //! afterwards by any means can use them.
 
-use crate::config::{self, Config, ConfigError};
+use crate::config::{self, Config};
+use crate::error::Error;
 use crate::extension;
 use crate::sqlite_api;
 use rusqlite::{Connection, OpenFlags};
 
-/// Errors of the Rust API.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The configuration was rejected; the message names the key.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// SQLite failed; `reason` adds what the VFS knows (e.g. "not a compressed database").
-    #[error("{source}{}", if reason.is_empty() { String::new() } else { format!(": {reason}") })]
-    Sqlite {
-        source: rusqlite::Error,
-        reason: String,
-    },
-    /// The VFS could not be registered in the linked SQLite.
-    #[error("{0}")]
-    Init(String),
-}
-
-impl From<rusqlite::Error> for Error {
-    fn from(source: rusqlite::Error) -> Self {
-        Error::Sqlite {
-            source,
-            reason: String::new(),
-        }
-    }
-}
-
-impl Error {
-    /// An error of an operation that opened a database through the VFS, with the VFS's reason
-    /// for a failed open on this thread (taken, so it is not reported twice).
-    fn after_open(source: rusqlite::Error) -> Error {
-        Error::Sqlite {
-            source,
-            reason: crate::vfs::take_last_open_error(),
-        }
-    }
+/// The error of an operation that opened a database through the VFS: SQLite's, with the VFS's
+/// reason for a failed open on this thread (taken here, so that it is reported once).
+fn failed_open(source: rusqlite::Error) -> Error {
+    Error::with_reason(source, crate::vfs::take_last_open_error())
 }
 
 /// Registers the VFS and SQL functions in the linked SQLite (once).
 pub(crate) fn ensure_registered() -> Result<(), Error> {
-    sqlite_api::install_linked().map_err(Error::Init)?;
-    extension::register_process_wide().map_err(|e| Error::Init(e.message))
+    sqlite_api::install_linked()?;
+    extension::register_process_wide().map_err(|e| Error::Init(e.message()))
 }
 
 /// Opens a compressed database (a path, or an http(s) URL) with `config`'s tuning applied.
@@ -60,7 +30,7 @@ pub(crate) fn ensure_registered() -> Result<(), Error> {
 /// says why (for example that the file is a plain SQLite database).
 pub fn open(path: &str, flags: OpenFlags, config: &Config) -> Result<Connection, Error> {
     config.validate()?;
-    config::check_path(path).map_err(Error::Config)?;
+    config::check_path(path)?;
     ensure_registered()?;
     crate::vfs::take_last_open_error();
     let conn = crate::vfs::quiet_opens(|| {
@@ -69,9 +39,9 @@ pub fn open(path: &str, flags: OpenFlags, config: &Config) -> Result<Connection,
             flags | OpenFlags::SQLITE_OPEN_URI,
         )
     })
-    .map_err(Error::after_open)?;
+    .map_err(failed_open)?;
     conn.execute_batch(&config::tuning_sql(config, None))
-        .map_err(Error::after_open)?;
+        .map_err(failed_open)?;
     Ok(conn)
 }
 
@@ -116,11 +86,11 @@ pub fn vacuum_into_sql(dest: &str, config: &Config) -> String {
 /// ```
 pub fn attach(conn: &Connection, path: &str, schema: &str, config: &Config) -> Result<(), Error> {
     config.validate()?;
-    config::check_path(path).map_err(Error::Config)?;
+    config::check_path(path)?;
     ensure_registered()?;
     crate::vfs::take_last_open_error();
     crate::vfs::quiet_opens(|| conn.execute_batch(&attach_sql(path, schema, config)))
-        .map_err(Error::after_open)?;
+        .map_err(failed_open)?;
     Ok(())
 }
 
@@ -148,10 +118,10 @@ pub fn attach(conn: &Connection, path: &str, schema: &str, config: &Config) -> R
 /// ```
 pub fn vacuum_into(conn: &Connection, dest: &str, config: &Config) -> Result<(), Error> {
     config.validate()?;
-    config::check_path(dest).map_err(Error::Config)?;
+    config::check_path(dest)?;
     ensure_registered()?;
     crate::vfs::take_last_open_error();
     crate::vfs::quiet_opens(|| conn.execute_batch(&vacuum_into_sql(dest, config)))
-        .map_err(Error::after_open)?;
+        .map_err(failed_open)?;
     Ok(())
 }

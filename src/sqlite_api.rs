@@ -6,6 +6,7 @@
 //! SQLite that `libsqlite3-sys` links into the program. Either way the rest of the crate has one
 //! code path, and the extension never carries a second copy of SQLite.
 
+use crate::error::{Error, Result};
 use crate::ffi::*;
 use crate::flags::OpenFlags;
 use std::ffi::{CStr, CString};
@@ -151,12 +152,12 @@ static API: OnceLock<Api> = OnceLock::new();
 ///
 /// # Safety
 /// `routines` is null or the table SQLite passed to an extension entry point.
-pub unsafe fn install_from_host(
-    routines: *const sqlite3_api_routines,
-) -> std::result::Result<&'static Api, String> {
+pub unsafe fn install_from_host(routines: *const sqlite3_api_routines) -> Result<&'static Api> {
     // SAFETY: the caller passes SQLite's table (or null, which `as_ref` turns into None).
     let Some(table) = (unsafe { routines.as_ref() }) else {
-        return Err("genomicsqlite: the host passed no sqlite3_api_routines".into());
+        return Err(Error::Init(
+            "genomicsqlite: the host passed no sqlite3_api_routines".into(),
+        ));
     };
     if let Some(api) = API.get() {
         return check_version(api);
@@ -171,8 +172,10 @@ pub unsafe fn install_from_host(
     check_version_number(version.unwrap_or(0))?;
     // SAFETY: SQLite's own table, of a version that has every member we read.
     let table = unsafe { Api::from_routines(table) }.ok_or_else(|| {
-        "genomicsqlite: the host SQLite lacks routines this library needs (SQLite >= 3.31 required)"
-            .to_string()
+        Error::Init(
+            "genomicsqlite: the host SQLite lacks routines this library needs (SQLite >= 3.31 required)"
+                .to_string(),
+        )
     })?;
     check_version(API.get_or_init(|| table))
 }
@@ -181,7 +184,7 @@ pub unsafe fn install_from_host(
 ///
 /// Only the Rust API calls this, never the extension's entry points, so the linker leaves the
 /// linked SQLite out of `libgenomicsqlite.so`.
-pub fn install_linked() -> std::result::Result<&'static Api, String> {
+pub fn install_linked() -> Result<&'static Api> {
     check_version(API.get_or_init(Api::from_linked))
 }
 
@@ -217,21 +220,21 @@ extern "C" fn unlock_allocator() {
     }
 }
 
-fn check_version(api: &'static Api) -> std::result::Result<&'static Api, String> {
+fn check_version(api: &'static Api) -> Result<&'static Api> {
     // SAFETY: plain call into SQLite.
     check_version_number(unsafe { (api.libversion_number)() })?;
     crate::web::fork::hold_across_fork(lock_allocator, unlock_allocator);
     Ok(api)
 }
 
-fn check_version_number(version: c_int) -> std::result::Result<(), String> {
+fn check_version_number(version: c_int) -> Result<()> {
     if version < MIN_SQLITE_VERSION {
-        return Err(format!(
+        return Err(Error::Init(format!(
             "genomicsqlite: SQLite {}.{}.{} is too old; version 3.31.0 or later is required",
             version / 1_000_000,
             version / 1000 % 1000,
             version % 1000
-        ));
+        )));
     }
     Ok(())
 }
@@ -247,25 +250,6 @@ pub fn api() -> &'static Api {
     API.get()
         .expect("genomicsqlite: SQLite routines used before initialization")
 }
-
-/// An error reported by SQLite (or by us in SQLite's terms): result code plus message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message} (SQLite code {code})")]
-pub struct SqliteError {
-    pub code: c_int,
-    pub message: String,
-}
-
-impl SqliteError {
-    pub fn new(code: c_int, message: impl Into<String>) -> Self {
-        SqliteError {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-pub type Result<T> = std::result::Result<T, SqliteError>;
 
 /// Copies a string into memory from `sqlite3_malloc`, as C callers free it with `sqlite3_free`.
 /// `prefix_nul` produces the "\0message" error convention of the C API. Returns null when out
@@ -324,7 +308,7 @@ impl Connection {
             } else {
                 conn.last_message()
             };
-            return Err(SqliteError::new(rc, message));
+            return Err(Error::new(rc, message));
         }
         Ok(conn)
     }
@@ -341,10 +325,10 @@ impl Connection {
         unsafe { text_of((api().errmsg)(self.db)) }
     }
 
-    fn error(&self, rc: c_int) -> SqliteError {
+    fn error(&self, rc: c_int) -> Error {
         // SAFETY: valid handle.
         let code = unsafe { (api().extended_errcode)(self.db) };
-        SqliteError::new(if code != 0 { code } else { rc }, self.last_message())
+        Error::new(if code != 0 { code } else { rc }, self.last_message())
     }
 
     /// Runs one or more statements that return no rows of interest.
@@ -375,7 +359,7 @@ impl Connection {
                 m
             }
         };
-        Err(SqliteError::new(rc, message))
+        Err(Error::new(rc, message))
     }
 
     pub fn prepare(&self, sql: &str) -> Result<Statement> {
@@ -440,10 +424,7 @@ impl Connection {
         // SAFETY: the VFS method called on its own file with a valid out-pointer.
         let rc = unsafe { check(file, &mut reserved) };
         if rc != SQLITE_OK {
-            return Err(SqliteError::new(
-                rc,
-                "cannot check the outer database's locks",
-            ));
+            return Err(Error::new(rc, "cannot check the outer database's locks"));
         }
         Ok(reserved != 0)
     }
@@ -480,7 +461,7 @@ impl Statement {
         } else {
             // SAFETY: valid handle.
             let message = unsafe { text_of((api().errmsg)(self.db)) };
-            Err(SqliteError::new(rc, message))
+            Err(Error::new(rc, message))
         }
     }
 
@@ -496,8 +477,8 @@ impl Statement {
 
     /// Binds a blob that SQLite copies (the caller may drop `data` right after).
     pub fn bind_blob(&mut self, index: c_int, data: &[u8]) -> Result<()> {
-        let len = c_int::try_from(data.len())
-            .map_err(|_| SqliteError::new(SQLITE_ERROR, "blob too large"))?;
+        let len =
+            c_int::try_from(data.len()).map_err(|_| Error::new(SQLITE_ERROR, "blob too large"))?;
         // SAFETY: valid statement; SQLITE_TRANSIENT makes SQLite copy the bytes.
         self.check(unsafe {
             (api().bind_blob)(
@@ -521,7 +502,7 @@ impl Statement {
                 // SAFETY: valid statement and handle.
                 let (rc, message) =
                     unsafe { ((api().reset)(self.stmt), text_of((api().errmsg)(self.db))) };
-                Err(SqliteError::new(rc, message))
+                Err(Error::new(rc, message))
             }
         }
     }
@@ -602,7 +583,7 @@ impl Drop for Statement {
 /// Converts to a C string, rejecting interior NULs with a clear error.
 pub fn cstring(s: &str) -> Result<CString> {
     CString::new(s)
-        .map_err(|_| SqliteError::new(SQLITE_MISUSE, format!("string contains a NUL byte: {s:?}")))
+        .map_err(|_| Error::new(SQLITE_MISUSE, format!("string contains a NUL byte: {s:?}")))
 }
 
 /// Copies a NUL-terminated C string (NULL gives "").
@@ -699,8 +680,8 @@ impl Statement {
 
     /// Binds text (bytes as given, normally UTF-8) that SQLite copies.
     pub fn bind_text(&mut self, index: c_int, text: &[u8]) -> Result<()> {
-        let len = c_int::try_from(text.len())
-            .map_err(|_| SqliteError::new(SQLITE_ERROR, "text too large"))?;
+        let len =
+            c_int::try_from(text.len()).map_err(|_| Error::new(SQLITE_ERROR, "text too large"))?;
         // SAFETY: valid statement; SQLITE_TRANSIENT makes SQLite copy the bytes.
         self.check(unsafe {
             (api().bind_text)(
@@ -760,7 +741,7 @@ pub unsafe fn create_scalar_function(
         )
     };
     if rc != SQLITE_OK {
-        return Err(SqliteError::new(
+        return Err(Error::new(
             rc,
             format!("cannot register SQL function {name:?}"),
         ));

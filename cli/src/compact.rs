@@ -178,20 +178,21 @@ pub fn main(args: CompactArgs) -> Result<i32, Failure> {
                 threads: o.config.threads,
                 ..Config::default()
             };
-            api::open_readonly(&o.db, &input)
-                .map_err(|e| format!("{}: cannot open compressed database: {}", o.db, e))?
+            api::open_readonly(&o.db, &input).map_err(|e| {
+                Failure::new(format!("{}: cannot open compressed database: {}", o.db, e))
+            })?
         }
         _ => Connection::open_with_flags(
             &o.db,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| format!("{}: cannot open: {}", o.db, e))?,
+        .map_err(|e| Failure::new(format!("{}: cannot open: {}", o.db, e)))?,
     };
     // fail early, with a clear message, if the input isn't a readable database
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
         r.get::<_, i64>(0)
     })
-    .map_err(|e| format!("{}: cannot read the database: {}", o.db, e))?;
+    .map_err(|e| Failure::new(format!("{}: cannot read the database: {}", o.db, e)))?;
     if !o.quiet {
         eprintln!(
             "{}: {} database, {}",
@@ -211,7 +212,14 @@ pub fn main(args: CompactArgs) -> Result<i32, Failure> {
         let p = Progress::start("compressing", in_size, page_size_of(&o.db), show);
         let r = api::vacuum_into(&conn, &tmp1.path_str(), &o.config);
         drop(p);
-        r.map_err(|e| format!("compressing {} into {}: {}", o.db, tmp1.path.display(), e))?;
+        r.map_err(|e| {
+            Failure::new(format!(
+                "compressing {} into {}: {}",
+                o.db,
+                tmp1.path.display(),
+                e
+            ))
+        })?;
     }
     drop(conn);
 
@@ -223,7 +231,7 @@ pub fn main(args: CompactArgs) -> Result<i32, Failure> {
             &tmp1.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| format!("{}: {}", tmp1.path.display(), e))?;
+        .map_err(|e| Failure::new(format!("{}: {}", tmp1.path.display(), e)))?;
         let sz = fsutil::file_size(&tmp1.path);
         let p = Progress::start("defragmenting", sz, page_size_of(&tmp1.path_str()), show);
         // the outer page size asked for (VACUUM INTO uses the connection's page_size setting)
@@ -234,7 +242,7 @@ pub fn main(args: CompactArgs) -> Result<i32, Failure> {
             ))
             .and_then(|_| c.execute("VACUUM INTO ?1", [tmp2.path_str()]));
         drop(p);
-        r.map_err(|e| format!("defragmenting {}: {}", tmp1.path.display(), e))?;
+        r.map_err(|e| Failure::new(format!("defragmenting {}: {}", tmp1.path.display(), e)))?;
         drop(c);
         drop(tmp1);
         tmp2

@@ -64,34 +64,35 @@ fn uri_path(path: &str) -> String {
 }
 
 impl DbFile {
-    pub fn open(path: &str) -> Result<DbFile, String> {
-        let file = File::open(path).map_err(|e| format!("{}: cannot read: {}", path, e))?;
+    pub fn open(path: &str) -> Result<DbFile, Failure> {
+        let file =
+            File::open(path).map_err(|e| Failure::new(format!("{}: cannot read: {}", path, e)))?;
         let file_size = file
             .metadata()
-            .map_err(|e| format!("{}: {}", path, e))?
+            .map_err(|e| Failure::new(format!("{}: {}", path, e)))?
             .len();
         let mut hdr = [0u8; format::HEADER_LEN];
         let got = if file_size < hdr.len() as u64 {
             &hdr[..0]
         } else {
             file.read_exact_at(&mut hdr, 0)
-                .map_err(|e| format!("{}: {}", path, e))?;
+                .map_err(|e| Failure::new(format!("{}: {}", path, e)))?;
             &hdr[..]
         };
-        let header = DbHeader::parse(got).map_err(|e| format!("{path}: {e}"))?;
+        let header = DbHeader::parse(got).map_err(|e| Failure::new(format!("{path}: {e}")))?;
         let ps = u64::from(header.page_size);
         let usable = u64::from(header.usable_size());
         if usable < 480 {
-            return Err(format!(
+            return Err(Failure::new(format!(
                 "{}: invalid reserved space {} in header",
                 path, header.reserved
-            ));
+            )));
         }
         if file_size % ps != 0 {
-            return Err(format!(
+            return Err(Failure::new(format!(
                 "{}: file size {} is not a multiple of the page size {} (truncated or not a database)",
                 path, file_size, ps
-            ));
+            )));
         }
         // Immutable: the file as it lies on disk, which is what gets copied (no journal or WAL).
         let sql = Connection::open_with_flags(
@@ -100,7 +101,7 @@ impl DbFile {
                 | OpenFlags::SQLITE_OPEN_URI
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| format!("{path}: cannot open: {e}"))?;
+        .map_err(|e| Failure::new(format!("{path}: cannot open: {e}")))?;
         Ok(DbFile {
             file,
             sql,
@@ -112,41 +113,41 @@ impl DbFile {
         })
     }
 
-    pub fn page(&self, pgno: u64) -> Result<Vec<u8>, String> {
+    pub fn page(&self, pgno: u64) -> Result<Vec<u8>, Failure> {
         if pgno < 1 || pgno > self.page_count {
-            return Err(format!(
+            return Err(Failure::new(format!(
                 "{}: corrupt database: reference to page {} of {}",
                 self.path, pgno, self.page_count
-            ));
+            )));
         }
         let mut buf = vec![0u8; self.page_size as usize];
         self.file
             .read_exact_at(&mut buf, (pgno - 1) * self.page_size)
-            .map_err(|e| format!("{}: reading page {}: {}", self.path, pgno, e))?;
+            .map_err(|e| Failure::new(format!("{}: reading page {}: {}", self.path, pgno, e)))?;
         Ok(buf)
     }
 
     /// The b-tree page type byte of a page (not page 1).
-    pub fn page_type(&self, pgno: u64) -> Result<u8, String> {
+    pub fn page_type(&self, pgno: u64) -> Result<u8, Failure> {
         if pgno < 2 || pgno > self.page_count {
-            return Err(format!(
+            return Err(Failure::new(format!(
                 "{}: corrupt database: reference to page {} of {}",
                 self.path, pgno, self.page_count
-            ));
+            )));
         }
         let mut b = [0u8; 1];
         self.file
             .read_exact_at(&mut b, (pgno - 1) * self.page_size)
-            .map_err(|e| format!("{}: reading page {}: {}", self.path, pgno, e))?;
+            .map_err(|e| Failure::new(format!("{}: reading page {}: {}", self.path, pgno, e)))?;
         Ok(b[0])
     }
 
-    fn sql_error(&self, e: rusqlite::Error) -> String {
-        format!("{}: cannot read the schema: {e}", self.path)
+    fn sql_error(&self, e: rusqlite::Error) -> Failure {
+        Failure::new(format!("{}: cannot read the schema: {e}", self.path))
     }
 
     /// Entries of sqlite_schema in rowid order: (type, name, rootpage; 0 for none).
-    pub fn schema_entries(&self) -> Result<Vec<(String, String, u64)>, String> {
+    pub fn schema_entries(&self) -> Result<Vec<(String, String, u64)>, Failure> {
         let mut stmt = self
             .sql
             .prepare(
@@ -165,7 +166,7 @@ impl DbFile {
     }
 
     /// Every page of b-tree `name`: its b-tree pages (`overflow` false) and overflow pages.
-    fn btree_pages(&self, name: &str) -> Result<Vec<(u64, bool)>, String> {
+    fn btree_pages(&self, name: &str) -> Result<Vec<(u64, bool)>, Failure> {
         let mut stmt = self
             .sql
             .prepare("SELECT pageno, pagetype = 'overflow' FROM dbstat WHERE name = ?1")
@@ -179,9 +180,14 @@ impl DbFile {
 }
 
 /// The child pages of b-tree page `pgno` (held in `buf`), or `None` for a leaf.
-fn interior_children(db: &DbFile, pgno: u64, buf: &[u8]) -> Result<Option<Vec<u64>>, String> {
+fn interior_children(db: &DbFile, pgno: u64, buf: &[u8]) -> Result<Option<Vec<u64>>, Failure> {
     let h = if pgno == 1 { format::HEADER_LEN } else { 0 };
-    let bad = |what: &str| format!("{}: corrupt b-tree page {}: {}", db.path, pgno, what);
+    let bad = |what: &str| {
+        Failure::new(format!(
+            "{}: corrupt b-tree page {}: {}",
+            db.path, pgno, what
+        ))
+    };
     match buf[h] {
         0x02 | 0x05 => {}
         0x0A | 0x0D => return Ok(None),
@@ -211,7 +217,7 @@ fn interior_pages(
     root: u64,
     seen: &mut BTreeSet<u64>,
     sel: &mut BTreeSet<u64>,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let mut stack = vec![root];
     while let Some(pg) = stack.pop() {
         if !seen.insert(pg) {
@@ -229,11 +235,11 @@ fn interior_pages(
     Ok(())
 }
 
-fn reached_twice(db: &DbFile, pg: u64) -> String {
-    format!(
+fn reached_twice(db: &DbFile, pg: u64) -> Failure {
+    Failure::new(format!(
         "{}: corrupt database: page {} is reached twice",
         db.path, pg
-    )
+    ))
 }
 
 /// b-trees whose every page goes into the .dbi: the system tables, the small index of interior
@@ -251,7 +257,7 @@ fn copy_whole_btree(kind: &str, name: &str) -> bool {
 
 /// The leftmost and rightmost leaves of the b-tree at `root` (its overflow pages, rare in the
 /// pages table, are left to the file: a page missing from a .dbi is fetched, never wrong).
-fn edge_leaves(db: &DbFile, root: u64, sel: &mut BTreeSet<u64>) -> Result<(), String> {
+fn edge_leaves(db: &DbFile, root: u64, sel: &mut BTreeSet<u64>) -> Result<(), Failure> {
     for rightmost in [false, true] {
         let mut pg = root;
         for _depth in 0..64 {
@@ -276,7 +282,7 @@ fn edge_leaves(db: &DbFile, root: u64, sel: &mut BTreeSet<u64>) -> Result<(), St
 /// The page numbers to copy, and the meta key names. Pages inside the first 64 KiB other than
 /// page 1 are left out: every reader's first request fetches them (page 1 stays: readers
 /// check a .dbi by its copy of it).
-pub fn select_pages(db: &DbFile) -> Result<(BTreeSet<u64>, Vec<String>), String> {
+pub fn select_pages(db: &DbFile) -> Result<(BTreeSet<u64>, Vec<String>), Failure> {
     let mut sel = BTreeSet::new();
     let entries = db.schema_entries()?;
     let mut keys = vec!["main.sqlite_master".to_string()];
@@ -311,8 +317,8 @@ pub fn write_dbi(
     out_tmp: &str,
     sel: &BTreeSet<u64>,
     keys: &[String],
-) -> Result<(), String> {
-    let e = |e: rusqlite::Error| format!("writing {}: {}", out_tmp, e);
+) -> Result<(), Failure> {
+    let e = |e: rusqlite::Error| Failure::new(format!("writing {}: {}", out_tmp, e));
     let mut c = Connection::open(out_tmp).map_err(e)?;
     c.execute_batch(&format!(
         "PRAGMA page_size = 1024; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
@@ -337,8 +343,7 @@ pub fn write_dbi(
         m.execute(params![format::DBI_FILE_SIZE_KEY, db.file_size as i64])
             .map_err(e)?;
         // The database's identity: the reader refuses this .dbi for any other version.
-        let identity =
-            crate::identity::of_file(std::path::Path::new(&db.path)).map_err(|f| f.msg)?;
+        let identity = crate::identity::of_file(std::path::Path::new(&db.path))?;
         m.execute(params![format::IDENTITY_KEY, identity])
             .map_err(e)?;
         for k in keys {

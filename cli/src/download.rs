@@ -26,7 +26,7 @@ use std::sync::Mutex;
 /// The web reader's settings for whole-file transfers: one block per request, no read-ahead,
 /// no .dbi, no disk cache.
 fn web_options(block_kib: u32) -> Result<WebOptions, Failure> {
-    let mut w = WebOptions::from_env().map_err(|e| e.to_string())?;
+    let mut w = WebOptions::from_env().map_err(|e| Failure::new(e.to_string()))?;
     w.cache_dir = None;
     w.nodbi = true;
     w.small_kib = block_kib;
@@ -44,7 +44,8 @@ fn fetch_small(url: &str) -> Result<Option<Vec<u8>>, Failure> {
         Err(e) => return Err(Failure::new(e.to_string())),
     };
     let mut buf = vec![0u8; f.size() as usize];
-    f.read_at(0, &mut buf).map_err(|e| e.to_string())?;
+    f.read_at(0, &mut buf)
+        .map_err(|e| Failure::new(e.to_string()))?;
     Ok(Some(buf))
 }
 
@@ -71,7 +72,7 @@ fn manifest_of(url: &str) -> Result<Option<Manifest>, Failure> {
     let Some(bytes) = fetch_small(&murl)? else {
         return Ok(None);
     };
-    let bad = |why: &str| format!("manifest {murl}: {why}");
+    let bad = |why: &str| Failure::new(format!("manifest {murl}: {why}"));
     let v: Value = serde_json::from_slice(&bytes).map_err(|e| bad(&e.to_string()))?;
     Ok(Some(Manifest {
         size: v["size"].as_u64().ok_or_else(|| bad("no \"size\""))?,
@@ -148,7 +149,8 @@ pub fn main(o: DownloadArgs) -> Result<i32, Failure> {
     };
     let manifest = manifest_of(&o.url)?;
     let block = o.block_kib as u64 * 1024;
-    let file = WebFile::open(&o.url, &web_options(o.block_kib)?).map_err(|e| e.to_string())?;
+    let file = WebFile::open(&o.url, &web_options(o.block_kib)?)
+        .map_err(|e| Failure::new(e.to_string()))?;
     let size = file.size();
     if let Some(m) = &manifest {
         if m.size != size {
@@ -178,9 +180,9 @@ pub fn main(o: DownloadArgs) -> Result<i32, Failure> {
         .read(true)
         .write(true)
         .open(&part)
-        .map_err(|e| format!("{}: {}", part.display(), e))?;
+        .map_err(|e| Failure::new(format!("{}: {}", part.display(), e)))?;
     data.set_len(size)
-        .map_err(|e| format!("{}: {}", part.display(), e))?;
+        .map_err(|e| Failure::new(format!("{}: {}", part.display(), e)))?;
     save_done(&state, &key, &done)?;
     let todo: Vec<usize> = (0..blocks).filter(|&b| !done[b]).collect();
     let next = AtomicUsize::new(0);
@@ -285,8 +287,14 @@ pub fn main(o: DownloadArgs) -> Result<i32, Failure> {
             )
         }
     }
-    fs::rename(&part, &out)
-        .map_err(|e| format!("renaming {} to {}: {}", part.display(), out.display(), e))?;
+    fs::rename(&part, &out).map_err(|e| {
+        Failure::new(format!(
+            "renaming {} to {}: {}",
+            part.display(),
+            out.display(),
+            e
+        ))
+    })?;
     let _ = fs::remove_file(&state);
     say(format!("wrote {} ({size} bytes)", out.display()));
     Ok(0)

@@ -2,6 +2,7 @@
 //! output files that are removed if the program fails or is interrupted (SIGINT, SIGTERM,
 //! SIGHUP), then renamed into place only on success.
 
+use crate::Failure;
 use genomicsqlite::format;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -23,28 +24,31 @@ pub enum DbKind {
 
 /// Check that `path` is a readable regular file holding a SQLite database and tell its kind.
 /// Errors are one-line messages naming the file and the problem.
-pub fn inspect(path: &str) -> Result<DbKind, String> {
+pub fn inspect(path: &str) -> Result<DbKind, Failure> {
     let md = match fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(format!("{}: no such file", path))
+            return Err(Failure::new(format!("{}: no such file", path)))
         }
-        Err(e) => return Err(format!("{}: {}", path, e)),
+        Err(e) => return Err(Failure::new(format!("{}: {}", path, e))),
     };
     if md.is_dir() {
-        return Err(format!("{}: is a directory, not a database file", path));
+        return Err(Failure::new(format!(
+            "{}: is a directory, not a database file",
+            path
+        )));
     }
     if !md.is_file() {
-        return Err(format!("{}: not a regular file", path));
+        return Err(Failure::new(format!("{}: not a regular file", path)));
     }
     let mut hdr = Vec::with_capacity(format::HEADER_LEN);
     fs::File::open(path)
         .and_then(|f| f.take(format::HEADER_LEN as u64).read_to_end(&mut hdr))
-        .map_err(|e| format!("{}: cannot read: {}", path, e))?;
+        .map_err(|e| Failure::new(format!("{}: cannot read: {}", path, e)))?;
     if hdr.is_empty() {
         return Ok(DbKind::Empty);
     }
-    let hdr = format::DbHeader::parse(&hdr).map_err(|e| format!("{path}: {e}"))?;
+    let hdr = format::DbHeader::parse(&hdr).map_err(|e| Failure::new(format!("{path}: {e}")))?;
     Ok(if hdr.application_id == format::APPLICATION_ID {
         DbKind::Compressed
     } else {
@@ -63,12 +67,12 @@ static CLEANUP: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 /// On SIGINT, SIGTERM or SIGHUP: delete the temporary outputs, then die of the signal as if
 /// it had not been caught (so the exit status still tells the parent what happened). The
 /// work happens on an ordinary thread that signal-hook wakes, not in a signal handler.
-pub fn install_signal_handlers() -> Result<(), String> {
-    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+pub fn install_signal_handlers() -> Result<(), Failure> {
+    static INSTALLED: OnceLock<Result<(), Failure>> = OnceLock::new();
     INSTALLED
         .get_or_init(|| {
             let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
-                .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+                .map_err(|e| Failure::new(format!("cannot install signal handlers: {e}")))?;
             std::thread::spawn(move || {
                 if let Some(sig) = signals.forever().next() {
                     let paths = CLEANUP.lock().unwrap_or_else(|p| p.into_inner());
@@ -107,10 +111,10 @@ pub struct TempOutput {
 
 impl TempOutput {
     /// A temporary name in the same directory as `final_path`, clearly marked, with our pid.
-    pub fn new(final_path: &Path, tag: &str) -> Result<TempOutput, String> {
+    pub fn new(final_path: &Path, tag: &str) -> Result<TempOutput, Failure> {
         let name = final_path
             .file_name()
-            .ok_or_else(|| format!("{}: not a file name", final_path.display()))?;
+            .ok_or_else(|| Failure::new(format!("{}: not a file name", final_path.display())))?;
         let dir = match final_path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
@@ -158,19 +162,19 @@ impl TempOutput {
     }
 
     /// fsync the temporary file and rename it to `final_path` (replacing it if present).
-    pub fn commit(mut self, final_path: &Path) -> Result<(), String> {
-        let f =
-            fs::File::open(&self.path).map_err(|e| format!("{}: {}", self.path.display(), e))?;
+    pub fn commit(mut self, final_path: &Path) -> Result<(), Failure> {
+        let f = fs::File::open(&self.path)
+            .map_err(|e| Failure::new(format!("{}: {}", self.path.display(), e)))?;
         f.sync_all()
-            .map_err(|e| format!("{}: fsync: {}", self.path.display(), e))?;
+            .map_err(|e| Failure::new(format!("{}: fsync: {}", self.path.display(), e)))?;
         drop(f);
         fs::rename(&self.path, final_path).map_err(|e| {
-            format!(
+            Failure::new(format!(
                 "renaming {} to {}: {}",
                 self.path.display(),
                 final_path.display(),
                 e
-            )
+            ))
         })?;
         if let Some(d) = final_path.parent() {
             let d = if d.as_os_str().is_empty() {
@@ -202,24 +206,27 @@ impl Drop for TempOutput {
 
 /// Check the output path before any work: refuse to overwrite without `force`, refuse
 /// directories and the input itself.
-pub fn check_output(out: &Path, input: &str, force: bool) -> Result<(), String> {
+pub fn check_output(out: &Path, input: &str, force: bool) -> Result<(), Failure> {
     if let Ok(md) = fs::metadata(out) {
         if md.is_dir() {
-            return Err(format!("{}: output path is a directory", out.display()));
+            return Err(Failure::new(format!(
+                "{}: output path is a directory",
+                out.display()
+            )));
         }
         if let (Ok(a), Ok(b)) = (fs::canonicalize(out), fs::canonicalize(input)) {
             if a == b {
-                return Err(format!(
+                return Err(Failure::new(format!(
                     "{}: output would overwrite the input",
                     out.display()
-                ));
+                )));
             }
         }
         if !force {
-            return Err(format!(
+            return Err(Failure::new(format!(
                 "{}: already exists (use -f to overwrite)",
                 out.display()
-            ));
+            )));
         }
     }
     let dir = match out.parent() {
@@ -228,10 +235,10 @@ pub fn check_output(out: &Path, input: &str, force: bool) -> Result<(), String> 
     };
     match fs::metadata(dir) {
         Ok(m) if m.is_dir() => Ok(()),
-        _ => Err(format!(
+        _ => Err(Failure::new(format!(
             "{}: output directory does not exist",
             dir.display()
-        )),
+        ))),
     }
 }
 

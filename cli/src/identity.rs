@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// The identity of the file at `path` as it is now.
 pub fn of_file(path: &Path) -> Result<String, Failure> {
-    let e = |e: std::io::Error| format!("{}: {}", path.display(), e);
+    let e = |e: std::io::Error| Failure::new(format!("{}: {}", path.display(), e));
     let mut f = File::open(path).map_err(e)?;
     let size = f.metadata().map_err(e)?.len();
     let mut first = Vec::new();
@@ -37,7 +37,8 @@ pub fn stamp(path: &Path) -> Result<(), Failure> {
         0 => 1,
         n => n,
     };
-    let c = Connection::open(path).map_err(|e| format!("{}: {}", path.display(), e))?;
+    let c =
+        Connection::open(path).map_err(|e| Failure::new(format!("{}: {}", path.display(), e)))?;
     c.execute_batch(&format!("PRAGMA user_version = {nonce}"))
         .map_err(|e| {
             Failure::new(format!(
@@ -58,7 +59,7 @@ pub fn sha256_file(path: &Path) -> Result<String, Failure> {
 
 /// Hands the whole file to `consume`, a block at a time.
 fn each_block(path: &Path, mut consume: impl FnMut(&[u8])) -> Result<(), Failure> {
-    let e = |e: std::io::Error| format!("{}: {}", path.display(), e);
+    let e = |e: std::io::Error| Failure::new(format!("{}: {}", path.display(), e));
     let mut f = File::open(path).map_err(e)?;
     let mut buf = vec![0u8; 1 << 20];
     loop {

@@ -213,7 +213,7 @@ pub fn main(args: ShellArgs) -> Result<i32, Failure> {
                         db
                     )));
                 } else {
-                    return Err(Failure::new(e));
+                    return Err(e);
                 }
             }
         };

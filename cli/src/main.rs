@@ -26,7 +26,7 @@ pub const DOWNLOAD_HELP: &str = include_str!("help_download.txt");
 
 /// The command's error: printed as one line `genomicsqlite: MESSAGE`, exit status 1 (2 for
 /// command-line usage errors). Messages name the file or URL and what is wrong with it.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{msg}")]
 pub struct Failure {
     pub msg: String,
@@ -44,11 +44,6 @@ impl Failure {
             msg: msg.into(),
             status: 2,
         }
-    }
-}
-impl From<String> for Failure {
-    fn from(s: String) -> Self {
-        Failure::new(s)
     }
 }
 impl From<genomicsqlite::Error> for Failure {
@@ -143,10 +138,12 @@ pub struct DownloadArgs {
 }
 
 /// A number from 1 to `max` for the option `name` (by the name the help shows first).
-fn count(v: &str, name: &str, max: u32) -> Result<u32, String> {
+fn count(v: &str, name: &str, max: u32) -> Result<u32, Failure> {
     match v.trim().parse::<u32>() {
         Ok(n) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(format!("{name} must be a number from 1 to {max}")),
+        _ => Err(Failure::new(format!(
+            "{name} must be a number from 1 to {max}"
+        ))),
     }
 }
 

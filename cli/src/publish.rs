@@ -29,9 +29,9 @@ fn contents(path: &Path, kind: DbKind) -> Result<(i64, Value), Failure> {
     let conn = match kind {
         DbKind::Compressed => api::open_readonly(&p, &genomicsqlite::Config::default())?,
         _ => Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| format!("{p}: {e}"))?,
+            .map_err(|e| Failure::new(format!("{p}: {e}")))?,
     };
-    let e = |e: rusqlite::Error| format!("{p}: {e}");
+    let e = |e: rusqlite::Error| Failure::new(format!("{p}: {e}"));
     let page_size: i64 = conn
         .query_row("PRAGMA page_size", [], |r| r.get(0))
         .map_err(e)?;
@@ -61,8 +61,9 @@ fn now_utc() -> Result<String, Failure> {
 /// Write `bytes` to `path` atomically.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     let tmp = TempOutput::new(path, "publish")?;
-    std::fs::write(&tmp.path, bytes).map_err(|e| format!("{}: {}", tmp.path.display(), e))?;
-    Ok(tmp.commit(path)?)
+    std::fs::write(&tmp.path, bytes)
+        .map_err(|e| Failure::new(format!("{}: {}", tmp.path.display(), e)))?;
+    tmp.commit(path)
 }
 
 pub fn main(args: PublishArgs) -> Result<i32, Failure> {
@@ -104,7 +105,7 @@ pub fn main(args: PublishArgs) -> Result<i32, Failure> {
     if !same {
         let tmp = TempOutput::new(&target, "publish")?;
         std::fs::copy(&db, &tmp.path)
-            .map_err(|e| format!("copying {db} to {}: {e}", tmp.path.display()))?;
+            .map_err(|e| Failure::new(format!("copying {db} to {}: {e}", tmp.path.display())))?;
         tmp.commit(&target)?;
     }
     let dbf = DbFile::open(&target.to_string_lossy())?;
@@ -139,7 +140,8 @@ pub fn main(args: PublishArgs) -> Result<i32, Failure> {
         "created": now_utc()?,
         "source": source,
     });
-    let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())? + "\n";
+    let text =
+        serde_json::to_string_pretty(&manifest).map_err(|e| Failure::new(e.to_string()))? + "\n";
     write_atomically(&manifest_path, text.as_bytes())?;
     if !quiet {
         eprintln!(

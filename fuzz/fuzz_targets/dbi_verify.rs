@@ -7,6 +7,11 @@
 mod dbi_check;
 #[path = "../../web/src/format.rs"]
 mod format;
+#[path = "../../web/src/error.rs"]
+mod error;
+
+/// format.rs and dbi_check.rs reach the error type at the crate root, as in the web crate.
+use error::{WebError, WebErrorKind};
 
 use dbi_check::{pages_digest, verify_pages, MainFile};
 use libfuzzer_sys::fuzz_target;

@@ -4,6 +4,7 @@
 
 use super::{gri, parse, refseq, twobit};
 use crate::capi::string_result;
+use crate::error::{Error, Result};
 use crate::ffi::sqlite3;
 use crate::sqlite_api::{text_of, Connection};
 use std::os::raw::{c_char, c_int, c_void};
@@ -21,9 +22,11 @@ unsafe fn optional(p: *const c_char) -> Option<String> {
 
 /// # Safety
 /// `p` is NULL or a NUL-terminated string.
-unsafe fn required(p: *const c_char, what: &str) -> Result<String, String> {
+unsafe fn required(p: *const c_char, what: &str) -> Result<String> {
     if p.is_null() {
-        return Err(format!("GenomicSQLite: {what} must not be NULL"));
+        return Err(Error::invalid(format!(
+            "GenomicSQLite: {what} must not be NULL"
+        )));
     }
     // SAFETY: per the contract.
     Ok(unsafe { text_of(p) })
@@ -168,12 +171,12 @@ pub unsafe extern "C" fn nucleotides_twobit(
     // SAFETY: the caller's buffers, of the sizes the contract states.
     catch_unwind(AssertUnwindSafe(|| unsafe {
         match twobit::encode(bytes(seq as *const c_void, len)) {
-            Ok(blob) => {
+            Ok(Some(blob)) => {
                 std::ptr::copy_nonoverlapping(blob.as_ptr(), out as *mut u8, blob.len());
                 c_int::try_from(blob.len()).unwrap_or(c_int::MAX)
             }
-            Err(twobit::EncodeError::NotNucleotides) => -1,
-            Err(twobit::EncodeError::NonAscii) => -2,
+            Ok(None) => -1,
+            Err(_) => -2,
         }
     }))
     .unwrap_or(-2)

@@ -7,7 +7,8 @@
 //! feature that overlaps or abuts it. The engine skips the levels the rid does not use, which
 //! it learns with one index seek per occupied level and remembers until the data change.
 
-use crate::sqlite_api::{Connection, SqliteError, Statement};
+use crate::error::{Error, Result};
+use crate::sqlite_api::{Connection, Statement};
 use std::collections::HashMap;
 use std::os::raw::c_int;
 
@@ -57,10 +58,10 @@ pub fn create_index_sql(
     beg: &str,
     end: &str,
     floor: i64,
-) -> Result<String, String> {
+) -> Result<String> {
     let floor = if floor == -1 { 0 } else { floor };
     if !(0..16).contains(&floor) {
-        return Err("GenomicSQLite: must have 0 <= floor < 16".into());
+        return Err(Error::invalid("GenomicSQLite: must have 0 <= floor < 16"));
     }
     let (_, name) = split_table(table);
     let mut lvl = String::from("CASE WHEN _gri_len IS NULL OR _gri_len < 0 THEN NULL");
@@ -116,8 +117,8 @@ pub fn rowids_sql(
 pub fn resolve_bounds(
     ceiling: i64,
     floor: i64,
-    detect: impl FnOnce() -> Result<(u8, u8), String>,
-) -> Result<(u8, u8), String> {
+    detect: impl FnOnce() -> Result<(u8, u8)>,
+) -> Result<(u8, u8)> {
     let (ceiling, floor) = if ceiling < 0 {
         let (c, f) = detect()?;
         (i64::from(c), if floor >= 0 { floor } else { i64::from(f) })
@@ -125,7 +126,7 @@ pub fn resolve_bounds(
         (ceiling, floor.max(0))
     };
     if !(0..=i64::from(MAX_LEVEL)).contains(&ceiling) || !(0..=ceiling).contains(&floor) {
-        return Err("GenomicSQLite: invalid floor/ceiling".into());
+        return Err(Error::invalid("GenomicSQLite: invalid floor/ceiling"));
     }
     Ok((ceiling as u8, floor as u8))
 }
@@ -141,7 +142,7 @@ pub enum Value {
 }
 
 impl Value {
-    fn bind(&self, stmt: &mut Statement, index: c_int) -> Result<(), SqliteError> {
+    fn bind(&self, stmt: &mut Statement, index: c_int) -> Result<()> {
         match self {
             Value::Null => stmt.bind_null(index),
             Value::Int(i) => stmt.bind_i64(index, *i),
@@ -162,11 +163,11 @@ impl Value {
     }
 }
 
-fn missing_index(e: SqliteError) -> String {
-    format!(
+fn missing_index(e: Error) -> Error {
+    Error::invalid(format!(
         "GenomicSQLite: table is probably missing genomic range index; {}",
-        e.message
-    )
+        e.message()
+    ))
 }
 
 /// The statements one GRI-indexed table is queried with.
@@ -182,7 +183,7 @@ pub struct GriTable {
 
 impl GriTable {
     /// Prepares the statements; fails like 0.9.4 when the table or its `__gri` index is missing.
-    pub fn prepare(conn: &Connection, table: &str) -> Result<GriTable, SqliteError> {
+    pub fn prepare(conn: &Connection, table: &str) -> Result<GriTable> {
         let (_, name) = split_table(table);
         let from = format!("FROM {table} INDEXED BY {name}__gri");
         Ok(GriTable {
@@ -203,22 +204,22 @@ impl GriTable {
     }
 
     /// The levels a rid occupies, one index seek per level (bit L = level L).
-    pub fn rid_mask(&mut self, rid: &Value) -> Result<u16, String> {
+    pub fn rid_mask(&mut self, rid: &Value) -> Result<u16> {
         let mut mask = 0u16;
         let mut above: i64 = -(i64::from(MAX_LEVEL) + 1);
         loop {
             let mut probe = self.probe.once();
-            rid.bind(&mut probe, 1).map_err(|e| e.message)?;
-            probe.bind_i64(2, above).map_err(|e| e.message)?;
-            if !probe.step().map_err(|e| e.message)? {
+            rid.bind(&mut probe, 1)?;
+            probe.bind_i64(2, above)?;
+            if !probe.step()? {
                 return Ok(mask);
             }
             if probe.column_type(0) != crate::ffi::SQLITE_INTEGER {
-                return Err("GenomicSQLite: GRI corrupted".into());
+                return Err(Error::Corrupt("GenomicSQLite: GRI corrupted".into()));
             }
             let lvl = probe.column_i64(0);
             if !(-i64::from(MAX_LEVEL)..=0).contains(&lvl) {
-                return Err("GenomicSQLite: GRI corrupted".into());
+                return Err(Error::Corrupt("GenomicSQLite: GRI corrupted".into()));
             }
             mask |= 1 << (-lvl);
             above = lvl;
@@ -226,11 +227,11 @@ impl GriTable {
     }
 
     /// Union of the level masks of all rids: what `genomic_range_index_levels` reports.
-    pub fn all_levels_mask(&mut self) -> Result<u16, String> {
+    pub fn all_levels_mask(&mut self) -> Result<u16> {
         let mut mask = 0u16;
         let mut rid = {
             let mut s = self.first_rid.once();
-            if s.step().map_err(|e| e.message)? {
+            if s.step()? {
                 Some(Value::from_column(&s, 0))
             } else {
                 None
@@ -242,8 +243,8 @@ impl GriTable {
                 break;
             }
             let mut s = self.next_rid.once();
-            r.bind(&mut s, 1).map_err(|e| e.message)?;
-            rid = if s.step().map_err(|e| e.message)? {
+            r.bind(&mut s, 1)?;
+            rid = if s.step()? {
                 Some(Value::from_column(&s, 0))
             } else {
                 None
@@ -261,7 +262,7 @@ impl GriTable {
         end: &Value,
         mask: u16,
         out: &mut Vec<i64>,
-    ) -> Result<(), SqliteError> {
+    ) -> Result<()> {
         for l in (0..=MAX_LEVEL).rev().filter(|l| mask & (1 << l) != 0) {
             let mut s = self.level_query.once();
             rid.bind(&mut s, 1)?;
@@ -291,7 +292,7 @@ pub fn mask_bounds(mask: u16) -> (u8, u8) {
 
 /// Detects a table's levels without the cache (used by `genomic_range_rowids_sql`'s
 /// automatic bounds and `genomic_range_index_levels`).
-pub fn detect_levels(conn: &Connection, table: &str) -> Result<(u8, u8), String> {
+pub fn detect_levels(conn: &Connection, table: &str) -> Result<(u8, u8)> {
     let mut t = GriTable::prepare(conn, table).map_err(missing_index)?;
     Ok(mask_bounds(t.all_levels_mask()?))
 }
@@ -350,7 +351,7 @@ impl LevelCache {
     }
 
     /// The remembered facts about `table`, if it may be remembered at all.
-    fn table(&mut self, conn: &Connection, table: &str) -> Result<Option<&mut TableCache>, String> {
+    fn table(&mut self, conn: &Connection, table: &str) -> Result<Option<&mut TableCache>> {
         self.revalidate(conn);
         if !self.tables.contains_key(table) {
             if !may_store(conn) {
@@ -359,7 +360,7 @@ impl LevelCache {
             let (schema, name) = split_table(table);
             let cacheable = match schema {
                 Some(s) if !s.eq_ignore_ascii_case("main") => false,
-                _ => resolves_to_main_or_temp(conn, name).map_err(|e| e.message)?,
+                _ => resolves_to_main_or_temp(conn, name)?,
             };
             // Reading sqlite_master may have opened the temp database: take its version now.
             self.revalidate(conn);
@@ -375,7 +376,7 @@ impl LevelCache {
     }
 
     /// Levels of the whole table as (ceiling, floor), for `genomic_range_index_levels`.
-    pub fn table_levels(&mut self, conn: &Connection, table: &str) -> Result<(u8, u8), String> {
+    pub fn table_levels(&mut self, conn: &Connection, table: &str) -> Result<(u8, u8)> {
         let mut t = GriTable::prepare(conn, table).map_err(missing_index)?;
         if let Some(Some(mask)) = self.table(conn, table)?.map(|c| c.levels) {
             return Ok(mask_bounds(mask));
@@ -397,7 +398,7 @@ impl LevelCache {
         t: &mut GriTable,
         rid: &Value,
         bounds: u16,
-    ) -> Result<u16, String> {
+    ) -> Result<u16> {
         let Some(cache) = self.table(conn, table)? else {
             return Ok(bounds);
         };
@@ -427,7 +428,7 @@ impl LevelCache {
 
 /// Whether an unqualified table name resolves to `temp` or `main` (whose changes the cache
 /// tracks) rather than to an attached database.
-fn resolves_to_main_or_temp(conn: &Connection, name: &str) -> Result<bool, SqliteError> {
+fn resolves_to_main_or_temp(conn: &Connection, name: &str) -> Result<bool> {
     let mut s = conn.prepare(
         "SELECT 1 FROM temp.sqlite_master WHERE type='table' AND name=?1 COLLATE NOCASE \
          UNION ALL SELECT 1 FROM main.sqlite_master WHERE type='table' AND name=?1 COLLATE NOCASE",

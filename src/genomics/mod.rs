@@ -17,8 +17,8 @@ mod sqlfns;
 pub use rust::{ConnectionMethods, RefSeq};
 mod vtab;
 
+use crate::error::Result;
 use crate::ffi::sqlite3;
-use crate::sqlite_api::SqliteError;
 use std::sync::{Arc, Mutex};
 
 /// State of one connection's table-valued functions: what it knows about the levels of its GRI
@@ -32,7 +32,7 @@ pub(crate) struct ConnShared {
 ///
 /// # Safety
 /// `db` is a valid connection.
-pub(crate) unsafe fn register(db: *mut sqlite3) -> Result<(), SqliteError> {
+pub(crate) unsafe fn register(db: *mut sqlite3) -> Result<()> {
     let shared = Arc::new(ConnShared::default());
     // SAFETY: per the contract.
     unsafe {

@@ -1,6 +1,7 @@
 //! Text rules of the toolkit: `parse_genomic_range_*` (e.g. `chr1:2,345-6,789`) and the `UINT`
 //! collation.
 
+use crate::error::{Error, Result};
 use std::cmp::Ordering;
 
 /// A parsed range: sequence name, zero-based begin, end (half-open).
@@ -13,12 +14,12 @@ pub struct GenomicRange {
 
 /// Parses `NAME:BEGIN-END` with one-based, inclusive, comma-grouped positions, with the rules
 /// and error texts of GenomicSQLite 0.9.4.
-pub fn parse_genomic_range(txt: &[u8]) -> Result<GenomicRange, String> {
+pub fn parse_genomic_range(txt: &[u8]) -> Result<GenomicRange> {
     let fail = |what: &str| {
-        format!(
+        Error::invalid(format!(
             "parse_genomic_range(): {what} `{}`",
             String::from_utf8_lossy(txt)
-        )
+        ))
     };
     let p1 = txt.iter().position(|&b| b == b':');
     let p2 = txt.iter().position(|&b| b == b'-');
@@ -30,7 +31,7 @@ pub fn parse_genomic_range(txt: &[u8]) -> Result<GenomicRange, String> {
     if name.iter().any(|b| b" \t\n\x0b\x0c\r".contains(b)) {
         return Err(fail("invalid sequence/chromosome name in"));
     }
-    let position = |digits: &[u8]| -> Result<i64, String> {
+    let position = |digits: &[u8]| -> Result<i64> {
         let mut acc: i64 = 0;
         for &b in digits {
             match b {
@@ -108,7 +109,7 @@ mod tests {
 
     #[test]
     fn errors() {
-        let err = |t: &str| parse_genomic_range(t.as_bytes()).unwrap_err();
+        let err = |t: &str| parse_genomic_range(t.as_bytes()).unwrap_err().to_string();
         assert_eq!(err("chr1"), "parse_genomic_range(): can't read `chr1`");
         assert!(err("HLA-A:1-5").contains("can't read"));
         assert!(err(":1-5").contains("can't read"));

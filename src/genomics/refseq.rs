@@ -1,6 +1,8 @@
 //! Reference-sequence metadata (`_gri_refseq`): the SQL the generators emit, and the one
 //! assembly 0.9.4 knows by name.
 
+use crate::error::{Error, Result};
+
 /// `GRCh38_no_alt_analysis_set`: name, length, refget id, in the table order of 0.9.4 (so that
 /// running the script on an empty table assigns the same rids, chr1 = 1 ... chrEBV = 195).
 const GRCH38_NO_ALT: &str = include_str!("grch38_no_alt_analysis_set.tsv");
@@ -36,9 +38,11 @@ pub fn known_assembly(assembly: &str) -> Option<Vec<KnownSequence>> {
 }
 
 /// Quotes a string literal for generated SQL; like 0.9.4, only printable ASCII is accepted.
-pub fn quote_literal(value: &str) -> Result<String, String> {
+pub fn quote_literal(value: &str) -> Result<String> {
     if value.bytes().any(|b| !(32..=126).contains(&b)) {
-        return Err(format!("non-printable character in: {value}"));
+        return Err(Error::invalid(format!(
+            "non-printable character in: {value}"
+        )));
     }
     Ok(format!("'{}'", value.replace('\'', "''")))
 }
@@ -72,7 +76,7 @@ pub struct RefSeqSpec<'a> {
     pub rid: i64,
 }
 
-fn insert(prefix: &str, s: &RefSeqSpec) -> Result<String, String> {
+fn insert(prefix: &str, s: &RefSeqSpec) -> Result<String> {
     let optional = |v: Option<&str>| match v {
         Some(x) if !x.is_empty() => quote_literal(x),
         _ => Ok("NULL".to_string()),
@@ -97,18 +101,15 @@ fn insert(prefix: &str, s: &RefSeqSpec) -> Result<String, String> {
 }
 
 /// `put_genomic_reference_sequence_sql`: the table DDL, then one INSERT.
-pub fn put_reference_sequence_sql(
-    spec: &RefSeqSpec,
-    schema: Option<&str>,
-) -> Result<String, String> {
+pub fn put_reference_sequence_sql(spec: &RefSeqSpec, schema: Option<&str>) -> Result<String> {
     let prefix = schema_prefix(schema);
     Ok(format!("{};\n{}", ddl(&prefix), insert(&prefix, spec)?))
 }
 
 /// `put_genomic_reference_assembly_sql`: the table DDL, then one INSERT per sequence.
-pub fn put_reference_assembly_sql(assembly: &str, schema: Option<&str>) -> Result<String, String> {
+pub fn put_reference_assembly_sql(assembly: &str, schema: Option<&str>) -> Result<String> {
     let seqs = known_assembly(assembly)
-        .ok_or_else(|| "put_genomic_reference_assembly_sql: unknown assembly".to_string())?;
+        .ok_or_else(|| Error::invalid("put_genomic_reference_assembly_sql: unknown assembly"))?;
     let prefix = schema_prefix(schema);
     let mut out = ddl(&prefix);
     for s in seqs {
@@ -174,6 +175,9 @@ mod tests {
             },
             None,
         );
-        assert_eq!(bad.unwrap_err(), "non-printable character in: a\tb");
+        assert_eq!(
+            bad.unwrap_err().to_string(),
+            "non-printable character in: a\tb"
+        );
     }
 }

@@ -2,8 +2,9 @@
 //! (and, through `Deref`, on `Transaction`), with GenomicSQLite 0.9.4's method names.
 
 use super::{gri, refseq};
+use crate::error::{Error, Result};
 use crate::sqlite_api;
-use rusqlite::{Connection, Result};
+use rusqlite::Connection;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -16,10 +17,6 @@ pub struct RefSeq {
     pub assembly: Option<String>,
     pub refget_id: Option<String>,
     pub meta_json: Map<String, Value>,
-}
-
-fn failure(message: impl Into<String>) -> rusqlite::Error {
-    rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(1), Some(message.into()))
 }
 
 /// Genomics helpers on a connection.
@@ -95,7 +92,7 @@ pub trait ConnectionMethods {
         end_pos: &str,
         floor: i64,
     ) -> Result<String> {
-        gri::create_index_sql(table_name, chromosome, begin_pos, end_pos, floor).map_err(failure)
+        gri::create_index_sql(table_name, chromosome, begin_pos, end_pos, floor)
     }
 
     /// Parenthesized SELECT of the rowids of `indexed_table` features overlapping (?1, ?2, ?3),
@@ -115,15 +112,16 @@ pub trait ConnectionMethods {
         floor: i64,
     ) -> Result<String> {
         let (ceiling, floor) = gri::resolve_bounds(ceiling, floor, || {
-            crate::rust_api::ensure_registered().map_err(|e| e.to_string())?;
+            crate::rust_api::ensure_registered()?;
             sqlite_api::Connection::with_rusqlite(self.connection(), |conn| {
                 gri::detect_levels(conn, indexed_table)
             })
             .unwrap_or_else(|| {
-                Err("genomicsqlite: this process's SQLite routines are not rusqlite's".into())
+                Err(Error::Init(
+                    "genomicsqlite: this process's SQLite routines are not rusqlite's".into(),
+                ))
             })
-        })
-        .map_err(failure)?;
+        })?;
         Ok(gri::rowids_sql(
             indexed_table,
             qrid,
@@ -136,7 +134,7 @@ pub trait ConnectionMethods {
 
     /// SQL recording a known assembly (`GRCh38_no_alt_analysis_set`) in `_gri_refseq`.
     fn put_reference_assembly_sql(&self, assembly: &str) -> Result<String> {
-        refseq::put_reference_assembly_sql(assembly, None).map_err(failure)
+        refseq::put_reference_assembly_sql(assembly, None)
     }
 
     fn put_reference_assembly_sql_with_schema(
@@ -144,7 +142,7 @@ pub trait ConnectionMethods {
         assembly: &str,
         schema: &str,
     ) -> Result<String> {
-        refseq::put_reference_assembly_sql(assembly, Some(schema)).map_err(failure)
+        refseq::put_reference_assembly_sql(assembly, Some(schema))
     }
 
     /// SQL recording one reference sequence (a negative `rid` is assigned by SQLite).
@@ -217,7 +215,7 @@ fn put_refseq(r: &RefSeq, schema: Option<&str>) -> Result<String> {
         meta_json: meta.as_deref(),
         rid: r.rid,
     };
-    refseq::put_reference_sequence_sql(&spec, schema).map_err(failure)
+    refseq::put_reference_sequence_sql(&spec, schema)
 }
 
 fn reference_sequences(
@@ -254,7 +252,7 @@ fn reference_sequences(
             Some(text) => match serde_json::from_str(text) {
                 Ok(Value::Object(m)) => m,
                 _ => {
-                    return Err(failure(
+                    return Err(Error::invalid(
                         "genomicsqlite::get_reference_sequences_by_rid: invalid meta_json",
                     ))
                 }

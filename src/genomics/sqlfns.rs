@@ -6,8 +6,9 @@
 
 use super::gri;
 use super::{parse, refseq, twobit};
+use crate::error::{Error, Result};
 use crate::ffi::*;
-use crate::sqlite_api::{self, Connection, SqliteError};
+use crate::sqlite_api::{self, Connection};
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -29,18 +30,12 @@ enum Out {
     Blob(Vec<u8>),
 }
 
-enum Fail {
-    Msg(String),
-    TooBig,
-}
+type R = Result<Out>;
 
-impl From<String> for Fail {
-    fn from(m: String) -> Fail {
-        Fail::Msg(m)
-    }
+/// A result too large for SQLite (reported with `sqlite3_result_error_toobig`).
+fn too_big() -> Error {
+    Error::new(SQLITE_TOOBIG, "string or blob too big")
 }
-
-type R = Result<Out, Fail>;
 
 /// What a function body may use besides its arguments.
 struct Ctx<'a> {
@@ -57,23 +52,23 @@ impl<'a> Args<'a, '_> {
     fn get(&self, i: usize) -> Arg<'a> {
         self.args.get(i).copied().unwrap_or(Arg::Null)
     }
-    fn mismatch(&self, i: usize) -> Fail {
-        Fail::Msg(format!("{}() argument #{} type mismatch", self.cfn, i + 1))
+    fn mismatch(&self, i: usize) -> Error {
+        Error::invalid(format!("{}() argument #{} type mismatch", self.cfn, i + 1))
     }
-    fn text(&self, i: usize) -> Result<String, Fail> {
+    fn text(&self, i: usize) -> Result<String> {
         self.opt_text(i)?.ok_or_else(|| self.mismatch(i))
     }
-    fn opt_text(&self, i: usize) -> Result<Option<String>, Fail> {
+    fn opt_text(&self, i: usize) -> Result<Option<String>> {
         match self.get(i) {
             Arg::Null => Ok(None),
             Arg::Text(t) => Ok(Some(String::from_utf8_lossy(t).into_owned())),
             _ => Err(self.mismatch(i)),
         }
     }
-    fn int(&self, i: usize) -> Result<i64, Fail> {
+    fn int(&self, i: usize) -> Result<i64> {
         self.opt_int(i)?.ok_or_else(|| self.mismatch(i))
     }
-    fn opt_int(&self, i: usize) -> Result<Option<i64>, Fail> {
+    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
         match self.get(i) {
             Arg::Null => Ok(None),
             Arg::Int(v) => Ok(Some(v)),
@@ -99,7 +94,7 @@ fn create_genomic_range_index_sql(_: &Ctx, a: &Args) -> R {
 
 fn genomic_range_rowids_sql(ctx: &Ctx, a: &Args) -> R {
     let table = a.text(0)?;
-    let q = |i: usize, default: &str| -> Result<String, Fail> {
+    let q = |i: usize, default: &str| -> Result<String> {
         Ok(a.opt_text(i)?.unwrap_or_else(|| default.to_string()))
     };
     let (qrid, qbeg, qend) = (q(1, "?1")?, q(2, "?2")?, q(3, "?3")?);
@@ -144,14 +139,11 @@ fn nucleotides_twobit(_: &Ctx, a: &Args) -> R {
     match a.get(0) {
         Arg::Null => Ok(Out::Null),
         Arg::Text([]) => Ok(Out::Text(Vec::new())),
-        Arg::Text(t) => match twobit::encode(t) {
-            Ok(blob) => Ok(Out::Blob(blob)),
-            Err(twobit::EncodeError::NotNucleotides) => Ok(Out::Text(t.to_vec())),
-            Err(twobit::EncodeError::NonAscii) => {
-                Err(Fail::Msg("non-ASCII input to nucleotides_twobit()".into()))
-            }
-        },
-        _ => Err(Fail::Msg("nucleotides_twobit() expected TEXT".into())),
+        Arg::Text(t) => Ok(match twobit::encode(t)? {
+            Some(blob) => Out::Blob(blob),
+            None => Out::Text(t.to_vec()),
+        }),
+        _ => Err(Error::invalid("nucleotides_twobit() expected TEXT")),
     }
 }
 
@@ -159,11 +151,11 @@ fn twobit_length(_: &Ctx, a: &Args) -> R {
     match a.get(0) {
         Arg::Null => Ok(Out::Null),
         Arg::Blob(b) => match twobit::decoded_len(b) {
-            n if n > i32::MAX as u64 => Err(Fail::TooBig),
+            n if n > i32::MAX as u64 => Err(too_big()),
             n => Ok(Out::Int(n as i64)),
         },
         Arg::Text(t) => Ok(Out::Int(t.len() as i64)),
-        _ => Err(Fail::Msg("twobit_length() expected BLOB or TEXT".into())),
+        _ => Err(Error::invalid("twobit_length() expected BLOB or TEXT")),
     }
 }
 
@@ -179,7 +171,7 @@ fn twobit_decode(a: &Args, rna: bool) -> R {
         Arg::Blob(b) => {
             let (ofs, len) = twobit::substr_range(twobit::decoded_len(b), y, z);
             if len > i32::MAX as u64 {
-                return Err(Fail::TooBig);
+                return Err(too_big());
             }
             Ok(Out::Text(twobit::decode(b, ofs, len, rna)))
         }
@@ -187,7 +179,7 @@ fn twobit_decode(a: &Args, rna: bool) -> R {
             let (ofs, len) = twobit::substr_range(t.len() as u64, y, z);
             Ok(Out::Text(t[ofs as usize..(ofs + len) as usize].to_vec()))
         }
-        _ => Err(Fail::Msg("twobit_dna() expected BLOB or TEXT".into())),
+        _ => Err(Error::invalid("twobit_dna() expected BLOB or TEXT")),
     }
 }
 
@@ -204,12 +196,12 @@ fn dna_revcomp(_: &Ctx, a: &Args) -> R {
         Arg::Null => Ok(Out::Null),
         Arg::Text(t) => twobit::revcomp(t)
             .map(Out::Text)
-            .ok_or_else(|| Fail::Msg("non-DNA input to dna_revcomp()".into())),
+            .ok_or_else(|| Error::invalid("non-DNA input to dna_revcomp()")),
         _ => Err(a.mismatch(0)),
     }
 }
 
-fn parse_range(a: &Args) -> Result<Option<parse::GenomicRange>, Fail> {
+fn parse_range(a: &Args) -> Result<Option<parse::GenomicRange>> {
     match a.get(0) {
         Arg::Null => Ok(None),
         Arg::Text(t) => Ok(Some(parse::parse_genomic_range(t)?)),
@@ -273,7 +265,7 @@ functions! {
 
 /// # Safety
 /// `db` is a valid connection.
-pub(super) unsafe fn register(db: *mut sqlite3) -> Result<(), SqliteError> {
+pub(super) unsafe fn register(db: *mut sqlite3) -> Result<()> {
     let api = sqlite_api::api();
     for function in FUNCTIONS {
         let flags = if function.deterministic {
@@ -308,7 +300,7 @@ pub(super) unsafe fn register(db: *mut sqlite3) -> Result<(), SqliteError> {
     };
     // SQLITE_BUSY: a statement using a collation of that name is running; it stays registered.
     if rc != SQLITE_OK && rc != SQLITE_BUSY {
-        return Err(SqliteError::new(rc, "cannot register collation UINT"));
+        return Err(Error::new(rc, "cannot register collation UINT"));
     }
     Ok(())
 }
@@ -364,8 +356,8 @@ unsafe extern "C" fn call(ctx: *mut sqlite3_context, argc: c_int, argv: *mut *mu
     unsafe {
         match outcome {
             Ok(Ok(out)) => set_result(ctx, out),
-            Ok(Err(Fail::TooBig)) => (api.result_error_toobig)(ctx),
-            Ok(Err(Fail::Msg(m))) => set_error(ctx, &m),
+            Ok(Err(e)) if e.code() == SQLITE_TOOBIG => (api.result_error_toobig)(ctx),
+            Ok(Err(e)) => set_error(ctx, &e.message()),
             Err(_) => set_error(ctx, "genomicsqlite: internal error"),
         }
     }

@@ -5,15 +5,7 @@
 //! the crumb in its low bits; two or more get a header byte holding the number of padding crumbs
 //! in the last byte, then the crumbs packed most-significant first.
 
-/// Why a text could not be encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EncodeError {
-    /// A byte outside `ACGTUacgtu` that is printable ASCII: the text is not a nucleotide
-    /// sequence and is kept as text.
-    NotNucleotides,
-    /// A NUL or non-ASCII byte came first: an error, as in 0.9.4 on x86-64.
-    NonAscii,
-}
+use crate::error::{Error, Result};
 
 /// Per byte: its crumb, `NOT_NT` for other ASCII, `BAD` for NUL and non-ASCII.
 const NOT_NT: u8 = 0xFE;
@@ -44,16 +36,28 @@ pub fn encoded_size(n: usize) -> usize {
     }
 }
 
-/// Encodes a nucleotide sequence (bytes scanned left to right; the first offending byte
-/// decides the error).
-pub fn encode(seq: &[u8]) -> Result<Vec<u8>, EncodeError> {
+/// Encodes a nucleotide sequence. The first byte outside `ACGTUacgtu` (bytes scanned left to
+/// right) decides what else happens: printable ASCII means the text is not a nucleotide sequence
+/// (`None`: kept as text), a NUL or non-ASCII byte is an error, as in 0.9.4 on x86-64.
+pub fn encode(seq: &[u8]) -> Result<Option<Vec<u8>>> {
+    if let Some(blob) = pack(seq) {
+        return Ok(Some(blob));
+    }
+    match seq.iter().map(|&x| CRUMB[x as usize]).find(|&c| c > 3) {
+        Some(BAD) => Err(Error::invalid("non-ASCII input to nucleotides_twobit()")),
+        _ => Ok(None),
+    }
+}
+
+/// The two-bit blob of `seq`, or `None` at its first byte outside `ACGTUacgtu`.
+fn pack(seq: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(encoded_size(seq.len()));
     if seq.len() == 1 {
         out.push(crumb(seq[0])?);
-        return Ok(out);
+        return Some(out);
     }
     if seq.is_empty() {
-        return Ok(out);
+        return Some(out);
     }
     out.push(((4 - seq.len() % 4) % 4) as u8);
     let mut chunks = seq.chunks_exact(4);
@@ -65,10 +69,7 @@ pub fn encode(seq: &[u8]) -> Result<Vec<u8>, EncodeError> {
             CRUMB[c[3] as usize],
         );
         if (a | b | cc | d) > 3 {
-            // Find which byte is the first bad one.
-            for &x in c {
-                crumb(x)?;
-            }
+            return None;
         }
         out.push((a << 6) | (b << 4) | (cc << 2) | d);
     }
@@ -80,15 +81,12 @@ pub fn encode(seq: &[u8]) -> Result<Vec<u8>, EncodeError> {
         }
         out.push(byte);
     }
-    Ok(out)
+    Some(out)
 }
 
-fn crumb(x: u8) -> Result<u8, EncodeError> {
-    match CRUMB[x as usize] {
-        BAD => Err(EncodeError::NonAscii),
-        NOT_NT => Err(EncodeError::NotNucleotides),
-        c => Ok(c),
-    }
+fn crumb(x: u8) -> Option<u8> {
+    let c = CRUMB[x as usize];
+    (c <= 3).then_some(c)
 }
 
 /// Number of nucleotides a blob decodes to (any blob is accepted).
@@ -188,7 +186,11 @@ mod tests {
             ("gattaca", "01E098"),
             ("GAUUACA", "01E098"),
         ] {
-            assert_eq!(hex(&encode(seq.as_bytes()).unwrap()), want, "{seq}");
+            assert_eq!(
+                hex(&encode(seq.as_bytes()).unwrap().unwrap()),
+                want,
+                "{seq}"
+            );
         }
     }
 
@@ -197,7 +199,7 @@ mod tests {
         let alphabet = b"ACGT";
         for n in 0..70usize {
             let seq: Vec<u8> = (0..n).map(|i| alphabet[(i * 7 + n) % 4]).collect();
-            let blob = encode(&seq).unwrap();
+            let blob = encode(&seq).unwrap().unwrap();
             assert_eq!(blob.len(), encoded_size(n));
             assert_eq!(decoded_len(&blob), n as u64);
             assert_eq!(decode(&blob, 0, n as u64, false), seq);
@@ -210,17 +212,19 @@ mod tests {
 
     #[test]
     fn first_offender_decides() {
-        assert_eq!(encode(b"acgt 1"), Err(EncodeError::NotNucleotides));
-        assert_eq!(encode("ANπ".as_bytes()), Err(EncodeError::NotNucleotides));
-        assert_eq!(encode("Aπ N".as_bytes()), Err(EncodeError::NonAscii));
-        assert_eq!(encode(b"ACGTACGT\0"), Err(EncodeError::NonAscii));
-        assert_eq!(encode(b"AC\0TACGTN"), Err(EncodeError::NonAscii));
-        assert_eq!(encode(b"ACNT\0CGT"), Err(EncodeError::NotNucleotides));
+        let non_ascii = |seq: &[u8]| encode(seq).map_err(|e| e.to_string());
+        let refused = Err("non-ASCII input to nucleotides_twobit()".to_string());
+        assert_eq!(non_ascii(b"acgt 1"), Ok(None));
+        assert_eq!(non_ascii("ANπ".as_bytes()), Ok(None));
+        assert_eq!(non_ascii("Aπ N".as_bytes()), refused);
+        assert_eq!(non_ascii(b"ACGTACGT\0"), refused);
+        assert_eq!(non_ascii(b"AC\0TACGTN"), refused);
+        assert_eq!(non_ascii(b"ACNT\0CGT"), Ok(None));
     }
 
     #[test]
     fn rna_and_revcomp() {
-        let blob = encode(b"GATTACA").unwrap();
+        let blob = encode(b"GATTACA").unwrap().unwrap();
         assert_eq!(decode(&blob, 0, 7, true), b"GAUUACA");
         assert_eq!(revcomp(b"AGCTagct").unwrap(), b"agctAGCT");
         assert_eq!(revcomp(b"gATtaCa").unwrap(), b"tGtaATc");

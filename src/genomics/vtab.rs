@@ -6,8 +6,9 @@
 
 use super::gri::{self, GriTable, Value};
 use super::ConnShared;
+use crate::error::{Error, Result};
 use crate::ffi::*;
-use crate::sqlite_api::{self, sqlite_string, Connection, SqliteError};
+use crate::sqlite_api::{self, sqlite_string, Connection};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::CStr;
@@ -219,10 +220,7 @@ const fn module() -> Module {
 
 /// # Safety
 /// `db` is a valid connection.
-pub(super) unsafe fn register(
-    db: *mut sqlite3,
-    shared: &Arc<ConnShared>,
-) -> Result<(), SqliteError> {
+pub(super) unsafe fn register(db: *mut sqlite3, shared: &Arc<ConnShared>) -> Result<()> {
     for (name, module, kind) in [
         (c"genomic_range_rowids", &ROWIDS, Kind::Rowids),
         (c"genomic_range_index_levels", &LEVELS, Kind::Levels),
@@ -243,7 +241,7 @@ pub(super) unsafe fn register(
             )
         };
         if rc != SQLITE_OK {
-            return Err(SqliteError::new(
+            return Err(Error::new(
                 rc,
                 format!("cannot register table-valued function {name:?}"),
             ));
@@ -466,9 +464,9 @@ unsafe extern "C" fn x_filter(
                 cur.values = values;
                 SQLITE_OK
             }
-            Err(message) => {
+            Err(e) => {
                 cur.values.clear();
-                set_error(cur.base.vtab, &message)
+                set_error(cur.base.vtab, &e.message())
             }
         }
     })
@@ -479,43 +477,49 @@ fn filter_rowids(
     conn: &Connection,
     idx_num: c_int,
     args: &[Value],
-) -> Result<Vec<i64>, String> {
+) -> Result<Vec<i64>> {
     if !(4..=6).contains(&args.len()) {
-        return Err("genomic_range_rowids() expects 4-6 arguments".into());
+        return Err(Error::invalid(
+            "genomic_range_rowids() expects 4-6 arguments",
+        ));
     }
     let Value::Text(table) = &args[0] else {
-        return Err(
-            "genomic_range_rowids() argument 1 should be the GRI-indexed table name".into(),
-        );
+        return Err(Error::invalid(
+            "genomic_range_rowids() argument 1 should be the GRI-indexed table name",
+        ));
     };
     let table = String::from_utf8_lossy(table).into_owned();
     // idx_num bit 4 / 5: ceiling / floor supplied; they follow the four required arguments.
     let mut rest = args[4..].iter();
-    let mut bound = |bit: c_int, what: &str, default: i64| -> Result<i64, String> {
+    let mut bound = |bit: c_int, what: &str, default: i64| -> Result<i64> {
         if idx_num & (1 << bit) == 0 {
             return Ok(default);
         }
         match rest.next() {
             Some(Value::Int(v)) => Ok(*v),
             Some(Value::Null) | None => Ok(default),
-            Some(_) => Err(format!("genomic_range_rowids() expected integer {what}")),
+            Some(_) => Err(Error::invalid(format!(
+                "genomic_range_rowids() expected integer {what}"
+            ))),
         }
     };
     let ceiling = bound(4, "ceiling", 15)?;
     let floor = bound(5, "floor", 0)?;
     if floor < 0 || ceiling > 15 || floor > ceiling {
-        return Err("genomic_range_rowids() ceiling/floor domain error".into());
+        return Err(Error::invalid(
+            "genomic_range_rowids() ceiling/floor domain error",
+        ));
     }
     let mut tables = vtab
         .tables
         .try_borrow_mut()
-        .map_err(|_| "genomic_range_rowids() cannot be used recursively".to_string())?;
+        .map_err(|_| Error::invalid("genomic_range_rowids() cannot be used recursively"))?;
     if !tables.contains_key(&table) {
         let t = GriTable::prepare(conn, &table).map_err(|e| {
-            format!(
+            Error::invalid(format!(
                 "genomic_range_rowids(): table doesn't exsit or lacks GRI; {}",
-                e.message
-            )
+                e.message()
+            ))
         })?;
         if tables.len() >= MAX_TABLES {
             tables.clear();
@@ -524,35 +528,38 @@ fn filter_rowids(
     }
     let t = tables
         .get_mut(&table)
-        .ok_or("genomic_range_rowids(): internal error")?;
+        .ok_or_else(|| Error::invalid("genomic_range_rowids(): internal error"))?;
     let (rid, beg, end) = (&args[1], &args[2], &args[3]);
     let mut rowids = Vec::new();
     if [rid, beg, end].contains(&&Value::Null) {
         return Ok(rowids); // NULL matches nothing
     }
     let bounds = gri::level_range_mask(ceiling as u8, floor as u8);
-    let outcome = (|| -> Result<(), String> {
+    let outcome = (|| -> Result<()> {
         let mask = {
             let mut cache = vtab.shared.levels.lock().unwrap_or_else(|p| p.into_inner());
             cache.rid_levels(conn, &table, t, rid, bounds)?
         };
         t.query(rid, beg, end, mask, &mut rowids)
-            .map_err(|e| e.message)
     })();
-    if let Err(message) = outcome {
+    if let Err(e) = outcome {
         tables.remove(&table); // re-prepare next time (e.g. after a schema change)
-        return Err(message);
+        return Err(e);
     }
     rowids.sort_unstable();
     Ok(rowids)
 }
 
-fn filter_levels(vtab: &Vtab, conn: &Connection, args: &[Value]) -> Result<Vec<i64>, String> {
+fn filter_levels(vtab: &Vtab, conn: &Connection, args: &[Value]) -> Result<Vec<i64>> {
     if args.len() != 1 {
-        return Err("genomic_range_index_levels() expects 1 argument".into());
+        return Err(Error::invalid(
+            "genomic_range_index_levels() expects 1 argument",
+        ));
     }
     let Value::Text(table) = &args[0] else {
-        return Err("genomic_range_index_levels() expects table name".into());
+        return Err(Error::invalid(
+            "genomic_range_index_levels() expects table name",
+        ));
     };
     let table = String::from_utf8_lossy(table);
     let mut cache = vtab.shared.levels.lock().unwrap_or_else(|p| p.into_inner());

@@ -7,10 +7,10 @@
 
 mod zstd;
 
-pub use zstd::{plain, CodecError, EncodedPage, StoredPage};
+pub use zstd::{plain, EncodedPage, StoredPage};
 use zstd::{CompressionDict, DecompressionDict, Encoder, FrameDecoder, Samples};
 
-use crate::sqlite_api::{Result, SqliteError};
+use crate::error::{Error, Result};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,7 +24,7 @@ pub trait CodecTables {
     /// Stores a new dictionary after every page written before it; returns its id.
     fn add_dict(&mut self, dict: &[u8], page_count: i64) -> Result<i64>;
     /// The error for damaged codec state, naming the database.
-    fn corrupt(&self, what: &str) -> SqliteError;
+    fn corrupt(&self, what: &str) -> Error;
 }
 
 /// How inner pages become outer rows and back.
@@ -61,11 +61,7 @@ pub trait PageCodec: 'static {
     ) -> Result<Self::Key>;
 
     /// Decodes a row into `out` (exactly one page long), verifying it.
-    fn decode(
-        key: &Self::Key,
-        row: StoredPage<'_>,
-        out: &mut [u8],
-    ) -> std::result::Result<(), CodecError>;
+    fn decode(key: &Self::Key, row: StoredPage<'_>, out: &mut [u8]) -> Result<()>;
 
     /// The outer transaction rolled back: state stored in it may be gone, forget it all.
     fn forget(&mut self);
@@ -245,16 +241,12 @@ impl PageCodec for ZstdCodec {
             return Ok(Some(dict.clone()));
         }
         let bytes = tables.dict(id)?;
-        let dict = zstd::prepare_dict(id, &bytes).map_err(|e| tables.corrupt(&e.0))?;
+        let dict = zstd::prepare_dict(id, &bytes).map_err(|e| tables.corrupt(&e.message()))?;
         self.decoding.insert(id, dict.clone());
         Ok(Some(dict))
     }
 
-    fn decode(
-        key: &Option<DecompressionDict>,
-        row: StoredPage<'_>,
-        out: &mut [u8],
-    ) -> std::result::Result<(), CodecError> {
+    fn decode(key: &Option<DecompressionDict>, row: StoredPage<'_>, out: &mut [u8]) -> Result<()> {
         DECODER.with(|decoder| decoder.borrow_mut().decode(row, key.as_deref(), out))
     }
 

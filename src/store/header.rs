@@ -6,8 +6,8 @@
 use super::codec::{plain, PageCodec};
 use super::schema::store_row;
 use super::PageStore;
+use crate::error::Result;
 use crate::format::{HEADER_LEN, HEADER_ROW};
-use crate::sqlite_api::Result;
 
 impl<C: PageCodec> PageStore<C> {
     /// Serves a read that lies within the header from the copy in memory (reading page 1 the

@@ -23,9 +23,10 @@ pub use schema::recover_hot_journal;
 pub use txn::IDLE_RELEASE;
 
 use crate::background::{CompressPipeline, Prefetcher};
+use crate::error::{Error, Result};
 use crate::ffi::*;
 use crate::flags::OpenFlags;
-use crate::sqlite_api::{Connection, Result, SqliteError, Statement};
+use crate::sqlite_api::{Connection, Statement};
 use codec::{PageCodec, ZstdCodec};
 use schema::Queries;
 use std::os::raw::c_int;
@@ -89,8 +90,8 @@ pub struct PageStore<C: PageCodec = ZstdCodec> {
     header: Option<[u8; 100]>,
 }
 
-fn corrupt(name: &str, what: impl std::fmt::Display) -> SqliteError {
-    SqliteError::new(SQLITE_CORRUPT, format!("{name}: {what}"))
+fn corrupt(name: &str, what: impl std::fmt::Display) -> Error {
+    Error::new(SQLITE_CORRUPT, format!("{name}: {what}"))
 }
 
 /// An integer-or-NULL column (`meta1`, `meta2`); any other type is an error.
@@ -123,13 +124,13 @@ impl<C: PageCodec> PageStore<C> {
         } | OpenFlags::NOMUTEX;
         let conn =
             Connection::open(&opts.outer_uri, flags, opts.outer_vfs.as_deref()).map_err(|e| {
-                SqliteError::new(
-                    if e.code & 0xff == SQLITE_CANTOPEN {
+                Error::new(
+                    if e.code() & 0xff == SQLITE_CANTOPEN {
                         SQLITE_CANTOPEN
                     } else {
-                        e.code
+                        e.code()
                     },
-                    format!("cannot open {name}: {}", e.message),
+                    format!("cannot open {name}: {}", e.message()),
                 )
             })?;
         // Opening reads the outer schema, which a writer's commit may hold up for a moment

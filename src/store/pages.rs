@@ -5,9 +5,9 @@ use super::codec::{plain, PageCodec, StoredPage};
 use super::schema::{delete_pages_after, drain, store_row, OuterTables};
 use super::txn::OuterTxn;
 use super::{corrupt, int_column, PageStore};
+use crate::error::{Error, Result};
 use crate::ffi::*;
 use crate::format::{is_btree_interior, valid_page_size, DbHeader, HEADER_ROW, MAX_PAGENO};
-use crate::sqlite_api::{Result, SqliteError};
 
 impl<C: PageCodec> PageStore<C> {
     /// Inner database size in bytes.
@@ -167,7 +167,7 @@ impl<C: PageCodec> PageStore<C> {
                 data.len()
             }
             None => {
-                return Err(SqliteError::new(
+                return Err(Error::new(
                     SQLITE_IOERR_WRITE,
                     format!(
                         "{}: first write of {} bytes at offset {offset} is not a page",

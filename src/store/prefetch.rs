@@ -7,7 +7,7 @@ use super::schema::OuterTables;
 use super::txn::OuterTxn;
 use super::{corrupt, int_column, PageStore};
 use crate::background::RawPage;
-use crate::sqlite_api::Result;
+use crate::error::Result;
 
 impl<C: PageCodec> PageStore<C> {
     /// Reads and decodes one page into `out` (exactly one page long): a page still on its way

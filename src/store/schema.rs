@@ -5,13 +5,14 @@
 use super::codec::{CodecTables, EncodedPage};
 use super::{corrupt, StoreOptions};
 use crate::background::CompressPipeline;
+use crate::error::{Error, Result};
 use crate::ffi::*;
 use crate::flags::OpenFlags;
 use crate::format::{
     APPLICATION_ID, DICTS_TABLE, HEADER_ROW, PAGES_TABLE, SCHEMA_DICTS, SCHEMA_INDEXES,
     SCHEMA_PAGES,
 };
-use crate::sqlite_api::{Connection, Result, SqliteError, Statement};
+use crate::sqlite_api::{Connection, Statement};
 
 /// Rolls back a hot journal the outer database may have from a writer that crashed, by
 /// touching it once through a read-write connection. A read-only connection cannot do that
@@ -28,17 +29,17 @@ pub fn recover_hot_journal(outer_uri_rw: &str) {
 /// when allowed.
 pub(super) fn check_or_create(conn: &Connection, opts: &StoreOptions) -> Result<()> {
     let name = &opts.display_name;
-    let classify = |e: SqliteError| {
-        if matches!(e.code & 0xff, SQLITE_NOTADB | SQLITE_CORRUPT) {
-            SqliteError::new(
+    let classify = |e: Error| {
+        if matches!(e.code() & 0xff, SQLITE_NOTADB | SQLITE_CORRUPT) {
+            Error::new(
                 SQLITE_NOTADB,
                 format!(
                     "{name} is not a compressed database: it is not a SQLite file at all ({})",
-                    e.message
+                    e.message()
                 ),
             )
         } else {
-            SqliteError::new(e.code, format!("{name}: {}", e.message))
+            Error::new(e.code(), format!("{name}: {}", e.message()))
         }
     };
     let tables = conn
@@ -56,7 +57,7 @@ pub(super) fn check_or_create(conn: &Connection, opts: &StoreOptions) -> Result<
         return Ok(());
     }
     if tables > 0 {
-        return Err(SqliteError::new(
+        return Err(Error::new(
             SQLITE_NOTADB,
             format!(
                 "{name} is a plain SQLite database, not a compressed one; open it without vfs=zstd \
@@ -65,7 +66,7 @@ pub(super) fn check_or_create(conn: &Connection, opts: &StoreOptions) -> Result<
         ));
     }
     if opts.readonly {
-        return Err(SqliteError::new(
+        return Err(Error::new(
             SQLITE_CANTOPEN,
             format!(
                 "{name} is empty, not a compressed database yet; open it read-write to create one"
@@ -97,9 +98,9 @@ pub(super) fn check_or_create(conn: &Connection, opts: &StoreOptions) -> Result<
         Ok(()) => conn.exec("COMMIT"),
         Err(e) => {
             let _ = conn.exec("ROLLBACK");
-            Err(SqliteError::new(
-                e.code,
-                format!("cannot create {name}: {}", e.message),
+            Err(Error::new(
+                e.code(),
+                format!("cannot create {name}: {}", e.message()),
             ))
         }
     }
@@ -114,7 +115,7 @@ pub(super) fn check_or_create(conn: &Connection, opts: &StoreOptions) -> Result<
             .unwrap_or(0)
             == 0;
         if still_plain {
-            Err(SqliteError::new(
+            Err(Error::new(
                 SQLITE_NOTADB,
                 format!("{name} is a plain SQLite database, not a compressed one"),
             ))
@@ -189,7 +190,7 @@ pub(super) fn store_row(
 ) -> Result<()> {
     let stmt = upsert
         .as_mut()
-        .ok_or_else(|| SqliteError::new(SQLITE_READONLY, "database is open read-only"))?;
+        .ok_or_else(|| Error::new(SQLITE_READONLY, "database is open read-only"))?;
     let mut stmt = stmt.once();
     stmt.bind_i64(1, pageno)?;
     stmt.bind_blob(2, &encoded.data)?;
@@ -210,11 +211,9 @@ pub(super) fn drain(
     all: bool,
 ) -> Result<()> {
     match pipeline {
-        Some(p) => p.drain(
-            all,
-            |c| store_row(upsert, c.pageno as i64, &c.encoded, c.btree_interior),
-            |m| SqliteError::new(SQLITE_IOERR_WRITE, m),
-        ),
+        Some(p) => p.drain(all, |c| {
+            store_row(upsert, c.pageno as i64, &c.encoded, c.btree_interior)
+        }),
         None => Ok(()),
     }
 }
@@ -273,7 +272,7 @@ impl CodecTables for OuterTables<'_> {
             .unwrap_or(0))
     }
 
-    fn corrupt(&self, what: &str) -> SqliteError {
+    fn corrupt(&self, what: &str) -> Error {
         corrupt(self.name, what)
     }
 }

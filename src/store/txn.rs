@@ -20,9 +20,9 @@
 
 use super::codec::PageCodec;
 use super::PageStore;
+use crate::error::{Error, Result};
 use crate::ffi::*;
 use crate::flags::LockLevel;
-use crate::sqlite_api::{Result, SqliteError};
 use std::os::raw::c_int;
 use std::time::{Duration, Instant};
 
@@ -141,7 +141,7 @@ impl<C: PageCodec> PageStore<C> {
     /// Inner lock rose to RESERVED: start the outer write transaction.
     pub fn begin_write(&mut self) -> Result<()> {
         if self.opts.readonly {
-            return Err(SqliteError::new(
+            return Err(Error::new(
                 SQLITE_READONLY,
                 format!("{} is open read-only", self.opts.display_name),
             ));

@@ -4,9 +4,10 @@
 //! place where the VFS layer touches raw pointers or raw flag and lock integers.
 
 use super::{FileKind, Opener, VfsFile};
+use crate::error::Error;
 use crate::ffi::*;
 use crate::flags::{LockLevel, OpenFlags};
-use crate::sqlite_api::{self, cstring, text_of, SqliteError};
+use crate::sqlite_api::{self, cstring, text_of};
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -78,7 +79,7 @@ static IO_METHODS: sqlite3_io_methods = sqlite3_io_methods {
 
 /// Registers a VFS named `name` whose database files come from `opener`; other files and OS
 /// services go to the default VFS. Registering the same name twice is a no-op.
-pub fn register(name: &'static CStr, opener: Box<dyn Opener>) -> Result<(), SqliteError> {
+pub fn register(name: &'static CStr, opener: Box<dyn Opener>) -> Result<(), Error> {
     let api = sqlite_api::api();
     // SAFETY: plain call into SQLite with a valid string.
     if !unsafe { (api.vfs_find)(name.as_ptr()) }.is_null() {
@@ -88,7 +89,7 @@ pub fn register(name: &'static CStr, opener: Box<dyn Opener>) -> Result<(), Sqli
     let default = unsafe { (api.vfs_find)(std::ptr::null()) };
     // SAFETY: a registered VFS stays valid while registered, and the default one always is.
     let Some(default_ref) = (unsafe { default.as_ref() }) else {
-        return Err(SqliteError::new(SQLITE_ERROR, "no default VFS to build on"));
+        return Err(Error::new(SQLITE_ERROR, "no default VFS to build on"));
     };
     let vfs = Box::new(sqlite3_vfs {
         i_version: 2,
@@ -115,10 +116,7 @@ pub fn register(name: &'static CStr, opener: Box<dyn Opener>) -> Result<(), Sqli
     // SQLite requires of a registered VFS.
     let rc = unsafe { (api.vfs_register)(Box::into_raw(vfs), 0) };
     if rc != SQLITE_OK {
-        return Err(SqliteError::new(
-            rc,
-            format!("cannot register VFS {name:?}"),
-        ));
+        return Err(Error::new(rc, format!("cannot register VFS {name:?}")));
     }
     Ok(())
 }
@@ -190,7 +188,7 @@ unsafe extern "C" fn x_open(
             }
             Err(e) => {
                 super::record_open_error(&e);
-                e.code
+                e.code()
             }
         }
     })
@@ -305,10 +303,10 @@ unsafe extern "C" fn x_close(f: *mut sqlite3_file) -> c_int {
 }
 
 /// Converts a file-level result into a SQLite result code.
-fn code_of(r: Result<(), SqliteError>) -> c_int {
+fn code_of(r: Result<(), Error>) -> c_int {
     match r {
         Ok(()) => SQLITE_OK,
-        Err(e) => e.code,
+        Err(e) => e.code(),
     }
 }
 
@@ -326,7 +324,7 @@ unsafe extern "C" fn x_read(
             match file.read(offset.max(0) as u64, out) {
                 Ok(true) => SQLITE_OK,
                 Ok(false) => SQLITE_IOERR_SHORT_READ,
-                Err(e) => e.code,
+                Err(e) => e.code(),
             }
         })
     }
@@ -371,7 +369,7 @@ unsafe extern "C" fn x_file_size(f: *mut sqlite3_file, size: *mut i64) -> c_int 
                 *size = n as i64;
                 SQLITE_OK
             }
-            Err(e) => e.code,
+            Err(e) => e.code(),
         })
     }
 }
@@ -434,8 +432,8 @@ unsafe extern "C" fn x_file_control(f: *mut sqlite3_file, op: c_int, arg: *mut c
                 match object.check_pragma(&pragma, value.as_deref()) {
                     Ok(()) => SQLITE_NOTFOUND,
                     Err(e) => {
-                        *args = sqlite_api::sqlite_string(&e.message, false);
-                        e.code
+                        *args = sqlite_api::sqlite_string(&e.message(), false);
+                        e.code()
                     }
                 }
             }

@@ -11,16 +11,15 @@ pub mod idle;
 pub mod web;
 
 use crate::config::{Config, OpenUri, VFS_DEFAULT_LEVEL};
+use crate::error::Error;
+pub use crate::error::Result;
 use crate::ffi::*;
 use crate::flags::{LockLevel, OpenFlags};
-use crate::sqlite_api::SqliteError;
 use crate::store::{PageStore, StoreOptions};
 use crate::web::Log;
 use std::cell::RefCell;
 use std::os::raw::c_int;
 use std::sync::{Arc, Mutex, MutexGuard};
-
-pub type Result<T> = std::result::Result<T, SqliteError>;
 
 /// What SQLite is opening through one of our VFSes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,30 +103,30 @@ thread_local! {
 
 /// Remembers why the last open on this thread failed (SQLite itself can only report "unable
 /// to open database file" or "file is not a database"), for [`take_last_open_error`].
-pub fn record_open_error(e: &SqliteError) {
-    let message = with_nested_reason(e.clone()).message;
+pub fn record_open_error(e: &Error) {
+    let message = with_nested_reason(Error::new(e.code(), e.message())).message();
     LAST_OPEN_ERROR.with(|m| *m.borrow_mut() = message);
 }
 
 /// `e` with the reason a nested open recorded on this thread (taken): a compressed database
 /// read over the web opens its outer database through the `web` VFS, whose failure (say, a
 /// certificate problem) is the real reason.
-fn with_nested_reason(e: SqliteError) -> SqliteError {
+fn with_nested_reason(e: Error) -> Error {
     let nested = take_last_open_error();
-    if nested.is_empty() || e.message.contains(&nested) {
+    if nested.is_empty() || e.message().contains(&nested) {
         e
     } else {
-        SqliteError::new(e.code, format!("{}: {nested}", e.message))
+        Error::new(e.code(), format!("{}: {nested}", e.message()))
     }
 }
 
 /// A failed open of one of our VFSes, with the nested reason, logged at the level of the open
 /// (`log`), since for a user of plain SQLite (the `sqlite3` shell, Python's `sqlite3`) the log
 /// is the only place to say why. Inside [`quiet_opens`] it is only returned (and remembered).
-fn open_failed(e: SqliteError, log: Log) -> SqliteError {
+fn open_failed(e: Error, log: Log) -> Error {
     let e = with_nested_reason(e);
     if !QUIET_OPENS.with(|q| q.get()) {
-        log.error(&e.message);
+        log.error(&e.message());
     }
     e
 }
@@ -184,11 +183,11 @@ impl Opener for ZstdOpener {
                     .map_err(|e| open_failed(e, log))
             }
             FileKind::MainJournal => Ok((Box::new(MemoryJournal::default()), false)),
-            FileKind::Wal => Err(SqliteError::new(
+            FileKind::Wal => Err(Error::new(
                 SQLITE_CANTOPEN,
                 format!("{path}: WAL mode is not supported on a compressed database (it has its own transactions; use journal_mode=MEMORY)"),
             )),
-            FileKind::Other => Err(SqliteError::new(SQLITE_INTERNAL, "not ours to open")),
+            FileKind::Other => Err(Error::new(SQLITE_INTERNAL, "not ours to open")),
         }
     }
 }
@@ -230,7 +229,7 @@ fn uri_path(path: &str) -> String {
 /// [`VFS_DEFAULT_LEVEL`], for 0.9.4's URIs) and the `SQLITE_WEB_*` environment.
 pub fn parse_uri(path: &str, params: &glue::UriParams) -> Result<OpenUri> {
     let name = params.get("web_url").unwrap_or_else(|| path.to_string());
-    let cantopen = |m: String| SqliteError::new(SQLITE_CANTOPEN, format!("{name}: {m}"));
+    let cantopen = |m: String| Error::new(SQLITE_CANTOPEN, format!("{name}: {m}"));
     let env = crate::web::WebOptions::from_env().map_err(|e| cantopen(e.to_string()))?;
     let base = Config {
         zstd_level: VFS_DEFAULT_LEVEL,
@@ -238,7 +237,7 @@ pub fn parse_uri(path: &str, params: &glue::UriParams) -> Result<OpenUri> {
         web_nodbi: env.nodbi,
         ..Config::default()
     };
-    OpenUri::parse(base, |key| params.get(key)).map_err(|e| cantopen(e.0))
+    OpenUri::parse(base, |key| params.get(key)).map_err(|e| cantopen(e.message()))
 }
 
 /// A compressed database as the inner SQLite sees it.
@@ -295,13 +294,13 @@ impl InnerDbFile {
                 }
                 let exists = std::path::Path::new(path).exists();
                 if !exists && readonly {
-                    return Err(SqliteError::new(
+                    return Err(Error::new(
                         SQLITE_CANTOPEN,
                         format!("cannot open {path} read-only: no such file"),
                     ));
                 }
                 if !exists && !flags.contains(OpenFlags::CREATE) {
-                    return Err(SqliteError::new(
+                    return Err(Error::new(
                         SQLITE_CANTOPEN,
                         format!("cannot open {path}: no such file"),
                     ));
@@ -350,8 +349,8 @@ impl InnerDbFile {
     /// Logs a failure (except the routine BUSY) and passes it on.
     fn logged<T>(&self, r: Result<T>) -> Result<T> {
         if let Err(e) = &r {
-            if e.code & 0xff != SQLITE_BUSY {
-                self.log.error(&e.message);
+            if e.code() & 0xff != SQLITE_BUSY {
+                self.log.error(&e.message());
             }
         }
         r
@@ -424,7 +423,7 @@ impl VfsFile for InnerDbFile {
         if name.eq_ignore_ascii_case("journal_mode")
             && value.is_some_and(|v| v.eq_ignore_ascii_case("wal"))
         {
-            return Err(SqliteError::new(
+            return Err(Error::new(
                 SQLITE_ERROR,
                 "journal_mode=WAL is not supported on a compressed database: its outer database already \
                  makes transactions atomic; use journal_mode=MEMORY (the default tuning)",

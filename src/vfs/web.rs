@@ -9,10 +9,11 @@ use super::{
     begin_open, glue::UriParams, open_failed, FileKind, MemoryJournal, Opener, Result, VfsFile,
 };
 use crate::config::{Config, OpenUri};
+use crate::error::Error;
 use crate::ffi::*;
 use crate::flags::OpenFlags;
 use crate::format;
-use crate::sqlite_api::{Connection, SqliteError};
+use crate::sqlite_api::Connection;
 use crate::web::{display_url, DbiSource, Log, WebErrorKind, WebFile, WebOptions};
 use std::cell::RefCell;
 use std::os::raw::c_int;
@@ -36,7 +37,7 @@ impl Opener for WebOpener {
                 Ok((Box::new(file.map_err(|e| open_failed(e, log))?), true))
             }
             FileKind::MainJournal => Ok((Box::new(MemoryJournal::default()), false)),
-            FileKind::Wal | FileKind::Other => Err(SqliteError::new(
+            FileKind::Wal | FileKind::Other => Err(Error::new(
                 SQLITE_CANTOPEN,
                 "databases read over the web are read-only: no WAL or journal files",
             )),
@@ -82,26 +83,26 @@ pub enum RemoteKind {
 }
 
 /// The web reader's settings: its defaults and the `SQLITE_WEB_*` environment, then every
-/// `web_*` key of the (already parsed and validated) configuration, and `vfs_log`.
-fn web_options(config: &Config) -> std::result::Result<WebOptions, String> {
-    let mut opts = WebOptions::from_env().map_err(|e| e.to_string())?;
+/// `web_*` key of the (already parsed and validated) configuration, and `vfs_log`. A bad
+/// setting fails the open.
+fn web_options(config: &Config) -> Result<WebOptions> {
+    let mut opts = WebOptions::from_env().map_err(open_error)?;
     for (key, value) in config.web_entries() {
-        if !opts
-            .set_uri_param(&key, &value)
-            .map_err(|e| e.to_string())?
-        {
-            return Err(format!("the web reader does not know the setting {key}"));
+        if !opts.set_uri_param(&key, &value).map_err(open_error)? {
+            return Err(open_error(format!(
+                "the web reader does not know the setting {key}"
+            )));
         }
     }
     if config.vfs_log >= 0 {
         opts.log_level = config.vfs_log.min(5);
     }
-    opts.validate().map_err(|e| e.to_string())?;
+    opts.validate().map_err(open_error)?;
     Ok(opts)
 }
 
-fn open_error(message: String) -> SqliteError {
-    SqliteError::new(SQLITE_CANTOPEN, message)
+fn open_error(message: impl std::fmt::Display) -> Error {
+    Error::new(SQLITE_CANTOPEN, message.to_string())
 }
 
 impl WebDbFile {
@@ -110,13 +111,12 @@ impl WebDbFile {
         let url = uri
             .web_url
             .clone()
-            .ok_or_else(|| open_error("a web database URI needs web_url=URL".into()))?;
+            .ok_or_else(|| open_error("a web database URI needs web_url=URL"))?;
         if let Some(file) = take_handoff(&url) {
             return Ok(WebDbFile { file });
         }
-        let opts = web_options(&uri.config).map_err(open_error)?;
-        let (file, dbi) =
-            WebFile::open_with_dbi(&url, &opts).map_err(|e| open_error(e.to_string()))?;
+        let opts = web_options(&uri.config)?;
+        let (file, dbi) = WebFile::open_with_dbi(&url, &opts).map_err(open_error)?;
         if let Some(source) = dbi {
             match read_dbi_pages(&source) {
                 Ok((pages, digest, identity)) => {
@@ -127,7 +127,7 @@ impl WebDbFile {
                         });
                     }
                 }
-                Err(reason) => file.reject_dbi(&source.origin, &reason),
+                Err(reason) => file.reject_dbi(&source.origin, &reason.message()),
             }
         }
         Ok(WebDbFile {
@@ -143,13 +143,15 @@ impl WebDbFile {
     /// Tells a compressed database from a plain one by the header (already fetched at open).
     pub fn kind(&mut self) -> Result<RemoteKind> {
         let mut header = [0u8; format::HEADER_LEN];
+        // A file shorter than a header was read zero-filled: parse only its bytes.
         let parsed = if self.read(0, &mut header)? {
             format::DbHeader::parse(&header)
         } else {
-            Err(format::HeaderError::Truncated(self.file.size() as usize))
+            let size = (self.file.size() as usize).min(header.len());
+            format::DbHeader::parse(&header[..size])
         };
         let header = parsed.map_err(|e| {
-            SqliteError::new(
+            Error::new(
                 SQLITE_NOTADB,
                 format!("{}: {e}", display_url(self.file.url())),
             )
@@ -168,17 +170,17 @@ type DbiContent = (Vec<(u64, Vec<u8>)>, Option<String>, Option<String>);
 /// Reads `(offset, data)` of every page a .dbi holds, the digest it records (see
 /// [`format::DIGEST_KEY`]) and the identity of its database (see
 /// [`format::IDENTITY_KEY`]), with SQLite (from a private temporary copy of the downloaded
-/// bytes, which SQLite needs as a file).
-fn read_dbi_pages(source: &DbiSource) -> std::result::Result<DbiContent, String> {
-    let tmp =
-        TempFile::with_bytes(&source.bytes).map_err(|e| format!("cannot stage the .dbi: {e}"))?;
+/// bytes, which SQLite needs as a file). An error says why the .dbi is unusable.
+fn read_dbi_pages(source: &DbiSource) -> Result<DbiContent> {
+    let tmp = TempFile::with_bytes(&source.bytes)
+        .map_err(|e| Error::new(SQLITE_IOERR, format!("cannot stage the .dbi: {e}")))?;
     let uri = format!(
         "file:{}?mode=ro&immutable=1",
         super::uri_path(&tmp.path.to_string_lossy())
     );
-    let read = || -> std::result::Result<DbiContent, SqliteError> {
+    let read = || -> Result<DbiContent> {
         let conn = Connection::open(&uri, OpenFlags::READONLY, None)?;
-        let meta = |key: &str| -> std::result::Result<Option<String>, SqliteError> {
+        let meta = |key: &str| -> Result<Option<String>> {
             let mut stmt = conn.prepare(&format!(
                 "SELECT value FROM {} WHERE key = '{key}'",
                 format::DBI_META_TABLE
@@ -199,7 +201,7 @@ fn read_dbi_pages(source: &DbiSource) -> std::result::Result<DbiContent, String>
         while stmt.step()? {
             let offset = stmt.column_i64(0);
             if offset < 0 {
-                return Err(SqliteError::new(
+                return Err(Error::new(
                     SQLITE_CORRUPT,
                     format!("negative offset {offset}"),
                 ));
@@ -208,7 +210,7 @@ fn read_dbi_pages(source: &DbiSource) -> std::result::Result<DbiContent, String>
         }
         Ok((pages, digest, identity))
     };
-    read().map_err(|e| format!("cannot read it: {}", e.message))
+    read().map_err(|e| Error::new(e.code(), format!("cannot read it: {}", e.message())))
 }
 
 /// A file in the temporary directory, deleted on drop.
@@ -248,12 +250,12 @@ impl VfsFile for WebDbFile {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == WebErrorKind::ShortRead => Ok(false),
             // The web reader has logged it.
-            Err(e) => Err(SqliteError::new(SQLITE_IOERR_READ, e.to_string())),
+            Err(e) => Err(Error::new(SQLITE_IOERR_READ, e.to_string())),
         }
     }
 
     fn write(&mut self, _offset: u64, _data: &[u8]) -> Result<()> {
-        Err(SqliteError::new(
+        Err(Error::new(
             SQLITE_READONLY,
             format!(
                 "{} is read-only (read over the web)",
@@ -263,7 +265,7 @@ impl VfsFile for WebDbFile {
     }
 
     fn truncate(&mut self, _size: u64) -> Result<()> {
-        Err(SqliteError::new(
+        Err(Error::new(
             SQLITE_READONLY,
             format!(
                 "{} is read-only (read over the web)",

@@ -1,8 +1,9 @@
 //! What the web reader shares with the library's configuration, kept here so that the
-//! dependency points one way (library -> web): the credential type, the configuration error, the
-//! one boolean grammar, percent-encoding and the default time limits. `genomicsqlite::config`
-//! re-exports them.
+//! dependency points one way (library -> web): the credential type, the one boolean grammar
+//! (whose error is the crate's [`WebError`], kind `InvalidInput`), percent-encoding and the
+//! default time limits. `genomicsqlite::config` re-exports them.
 
+use crate::{WebError, WebErrorKind};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -34,11 +35,6 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// A configuration error; the message names the key and what is allowed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
-
 /// Defaults of the web reader's time limits (also `WebOptions`'s).
 pub const DEFAULT_READ_TIMEOUT_MS: u64 = 60_000;
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 120_000;
@@ -47,15 +43,18 @@ pub const DEFAULT_DBI_TIMEOUT_MS: u64 = 5_000;
 /// The one boolean grammar of URI parameters and `SQLITE_WEB_*` variables: `1`/`0` (any
 /// integer: non-zero is true), `true`/`false`, `yes`/`no`, `on`/`off` in any case, and empty (a
 /// bare `&key`) for true. Anything else is an error naming the key, rather than a guess.
-pub fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
+pub fn parse_bool(key: &str, value: &str) -> Result<bool, WebError> {
     let v = value.trim().to_ascii_lowercase();
     match v.as_str() {
         "" | "true" | "yes" | "on" => Ok(true),
         "false" | "no" | "off" => Ok(false),
         _ => v.parse::<i64>().map(|n| n != 0).map_err(|_| {
-            ConfigError(format!(
-                "{key}: expected a boolean (1/0, true/false, yes/no, on/off), got {value:?}"
-            ))
+            WebError::new(
+                WebErrorKind::InvalidInput,
+                format!(
+                    "{key}: expected a boolean (1/0, true/false, yes/no, on/off), got {value:?}"
+                ),
+            )
         }),
     }
 }

@@ -129,7 +129,7 @@ pub(crate) fn download(
         (path.to_string(), std::fs::read(path).map_err(io_err)?)
     };
     if let Err(why) = check_dbi_bytes(&bytes) {
-        warn_once(log, warned, &origin, main, &why);
+        warn_once(log, warned, &origin, main, why.message());
         return Ok(None);
     }
     log.emit(3, || {
@@ -193,7 +193,7 @@ impl WebFile {
                 n
             }
             Err(reason) => {
-                self.reject_dbi(origin, &reason);
+                self.reject_dbi(origin, reason.message());
                 0
             }
         }

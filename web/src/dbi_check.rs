@@ -2,6 +2,7 @@
 //! of bytes, without network or SQLite, so that they can be fuzzed alone (fuzz/).
 
 use super::format::{DbHeader, DBI_APPLICATION_ID};
+use crate::{WebError, WebErrorKind};
 use std::collections::HashMap;
 
 /// SHA-256, in lowercase hex, of the .dbi's pages in ascending offset order, each as its offset
@@ -18,15 +19,20 @@ pub fn pages_digest<'a>(pages: impl IntoIterator<Item = (u64, &'a [u8])>) -> Str
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Why a .dbi must be ignored (a [`WebErrorKind::Dbi`] error).
+fn unusable(why: String) -> WebError {
+    WebError::new(WebErrorKind::Dbi, why)
+}
+
 /// Whether downloaded bytes can be a .dbi: a SQLite header with the .dbi `application_id`.
-pub fn check_dbi_bytes(bytes: &[u8]) -> Result<(), String> {
+pub fn check_dbi_bytes(bytes: &[u8]) -> Result<(), WebError> {
     let app = DbHeader::parse(bytes)
-        .map_err(|e| e.to_string())?
+        .map_err(|e| unusable(e.to_string()))?
         .application_id;
     if app != DBI_APPLICATION_ID {
-        return Err(format!(
+        return Err(unusable(format!(
             "application_id is 0x{app:x}, not 0x{DBI_APPLICATION_ID:x}"
-        ));
+        )));
     }
     Ok(())
 }
@@ -49,32 +55,38 @@ pub fn verify_pages(
     pages: impl IntoIterator<Item = (u64, Vec<u8>)>,
     digest: Option<&str>,
     limit: usize,
-) -> Result<(u64, HashMap<u64, Vec<u8>>), String> {
+) -> Result<(u64, HashMap<u64, Vec<u8>>), WebError> {
     let ps = DbHeader::parse(main.header)
-        .map_err(|e| format!("the main file does not begin with a SQLite header: {e}"))?
+        .map_err(|e| {
+            unusable(format!(
+                "the main file does not begin with a SQLite header: {e}"
+            ))
+        })?
         .page_size as u64;
     let mut map = HashMap::new();
     let mut bytes = 0usize;
     for (offset, data) in pages {
         if data.len() as u64 != ps || offset % ps != 0 || offset.saturating_add(ps) > main.size {
-            return Err(format!(
+            return Err(unusable(format!(
                 "page at offset {offset} ({} bytes) does not fit the main file's {ps}-byte pages and size {}",
                 data.len(),
                 main.size
-            ));
+            )));
         }
         bytes += data.len();
         if bytes > limit {
-            return Err(format!("its pages exceed the {limit}-byte limit"));
+            return Err(unusable(format!("its pages exceed the {limit}-byte limit")));
         }
         if map.insert(offset / ps, data).is_some() {
-            return Err(format!("it has two pages at offset {offset}"));
+            return Err(unusable(format!("it has two pages at offset {offset}")));
         }
     }
     match map.get(&0) {
-        None => return Err("it has no copy of page 1".into()),
+        None => return Err(unusable("it has no copy of page 1".into())),
         Some(p0) if p0.get(..100) != Some(main.header) => {
-            return Err("stale: its copy of page 1 differs from the main file's header".into())
+            return Err(unusable(
+                "stale: its copy of page 1 differs from the main file's header".into(),
+            ))
         }
         Some(_) => {}
     }
@@ -88,10 +100,10 @@ pub fn verify_pages(
         for p in at_hand {
             let start = (p * ps) as usize;
             if first[start..start + ps as usize] != map[&p][..] {
-                return Err(format!(
+                return Err(unusable(format!(
                     "stale or damaged: its page at offset {} differs from the main file's",
                     p * ps
-                ));
+                )));
             }
         }
     }
@@ -100,7 +112,9 @@ pub fn verify_pages(
             map.iter().map(|(&p, d)| (p * ps, d.as_slice())).collect();
         sorted.sort_unstable_by_key(|&(o, _)| o);
         if pages_digest(sorted) != recorded.trim().to_ascii_lowercase() {
-            return Err("damaged: its pages do not match the digest it records".into());
+            return Err(unusable(
+                "damaged: its pages do not match the digest it records".into(),
+            ));
         }
     }
     Ok((ps, map))

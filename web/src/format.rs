@@ -5,6 +5,8 @@
 //! reader, the library and the command share one parser; the library re-exports it from its
 //! `format` module beside the facts of the compressed format.
 
+use crate::{WebError, WebErrorKind};
+
 /// The first 16 bytes of every SQLite database file.
 pub const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 /// Length of the database header at the start of page 1.
@@ -26,17 +28,6 @@ pub const DIGEST_KEY: &str = "genomicsqlite_pages_sha256";
 /// The `web_dbi_meta` key under which a .dbi records its database's identity (see
 /// [`super::identity_digest`]); 0.9.4 ignores it.
 pub const IDENTITY_KEY: &str = "genomicsqlite_identity";
-
-/// Why bytes are not a usable SQLite database header.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HeaderError {
-    #[error("not a SQLite database (too short: {0} bytes)")]
-    Truncated(usize),
-    #[error("not a SQLite database (bad file header)")]
-    BadMagic,
-    #[error("not a SQLite database (invalid page size {0} in header)")]
-    BadPageSize(u16),
-}
 
 /// The fields of a SQLite database header this project reads (see the file format's
 /// "Database Header" table; all integers are big-endian).
@@ -73,18 +64,25 @@ fn be32(b: &[u8], at: usize) -> u32 {
 }
 
 impl DbHeader {
-    /// Parses the header at the start of `bytes` (at least [`HEADER_LEN`] of them).
-    pub fn parse(bytes: &[u8]) -> Result<DbHeader, HeaderError> {
+    /// Parses the header at the start of `bytes` (at least [`HEADER_LEN`] of them). Bytes that
+    /// are not a SQLite header are a [`WebErrorKind::NotSqlite`] error saying why.
+    pub fn parse(bytes: &[u8]) -> Result<DbHeader, WebError> {
+        let not_sqlite = |why: String| {
+            WebError::new(
+                WebErrorKind::NotSqlite,
+                format!("not a SQLite database ({why})"),
+            )
+        };
         let b = bytes
             .get(..HEADER_LEN)
-            .ok_or(HeaderError::Truncated(bytes.len()))?;
+            .ok_or_else(|| not_sqlite(format!("too short: {} bytes", bytes.len())))?;
         if &b[..16] != SQLITE_MAGIC {
-            return Err(HeaderError::BadMagic);
+            return Err(not_sqlite("bad file header".into()));
         }
         let page_size = match u16::from_be_bytes([b[16], b[17]]) {
             1 => 65536,
             n if valid_page_size(usize::from(n)) => u32::from(n),
-            n => return Err(HeaderError::BadPageSize(n)),
+            n => return Err(not_sqlite(format!("invalid page size {n} in header"))),
         };
         Ok(DbHeader {
             page_size,
@@ -144,24 +142,42 @@ mod tests {
         let mut ps = |a: u8, b: u8| {
             h[16] = a;
             h[17] = b;
-            DbHeader::parse(&h).map(|p| p.page_size)
+            DbHeader::parse(&h)
+                .map(|p| p.page_size)
+                .map_err(|e| (e.kind(), e.to_string()))
+        };
+        let bad = |n: u16| {
+            Err((
+                WebErrorKind::NotSqlite,
+                format!("not a SQLite database (invalid page size {n} in header)"),
+            ))
         };
         assert_eq!(ps(0, 1), Ok(65536));
         assert_eq!(ps(0x80, 0), Ok(32768));
         assert_eq!(ps(2, 0), Ok(512));
-        assert_eq!(ps(0, 0), Err(HeaderError::BadPageSize(0)));
-        assert_eq!(ps(3, 0), Err(HeaderError::BadPageSize(768)));
-        assert_eq!(ps(1, 0), Err(HeaderError::BadPageSize(256)));
+        assert_eq!(ps(0, 0), bad(0));
+        assert_eq!(ps(3, 0), bad(768));
+        assert_eq!(ps(1, 0), bad(256));
     }
 
     #[test]
     fn non_databases_are_named() {
-        assert_eq!(DbHeader::parse(b"short"), Err(HeaderError::Truncated(5)));
+        let why = |bytes: &[u8]| DbHeader::parse(bytes).map_err(|e| (e.kind(), e.to_string()));
+        assert_eq!(
+            why(b"short"),
+            Err((
+                WebErrorKind::NotSqlite,
+                "not a SQLite database (too short: 5 bytes)".into()
+            ))
+        );
         let mut h = header();
         h[0] = b's';
-        assert_eq!(DbHeader::parse(&h), Err(HeaderError::BadMagic));
-        assert!(HeaderError::BadMagic
-            .to_string()
-            .contains("not a SQLite database"));
+        assert_eq!(
+            why(&h),
+            Err((
+                WebErrorKind::NotSqlite,
+                "not a SQLite database (bad file header)".into()
+            ))
+        );
     }
 }

@@ -21,6 +21,7 @@
 //! Pages written before checksums existed (by 0.9.4 or older versions of ours: frames without
 //! the checksum flag, NULL `meta2`) are read unchecked, as before.
 
+use crate::error::Error;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use zstd::zstd_safe::{self, CCtx, CParameter, DCtx, DDict, ResetDirective};
@@ -31,16 +32,6 @@ use zstd::zstd_safe::{self, CCtx, CParameter, DCtx, DDict, ResetDirective};
 pub const DICT_SIZE: usize = 32 * 1024;
 /// How many pages a dictionary is trained from.
 pub const DICT_SAMPLE_PAGES: usize = 100;
-
-/// Why a stored page could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CodecError(pub String);
-
-impl std::fmt::Display for CodecError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// An encoded page, ready to be stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,10 +163,10 @@ pub fn plain(pageno: i64, page: &[u8]) -> EncodedPage {
 pub type DecompressionDict = Arc<DDict<'static>>;
 
 /// Prepares dictionary `id` from its stored bytes for decoding.
-pub fn prepare_dict(id: i64, dict: &[u8]) -> Result<DecompressionDict, CodecError> {
+pub fn prepare_dict(id: i64, dict: &[u8]) -> Result<DecompressionDict, Error> {
     DDict::try_create(dict)
         .map(Arc::new)
-        .ok_or_else(|| CodecError(format!("zstd dictionary {id} cannot be loaded")))
+        .ok_or_else(|| Error::Corrupt(format!("zstd dictionary {id} cannot be loaded")))
 }
 
 /// Decodes pages given their dictionary; one per thread (it owns a zstd context).
@@ -199,11 +190,11 @@ impl FrameDecoder {
         page: StoredPage<'_>,
         dict: Option<&DDict<'static>>,
         out: &mut [u8],
-    ) -> Result<(), CodecError> {
+    ) -> Result<(), Error> {
         let data = page.data;
         if let Some(sum) = page.meta2 {
             if sum != row_checksum(page.pageno as i64, data) {
-                return Err(CodecError(
+                return Err(Error::Corrupt(
                     "checksum mismatch (the stored page is damaged or misplaced)".into(),
                 ));
             }
@@ -211,7 +202,7 @@ impl FrameDecoder {
         let written = match (page.meta1, dict) {
             (None, _) => {
                 if data.len() != out.len() {
-                    return Err(CodecError(format!(
+                    return Err(Error::Corrupt(format!(
                         "uncompressed page has {} bytes, expected {}",
                         data.len(),
                         out.len()
@@ -225,19 +216,21 @@ impl FrameDecoder {
                 self.dctx.decompress_using_ddict(out, data, ddict)
             }
             (Some(id), None) if id >= 0 => {
-                return Err(CodecError(format!("zstd dictionary {id} is missing")));
+                return Err(Error::Corrupt(format!("zstd dictionary {id} is missing")));
             }
             (Some(other), _) => {
-                return Err(CodecError(format!("unknown page encoding meta1={other}")));
+                return Err(Error::Corrupt(format!(
+                    "unknown page encoding meta1={other}"
+                )));
             }
         };
         match written {
             Ok(n) if n == out.len() => Ok(()),
-            Ok(n) => Err(CodecError(format!(
+            Ok(n) => Err(Error::Corrupt(format!(
                 "page decompressed to {n} bytes, expected {}",
                 out.len()
             ))),
-            Err(code) => Err(CodecError(format!(
+            Err(code) => Err(Error::Corrupt(format!(
                 "page cannot be decompressed (the stored page is damaged): {}",
                 zstd_safe::get_error_name(code)
             ))),
