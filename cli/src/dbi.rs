@@ -31,7 +31,9 @@
 //! sqlite_master and for each entry of sqlite_master, the digest of the pages that lets
 //! readers detect a damaged .dbi (`genomicsqlite_pages_sha256`, see `genomicsqlite::web`), and
 //! the database's identity (`genomicsqlite_identity`, see `genomicsqlite::web::identity_digest`)
-//! with which readers refuse the .dbi for another version of the file.
+//! with which readers refuse the .dbi for another version of the file, and for a compressed
+//! file the number of leaves carried for the inner pages read first
+//! (`genomicsqlite_lead_leaves`), which tells readers that a cold lookup misses only its leaves.
 
 use crate::fsutil::{self, TempOutput};
 use crate::{api, DbiArgs, Failure};
@@ -395,18 +397,20 @@ fn inner_lead_pages(path: &str) -> Result<Vec<u64>, String> {
 /// Adds to `sel` the leaves of the pages table (at `root`) holding the inner pages read first
 /// ([`inner_lead_pages`]), in that order, until [`LEAD_LEAVES_BYTES`] of them past the first
 /// 64 KiB (which every reader fetches anyway) are in.
-fn lead_leaves(db: &DbFile, root: u64, sel: &mut BTreeSet<u64>) -> Result<(), String> {
-    let mut budget = LEAD_LEAVES_BYTES / db.page_size;
+/// Returns how many it added.
+fn lead_leaves(db: &DbFile, root: u64, sel: &mut BTreeSet<u64>) -> Result<u64, String> {
+    let most = LEAD_LEAVES_BYTES / db.page_size;
+    let mut added = 0;
     for inner in inner_lead_pages(&db.path)? {
-        if budget == 0 {
+        if added == most {
             break;
         }
         let leaf = db.table_leaf_of(root, inner as i64)?;
         if leaf * db.page_size > EDGE_BYTES && sel.insert(leaf) {
-            budget -= 1;
+            added += 1;
         }
     }
-    Ok(())
+    Ok(added)
 }
 
 /// The leftmost and rightmost leaves of the b-tree at `root` (its overflow pages, rare in the
@@ -436,8 +440,18 @@ fn edge_leaves(db: &DbFile, root: u64, sel: &mut BTreeSet<u64>) -> Result<(), St
 /// The page numbers to copy, and the meta key names. Pages inside the first 64 KiB other than
 /// page 1 are left out: every reader's first request fetches them (page 1 stays: readers
 /// check a .dbi by its copy of it).
-pub fn select_pages(db: &DbFile) -> Result<(BTreeSet<u64>, Vec<String>), String> {
+/// What goes into a .dbi: the page numbers to copy, the `main.NAME` meta keys, and for a
+/// compressed file the number of page-table leaves carried for the inner pages read first
+/// (recorded under [`format::LEAD_KEY`]).
+pub struct Selection {
+    pub pages: BTreeSet<u64>,
+    pub keys: Vec<String>,
+    pub lead_leaves: Option<u64>,
+}
+
+pub fn select_pages(db: &DbFile) -> Result<Selection, String> {
     let mut sel = BTreeSet::new();
+    let mut lead = None;
     let entries = db.schema_entries()?;
     let mut keys = vec!["main.sqlite_master".to_string()];
     let mut seen = BTreeSet::new();
@@ -461,20 +475,24 @@ pub fn select_pages(db: &DbFile) -> Result<(BTreeSet<u64>, Vec<String>), String>
         }
         if kind == "table" && name == format::PAGES_TABLE {
             edge_leaves(db, *root, &mut sel)?;
-            lead_leaves(db, *root, &mut sel)?;
+            lead = Some(lead_leaves(db, *root, &mut sel)?);
         }
     }
     sel.retain(|&pg| pg * db.page_size > EDGE_BYTES);
     sel.insert(1);
-    Ok((sel, keys))
+    Ok(Selection {
+        pages: sel,
+        keys,
+        lead_leaves: lead,
+    })
 }
 
-pub fn write_dbi(
-    db: &DbFile,
-    out_tmp: &str,
-    sel: &BTreeSet<u64>,
-    keys: &[String],
-) -> Result<(), String> {
+pub fn write_dbi(db: &DbFile, out_tmp: &str, selection: &Selection) -> Result<(), String> {
+    let Selection {
+        pages: sel,
+        keys,
+        lead_leaves,
+    } = selection;
     let e = |e: rusqlite::Error| format!("writing {}: {}", out_tmp, e);
     let mut c = Connection::open(out_tmp).map_err(e)?;
     c.execute_batch(&format!(
@@ -507,6 +525,9 @@ pub fn write_dbi(
         for k in keys {
             m.execute(params![k, rusqlite::types::Null]).map_err(e)?;
         }
+        if let Some(n) = lead_leaves {
+            m.execute(params![format::LEAD_KEY, *n as i64]).map_err(e)?;
+        }
         let mut p = tx
             .prepare(&format!(
                 "INSERT INTO {}(offset, data) VALUES (?1, ?2)",
@@ -514,7 +535,7 @@ pub fn write_dbi(
             ))
             .map_err(e)?;
         let mut copied = Vec::with_capacity(sel.len());
-        for &pg in sel {
+        for &pg in sel.iter() {
             let data = db.page(pg)?;
             let offset = (pg - 1) * db.page_size;
             p.execute(params![offset as i64, data]).map_err(e)?;
@@ -553,20 +574,20 @@ pub fn main(args: DbiArgs) -> Result<i32, Failure> {
     fsutil::check_output(&out, &dbpath, force)?;
     fsutil::install_signal_handlers()?;
     let dbf = DbFile::open(&dbpath)?;
-    let (sel, keys) = select_pages(&dbf)?;
+    let selection = select_pages(&dbf)?;
     let tmp = TempOutput::new(&out, "dbi")?;
-    write_dbi(&dbf, &tmp.path_str(), &sel, &keys)?;
+    write_dbi(&dbf, &tmp.path_str(), &selection)?;
     let sz = fsutil::file_size(&tmp.path);
     tmp.commit(&out)?;
     if !quiet {
         eprintln!(
             "wrote {}: {} of {} pages of {} (page size {}), {} b-trees, {} bytes",
             out.display(),
-            fsutil::commas(sel.len() as u64),
+            fsutil::commas(selection.pages.len() as u64),
             fsutil::commas(dbf.page_count),
             dbpath,
             dbf.page_size,
-            keys.len(),
+            selection.keys.len(),
             fsutil::commas(sz)
         );
     }
