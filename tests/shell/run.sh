@@ -495,6 +495,10 @@ extra = oo - po - dicts - edges - lead; missing = po - oo - left_out - first - l
 print("  peer %d pages, ours %d; only ours: %s; only peer: %s" % (len(po), len(oo), sorted(extra)[:5], sorted(missing)[:5]))
 ok = not missing and extra <= {0} and len(lead) <= 8 and pm == om and digest and edges <= oo and not (oo & first)
 if len(lead) > 8: print("  more than 8 leaves for the inner pages read first: %d" % len(lead))
+# a compressed file's .dbi says how many such leaves it carries (readers then expect fewer misses)
+recorded = o.execute("SELECT value FROM web_dbi_meta WHERE key = 'genomicsqlite_lead_leaves'").fetchone()
+if tree and (not recorded or recorded[0] < len(lead)):
+    ok = False; print("  genomicsqlite_lead_leaves %r, %d lead leaves" % (recorded, len(lead)))
 if pm != om: print("  meta differs")
 if not edges <= oo: print("  first/last leaves of the page rows missing: %s" % sorted(edges - oo))
 if oo & first: print("  pages inside the first 64 KiB: %s" % sorted(oo & first))
