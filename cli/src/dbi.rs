@@ -33,7 +33,8 @@
 //! the database's identity (`genomicsqlite_identity`, see `genomicsqlite::web::identity_digest`)
 //! with which readers refuse the .dbi for another version of the file, and for a compressed
 //! file the number of leaves carried for the inner pages read first
-//! (`genomicsqlite_lead_leaves`), which tells readers that a cold lookup misses only its leaves.
+//! (`genomicsqlite_lead_leaves`, when it carries them all), which tells readers that a cold
+//! lookup misses only its leaves.
 
 use crate::fsutil::{self, TempOutput};
 use crate::{api, DbiArgs, Failure};
@@ -396,21 +397,26 @@ fn inner_lead_pages(path: &str) -> Result<Vec<u64>, String> {
 
 /// Adds to `sel` the leaves of the pages table (at `root`) holding the inner pages read first
 /// ([`inner_lead_pages`]), in that order, until [`LEAD_LEAVES_BYTES`] of them past the first
-/// 64 KiB (which every reader fetches anyway) are in.
-/// Returns how many it added.
-fn lead_leaves(db: &DbFile, root: u64, sel: &mut BTreeSet<u64>) -> Result<u64, String> {
+/// 64 KiB (which every reader fetches anyway) are in. Returns how many it added if that made
+/// all of those inner pages available without a request (then recorded under
+/// [`format::LEAD_KEY`]: readers expect a cold lookup to miss only its leaves), else `None`.
+fn lead_leaves(db: &DbFile, root: u64, sel: &mut BTreeSet<u64>) -> Result<Option<u64>, String> {
     let most = LEAD_LEAVES_BYTES / db.page_size;
     let mut added = 0;
+    let mut complete = true;
     for inner in inner_lead_pages(&db.path)? {
+        let leaf = db.table_leaf_of(root, inner as i64)?;
+        if leaf * db.page_size <= EDGE_BYTES || sel.contains(&leaf) {
+            continue;
+        }
         if added == most {
+            complete = false;
             break;
         }
-        let leaf = db.table_leaf_of(root, inner as i64)?;
-        if leaf * db.page_size > EDGE_BYTES && sel.insert(leaf) {
-            added += 1;
-        }
+        sel.insert(leaf);
+        added += 1;
     }
-    Ok(added)
+    Ok(complete.then_some(added))
 }
 
 /// The leftmost and rightmost leaves of the b-tree at `root` (its overflow pages, rare in the
@@ -441,8 +447,8 @@ fn edge_leaves(db: &DbFile, root: u64, sel: &mut BTreeSet<u64>) -> Result<(), St
 /// page 1 are left out: every reader's first request fetches them (page 1 stays: readers
 /// check a .dbi by its copy of it).
 /// What goes into a .dbi: the page numbers to copy, the `main.NAME` meta keys, and for a
-/// compressed file the number of page-table leaves carried for the inner pages read first
-/// (recorded under [`format::LEAD_KEY`]).
+/// compressed file whose inner pages read first it all carries, the number of page-table
+/// leaves added for them (recorded under [`format::LEAD_KEY`]).
 pub struct Selection {
     pub pages: BTreeSet<u64>,
     pub keys: Vec<String>,
@@ -475,7 +481,7 @@ pub fn select_pages(db: &DbFile) -> Result<Selection, String> {
         }
         if kind == "table" && name == format::PAGES_TABLE {
             edge_leaves(db, *root, &mut sel)?;
-            lead = Some(lead_leaves(db, *root, &mut sel)?);
+            lead = lead_leaves(db, *root, &mut sel)?;
         }
     }
     sel.retain(|&pg| pg * db.page_size > EDGE_BYTES);

@@ -27,10 +27,10 @@ pub const DIGEST_KEY: &str = "genomicsqlite_pages_sha256";
 /// [`super::identity_digest`]); 0.9.4 ignores it.
 pub const IDENTITY_KEY: &str = "genomicsqlite_identity";
 
-/// The `web_dbi_meta` key under which a .dbi of a compressed database records how many leaves
-/// of the page table it carries for the inner pages queries read first (the inner schema,
-/// `sqlite_stat1` and the inner b-trees' roots; see the command's `--dbi`); a reader seeing it
-/// expects a cold lookup to miss only its leaves. 0.9.4 ignores it.
+/// The `web_dbi_meta` key under which a .dbi of a compressed database that carries all the
+/// inner pages queries read first (the inner schema, `sqlite_stat1` and the inner b-trees'
+/// roots; see the command's `--dbi`) records how many page-table leaves it added for them; a
+/// reader seeing it expects a cold lookup to miss only its leaves. 0.9.4 ignores it.
 pub const LEAD_KEY: &str = "genomicsqlite_lead_leaves";
 
 /// Why bytes are not a usable SQLite database header.
