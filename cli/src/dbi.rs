@@ -17,7 +17,7 @@
 //!     compressed file reads before anything else (inner page 1, the page count); their
 //!     overflow pages, if any, are left to the file;
 //!   * the leaves of `nested_vfs_zstd_pages` holding the inner pages that every query reads
-//!     first (see [`inner_lead_pages`]): the inner schema and `sqlite_stat*` pages, then the
+//!     first (see [`inner_lead_pages`]): the inner schema and `sqlite_stat1` pages, then the
 //!     roots of the inner b-trees, up to [`LEAD_LEAVES_BYTES`];
 //!   * but no page other than page 1 inside the first 64 KiB, which a reader's first request
 //!     fetches anyway.
@@ -443,9 +443,6 @@ fn edge_leaves(db: &DbFile, root: u64, sel: &mut BTreeSet<u64>) -> Result<(), St
     Ok(())
 }
 
-/// The page numbers to copy, and the meta key names. Pages inside the first 64 KiB other than
-/// page 1 are left out: every reader's first request fetches them (page 1 stays: readers
-/// check a .dbi by its copy of it).
 /// What goes into a .dbi: the page numbers to copy, the `main.NAME` meta keys, and for a
 /// compressed file whose inner pages read first it all carries, the number of page-table
 /// leaves added for them (recorded under [`format::LEAD_KEY`]).
@@ -455,6 +452,9 @@ pub struct Selection {
     pub lead_leaves: Option<u64>,
 }
 
+/// The selection for `db`. Pages inside the first 64 KiB other than page 1 are left out:
+/// every reader's first request fetches them (page 1 stays: readers check a .dbi by its copy
+/// of it).
 pub fn select_pages(db: &DbFile) -> Result<Selection, String> {
     let mut sel = BTreeSet::new();
     let mut lead = None;
@@ -541,7 +541,7 @@ pub fn write_dbi(db: &DbFile, out_tmp: &str, selection: &Selection) -> Result<()
             ))
             .map_err(e)?;
         let mut copied = Vec::with_capacity(sel.len());
-        for &pg in sel.iter() {
+        for &pg in sel {
             let data = db.page(pg)?;
             let offset = (pg - 1) * db.page_size;
             p.execute(params![offset as i64, data]).map_err(e)?;
