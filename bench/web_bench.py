@@ -330,7 +330,7 @@ def main():
     print("web_bench: %s" % command, flush=True)
 
     # workloads (same generators as bench.py) and their expected results from the plain file
-    wl_args = argparse.Namespace(seed=args.seed, lookups=lookups, scan_tables=1)
+    wl_args = argparse.Namespace(seed=args.seed, lookups=lookups, scan_tables=1, warm_lookups=0)
     plan = bench.plan_queries(source, wl_args)
     workloads = {
         "lookup1": [[plan["lookup"][0][0], plan["lookup"][0][1][:1]]],

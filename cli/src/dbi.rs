@@ -9,26 +9,37 @@
 //! (copied into web_dbi_pages by byte offset):
 //!   * page 1;
 //!   * every interior page of every b-tree (including sqlite_schema);
-//!   * every page (b-tree and overflow pages) of the system tables (`sqlite_sequence`,
-//!     `sqlite_stat*`) and of the b-tree named `*pages_btree_interior_pageno` (the index of
-//!     interior page numbers in a compressed file);
+//!   * every page (b-tree and overflow pages) of the `sqlite_stat*` tables (read when a
+//!     connection loads the schema);
 //!   * every page of `nested_vfs_zstd_dicts` (a compressed file's zstd dictionaries, which
 //!     nearly every page read needs; GenomicSQLite 0.9.4 leaves them out);
 //!   * the first and last leaves of `nested_vfs_zstd_pages`, which a reader opening a
 //!     compressed file reads before anything else (inner page 1, the page count); their
 //!     overflow pages, if any, are left to the file;
+//!   * the leaves of `nested_vfs_zstd_pages` holding the inner pages that every query reads
+//!     first (see [`inner_lead_pages`]): the inner schema and `sqlite_stat1` pages, then the
+//!     roots of the inner b-trees, up to [`LEAD_LEAVES_BYTES`];
 //!   * but no page other than page 1 inside the first 64 KiB, which a reader's first request
 //!     fetches anyway.
+//!
+//! Left out, unlike GenomicSQLite 0.9.4's `.dbi` (issue 12: every byte of a .dbi is paid by
+//! every reader): `sqlite_sequence`, which only an insert into an AUTOINCREMENT table reads, and
+//! in a compressed file the two `*_btree_interior*` indexes, which only a 0.9.4 reader reads
+//! (it fetches their pages from the file instead).
 //!
 //! web_dbi_meta holds `page_size`, `dbfile_size` and one `main.NAME` row (value NULL) for
 //! sqlite_master and for each entry of sqlite_master, the digest of the pages that lets
 //! readers detect a damaged .dbi (`genomicsqlite_pages_sha256`, see `genomicsqlite::web`), and
 //! the database's identity (`genomicsqlite_identity`, see `genomicsqlite::web::identity_digest`)
-//! with which readers refuse the .dbi for another version of the file.
+//! with which readers refuse the .dbi for another version of the file, and for a compressed
+//! file the number of leaves carried for the inner pages read first
+//! (`genomicsqlite_lead_leaves`, when it carries them all), which tells readers that a cold
+//! lookup misses only its leaves.
 
 use crate::fsutil::{self, TempOutput};
-use crate::{DbiArgs, Failure};
+use crate::{api, DbiArgs, Failure};
 use genomicsqlite::format::{self, DbHeader};
+use genomicsqlite::Config;
 use rusqlite::{params, Connection, OpenFlags};
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -36,6 +47,13 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
 const EDGE_BYTES: u64 = 65536;
+
+/// At most this many bytes of `nested_vfs_zstd_pages` leaves go into the .dbi for the inner
+/// pages read first ([`inner_lead_pages`]). Each leaf saves a query that needs one of its inner
+/// pages a round trip, but every reader pays for it: 256 KiB (8 pages of 32 KiB) covers the
+/// schema and the b-tree roots of a compacted database of about a hundred b-trees
+/// (org.Hs.eg.sqlite: 3 leaves) and keeps a .dbi far below a megabyte.
+const LEAD_LEAVES_BYTES: u64 = 256 << 10;
 
 /// Read-only access to the pages of a SQLite database file, and to its schema through SQLite.
 pub struct DbFile {
@@ -54,6 +72,22 @@ fn be16(b: &[u8], o: usize) -> u64 {
 }
 fn be32(b: &[u8], o: usize) -> u64 {
     u32::from_be_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]) as u64
+}
+
+/// A SQLite varint (1 to 9 bytes, big-endian groups of 7 bits, all 8 bits in the 9th), or
+/// `None` when `b` ends inside it.
+fn varint(b: &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    for (i, &c) in b.iter().enumerate().take(9) {
+        if i == 8 {
+            return Some((v << 8) | u64::from(c));
+        }
+        v = (v << 7) | u64::from(c & 0x7f);
+        if c & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
 }
 
 /// `path` as the path of a `file:` URI (the characters URIs give a meaning escaped).
@@ -140,6 +174,53 @@ impl DbFile {
             .read_exact_at(&mut b, (pgno - 1) * self.page_size)
             .map_err(|e| Failure::new(format!("{}: reading page {}: {}", self.path, pgno, e)))?;
         Ok(b[0])
+    }
+
+    /// The leaf of the table b-tree at `root` that holds rowid `key` (or would hold it): the
+    /// descent SQLite makes, through the first cell whose key is at least `key`.
+    pub fn table_leaf_of(&self, root: u64, key: i64) -> Result<u64, Failure> {
+        let mut pg = root;
+        for _depth in 0..64 {
+            let buf = self.page(pg)?;
+            let h = if pg == 1 { format::HEADER_LEN } else { 0 };
+            let bad = |what: &str| {
+                Failure::new(format!(
+                    "{}: corrupt table b-tree page {}: {}",
+                    self.path, pg, what
+                ))
+            };
+            match buf[h] {
+                0x0D => return Ok(pg),
+                0x05 => {}
+                t => {
+                    return Err(bad(&format!(
+                        "not a table b-tree page (type byte {t:#04x})"
+                    )))
+                }
+            }
+            let ncells = be16(&buf, h + 3) as usize;
+            if h + 12 + 2 * ncells > buf.len() {
+                return Err(bad("too many cells"));
+            }
+            let mut child = be32(&buf, h + 8);
+            for i in 0..ncells {
+                let o = be16(&buf, h + 12 + 2 * i) as usize;
+                let cell = buf
+                    .get(o..(self.usable as usize).min(buf.len()))
+                    .filter(|c| c.len() > 4)
+                    .ok_or_else(|| bad("cell pointer out of range"))?;
+                let k = varint(&cell[4..]).ok_or_else(|| bad("truncated key"))? as i64;
+                if key <= k {
+                    child = be32(cell, 0);
+                    break;
+                }
+            }
+            pg = child;
+        }
+        Err(Failure::new(format!(
+            "{}: corrupt database: table b-tree at page {} deeper than 64 levels",
+            self.path, root
+        )))
     }
 
     fn sql_error(&self, e: rusqlite::Error) -> Failure {
@@ -242,17 +323,110 @@ fn reached_twice(db: &DbFile, pg: u64) -> Failure {
     ))
 }
 
-/// b-trees whose every page goes into the .dbi: the system tables, the small index of interior
-/// page numbers, and, beyond GenomicSQLite 0.9.4's choice, the dictionaries of a compressed
-/// file: nearly every page read needs one, so a web reader would otherwise spend its first
-/// requests fetching them. The index `*pages_btree_interior`, a copy of every inner interior
-/// page (0.9.4 copies it whole), gets only its interior pages: our reader does not use it, and
-/// its leaves made up half of the .dbi of org.Hs.eg.db (352 of 761 KB); a 0.9.4 reader fetches
-/// them from the file instead.
-fn copy_whole_btree(kind: &str, name: &str) -> bool {
-    (kind == "table" && name.starts_with("sqlite_"))
-        || name.ends_with("pages_btree_interior_pageno")
-        || (kind == "table" && name == format::DICTS_TABLE)
+/// What of one b-tree goes into the .dbi.
+#[derive(Debug, PartialEq, Eq)]
+enum Copy {
+    /// Every page: b-trees read whole or nearly so by every reader.
+    Whole,
+    /// The interior pages: what a reader needs to find any row with one leaf fetch.
+    Interior,
+    /// Nothing: b-trees our reader never reads.
+    Nothing,
+}
+
+/// Which pages of b-tree `name` go into the .dbi. Whole: the `sqlite_stat*` tables, read when
+/// a connection loads the schema, and, beyond GenomicSQLite 0.9.4's choice, the dictionaries of
+/// a compressed file: nearly every page read needs one, so a web reader would otherwise spend
+/// its first requests fetching them. Nothing: `sqlite_sequence` (read only by inserts into an
+/// AUTOINCREMENT table) and the two indexes `*_btree_interior*` of a compressed file, which
+/// only a 0.9.4 reader uses (it fetches their pages from the file instead): 0.9.4 copied both
+/// whole, and the first alone made up half of the .dbi of org.Hs.eg.db (352 of 761 KB).
+fn btree_copy(kind: &str, name: &str) -> Copy {
+    let interior_index = name
+        .strip_prefix(format::PAGES_TABLE)
+        .is_some_and(|rest| rest == "_btree_interior" || rest == "_btree_interior_pageno");
+    if name == "sqlite_sequence" || (kind == "index" && interior_index) {
+        Copy::Nothing
+    } else if kind == "table" && (name.starts_with("sqlite_stat") || name == format::DICTS_TABLE) {
+        Copy::Whole
+    } else {
+        Copy::Interior
+    }
+}
+
+/// The inner pages of the compressed database at `path` that queries read first, most needed
+/// first: the pages of the inner `sqlite_schema` and `sqlite_stat1` tables (every connection
+/// reads them when it loads the schema), then the root page of every inner b-tree (where each
+/// query's descent starts; a compacted database has them right after the schema). Not
+/// `sqlite_stat4`: only SQLite built with STAT4 reads it, and it can be large. Read through
+/// the zstd VFS, opened read-only: `dbstat` walks only the b-trees named.
+fn inner_lead_pages(path: &str) -> Result<Vec<u64>, Failure> {
+    let conn = api::open_readonly(path, &Config::default())
+        .map_err(|e| Failure::new(format!("{path}: cannot open the compressed database: {e}")))?;
+    let e = |e: rusqlite::Error| Failure::new(format!("{path}: cannot read the inner schema: {e}"));
+    let mut names = vec!["sqlite_schema".to_string()];
+    let mut roots = Vec::new();
+    {
+        let mut st = conn
+            .prepare(
+                "SELECT coalesce(name, ''), \
+                 CASE WHEN typeof(rootpage) = 'integer' AND rootpage > 0 THEN rootpage ELSE 0 END \
+                 FROM sqlite_schema ORDER BY 2",
+            )
+            .map_err(e)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(e)?;
+        for row in rows {
+            let (name, root) = row.map_err(e)?;
+            if name == "sqlite_stat1" {
+                names.push(name);
+            }
+            if root > 0 {
+                roots.push(root);
+            }
+        }
+    }
+    let mut pages = Vec::new();
+    let mut st = conn
+        .prepare("SELECT pageno FROM dbstat WHERE name = ?1 ORDER BY pageno")
+        .map_err(e)?;
+    for name in &names {
+        let rows = st.query_map([name], |r| r.get::<_, i64>(0)).map_err(e)?;
+        for p in rows {
+            pages.push(p.map_err(e)? as u64);
+        }
+    }
+    pages.extend(roots);
+    let mut seen = BTreeSet::new();
+    pages.retain(|&p| seen.insert(p));
+    Ok(pages)
+}
+
+/// Adds to `sel` the leaves of the pages table (at `root`) holding the inner pages read first
+/// ([`inner_lead_pages`]), in that order, until [`LEAD_LEAVES_BYTES`] of them past the first
+/// 64 KiB (which every reader fetches anyway) are in. Returns how many it added if that made
+/// all of those inner pages available without a request (then recorded under
+/// [`format::LEAD_KEY`]: readers expect a cold lookup to miss only its leaves), else `None`.
+fn lead_leaves(db: &DbFile, root: u64, sel: &mut BTreeSet<u64>) -> Result<Option<u64>, Failure> {
+    let most = LEAD_LEAVES_BYTES / db.page_size;
+    let mut added = 0;
+    let mut complete = true;
+    for inner in inner_lead_pages(&db.path)? {
+        let leaf = db.table_leaf_of(root, inner as i64)?;
+        if leaf * db.page_size <= EDGE_BYTES || sel.contains(&leaf) {
+            continue;
+        }
+        if added == most {
+            complete = false;
+            break;
+        }
+        sel.insert(leaf);
+        added += 1;
+    }
+    Ok(complete.then_some(added))
 }
 
 /// The leftmost and rightmost leaves of the b-tree at `root` (its overflow pages, rare in the
@@ -279,11 +453,21 @@ fn edge_leaves(db: &DbFile, root: u64, sel: &mut BTreeSet<u64>) -> Result<(), Fa
     Ok(())
 }
 
-/// The page numbers to copy, and the meta key names. Pages inside the first 64 KiB other than
-/// page 1 are left out: every reader's first request fetches them (page 1 stays: readers
-/// check a .dbi by its copy of it).
-pub fn select_pages(db: &DbFile) -> Result<(BTreeSet<u64>, Vec<String>), Failure> {
+/// What goes into a .dbi: the page numbers to copy, the `main.NAME` meta keys, and for a
+/// compressed file whose inner pages read first it all carries, the number of page-table
+/// leaves added for them (recorded under [`format::LEAD_KEY`]).
+pub struct Selection {
+    pub pages: BTreeSet<u64>,
+    pub keys: Vec<String>,
+    pub lead_leaves: Option<u64>,
+}
+
+/// The selection for `db`. Pages inside the first 64 KiB other than page 1 are left out:
+/// every reader's first request fetches them (page 1 stays: readers check a .dbi by its copy
+/// of it).
+pub fn select_pages(db: &DbFile) -> Result<Selection, Failure> {
     let mut sel = BTreeSet::new();
+    let mut lead = None;
     let entries = db.schema_entries()?;
     let mut keys = vec!["main.sqlite_master".to_string()];
     let mut seen = BTreeSet::new();
@@ -293,31 +477,38 @@ pub fn select_pages(db: &DbFile) -> Result<(BTreeSet<u64>, Vec<String>), Failure
         if *root == 0 {
             continue;
         }
-        if copy_whole_btree(kind, name) {
-            for (pg, overflow) in db.btree_pages(name)? {
-                if !overflow && !seen.insert(pg) {
-                    return Err(reached_twice(db, pg));
+        match btree_copy(kind, name) {
+            Copy::Whole => {
+                for (pg, overflow) in db.btree_pages(name)? {
+                    if !overflow && !seen.insert(pg) {
+                        return Err(reached_twice(db, pg));
+                    }
+                    sel.insert(pg);
                 }
-                sel.insert(pg);
             }
-        } else {
-            interior_pages(db, *root, &mut seen, &mut sel)?;
+            Copy::Interior => interior_pages(db, *root, &mut seen, &mut sel)?,
+            Copy::Nothing => {}
         }
         if kind == "table" && name == format::PAGES_TABLE {
             edge_leaves(db, *root, &mut sel)?;
+            lead = lead_leaves(db, *root, &mut sel)?;
         }
     }
     sel.retain(|&pg| pg * db.page_size > EDGE_BYTES);
     sel.insert(1);
-    Ok((sel, keys))
+    Ok(Selection {
+        pages: sel,
+        keys,
+        lead_leaves: lead,
+    })
 }
 
-pub fn write_dbi(
-    db: &DbFile,
-    out_tmp: &str,
-    sel: &BTreeSet<u64>,
-    keys: &[String],
-) -> Result<(), Failure> {
+pub fn write_dbi(db: &DbFile, out_tmp: &str, selection: &Selection) -> Result<(), Failure> {
+    let Selection {
+        pages: sel,
+        keys,
+        lead_leaves,
+    } = selection;
     let e = |e: rusqlite::Error| Failure::new(format!("writing {}: {}", out_tmp, e));
     let mut c = Connection::open(out_tmp).map_err(e)?;
     c.execute_batch(&format!(
@@ -348,6 +539,9 @@ pub fn write_dbi(
             .map_err(e)?;
         for k in keys {
             m.execute(params![k, rusqlite::types::Null]).map_err(e)?;
+        }
+        if let Some(n) = lead_leaves {
+            m.execute(params![format::LEAD_KEY, *n as i64]).map_err(e)?;
         }
         let mut p = tx
             .prepare(&format!(
@@ -395,20 +589,20 @@ pub fn main(args: DbiArgs) -> Result<i32, Failure> {
     fsutil::check_output(&out, &dbpath, force)?;
     fsutil::install_signal_handlers()?;
     let dbf = DbFile::open(&dbpath)?;
-    let (sel, keys) = select_pages(&dbf)?;
+    let selection = select_pages(&dbf)?;
     let tmp = TempOutput::new(&out, "dbi")?;
-    write_dbi(&dbf, &tmp.path_str(), &sel, &keys)?;
+    write_dbi(&dbf, &tmp.path_str(), &selection)?;
     let sz = fsutil::file_size(&tmp.path);
     tmp.commit(&out)?;
     if !quiet {
         eprintln!(
             "wrote {}: {} of {} pages of {} (page size {}), {} b-trees, {} bytes",
             out.display(),
-            fsutil::commas(sel.len() as u64),
+            fsutil::commas(selection.pages.len() as u64),
             fsutil::commas(dbf.page_count),
             dbpath,
             dbf.page_size,
-            keys.len(),
+            selection.keys.len(),
             fsutil::commas(sz)
         );
     }
@@ -420,19 +614,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn whole_btree_names() {
-        assert!(copy_whole_btree("table", "sqlite_sequence"));
-        assert!(copy_whole_btree("table", "sqlite_stat1"));
-        assert!(!copy_whole_btree("index", "sqlite_autoindex_t_1"));
-        assert!(!copy_whole_btree(
-            "index",
-            "nested_vfs_zstd_pages_btree_interior"
-        ));
-        assert!(copy_whole_btree(
-            "index",
-            "nested_vfs_zstd_pages_btree_interior_pageno"
-        ));
-        assert!(!copy_whole_btree("index", "x_btree_interior"));
-        assert!(!copy_whole_btree("table", "nested_vfs_zstd_pages"));
+    fn btree_copies() {
+        assert_eq!(btree_copy("table", "sqlite_stat1"), Copy::Whole);
+        assert_eq!(btree_copy("table", "sqlite_stat4"), Copy::Whole);
+        assert_eq!(btree_copy("table", "nested_vfs_zstd_dicts"), Copy::Whole);
+        assert_eq!(btree_copy("table", "sqlite_sequence"), Copy::Nothing);
+        assert_eq!(
+            btree_copy("index", "nested_vfs_zstd_pages_btree_interior"),
+            Copy::Nothing
+        );
+        assert_eq!(
+            btree_copy("index", "nested_vfs_zstd_pages_btree_interior_pageno"),
+            Copy::Nothing
+        );
+        assert_eq!(btree_copy("index", "sqlite_autoindex_t_1"), Copy::Interior);
+        assert_eq!(btree_copy("index", "x_btree_interior"), Copy::Interior);
+        assert_eq!(btree_copy("table", "nested_vfs_zstd_pages"), Copy::Interior);
+    }
+
+    #[test]
+    fn varints() {
+        assert_eq!(varint(&[0x05]), Some(5));
+        assert_eq!(varint(&[0x81, 0x00]), Some(128));
+        assert_eq!(varint(&[0xff; 9]), Some(u64::MAX));
+        assert_eq!(varint(&[0x81]), None);
     }
 }

@@ -109,9 +109,9 @@ pub fn main(args: PublishArgs) -> Result<i32, Failure> {
         tmp.commit(&target)?;
     }
     let dbf = DbFile::open(&target.to_string_lossy())?;
-    let (sel, keys) = select_pages(&dbf)?;
+    let selection = select_pages(&dbf)?;
     let tmp = TempOutput::new(&dbi_path, "dbi")?;
-    write_dbi(&dbf, &tmp.path_str(), &sel, &keys)?;
+    write_dbi(&dbf, &tmp.path_str(), &selection)?;
     tmp.commit(&dbi_path)?;
     let (page_size, tables) = contents(&target, kind)?;
     let source = match &source {

@@ -119,9 +119,12 @@ impl WebDbFile {
         let (file, dbi) = WebFile::open_with_dbi(&url, &opts).map_err(open_error)?;
         if let Some(source) = dbi {
             match read_dbi_pages(&source) {
-                Ok((pages, digest, identity)) => {
+                Ok((pages, digest, identity, lead)) => {
                     if file.dbi_identity_matches(&source.origin, identity.as_deref()) {
                         let n = file.install_dbi(&source.origin, pages, digest.as_deref());
+                        if n > 0 && lead {
+                            file.dbi_has_lead();
+                        }
                         Log::new(opts.log_level).emit(2, || {
                             format!("{}: {n} pages from {}", display_url(&url), source.origin)
                         });
@@ -164,13 +167,14 @@ impl WebDbFile {
     }
 }
 
-/// The pages a .dbi holds, the digest it records and the identity of its database.
-type DbiContent = (Vec<(u64, Vec<u8>)>, Option<String>, Option<String>);
+/// The pages a .dbi holds, the digest it records, the identity of its database and whether
+/// it carries the pages queries read first.
+type DbiContent = (Vec<(u64, Vec<u8>)>, Option<String>, Option<String>, bool);
 
 /// Reads `(offset, data)` of every page a .dbi holds, the digest it records (see
-/// [`format::DIGEST_KEY`]) and the identity of its database (see
-/// [`format::IDENTITY_KEY`]), with SQLite (from a private temporary copy of the downloaded
-/// bytes, which SQLite needs as a file). An error says why the .dbi is unusable.
+/// [`format::DIGEST_KEY`]), the identity of its database (see [`format::IDENTITY_KEY`]) and
+/// whether it records [`format::LEAD_KEY`], with SQLite (from a private temporary copy of the
+/// downloaded bytes, which SQLite needs as a file). An error says why the .dbi is unusable.
 fn read_dbi_pages(source: &DbiSource) -> Result<DbiContent> {
     let tmp = TempFile::with_bytes(&source.bytes)
         .map_err(|e| Error::new(SQLITE_IOERR, format!("cannot stage the .dbi: {e}")))?;
@@ -193,6 +197,7 @@ fn read_dbi_pages(source: &DbiSource) -> Result<DbiContent> {
         };
         let digest = meta(format::DIGEST_KEY)?;
         let identity = meta(format::IDENTITY_KEY)?;
+        let lead = meta(format::LEAD_KEY)?.is_some();
         let mut stmt = conn.prepare(&format!(
             "SELECT offset, data FROM {} ORDER BY offset",
             format::DBI_PAGES_TABLE
@@ -208,7 +213,7 @@ fn read_dbi_pages(source: &DbiSource) -> Result<DbiContent> {
             }
             pages.push((offset as u64, stmt.column_blob(1).to_vec()));
         }
-        Ok((pages, digest, identity))
+        Ok((pages, digest, identity, lead))
     };
     read().map_err(|e| Error::new(e.code(), format!("cannot read it: {}", e.message())))
 }

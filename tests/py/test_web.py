@@ -42,10 +42,10 @@ QUERIES = [
 ]
 POINT_LOOKUP = "SELECT * FROM ints WHERE id = 30001"
 # Issue 12's bounds for one point lookup in a fresh process, with the .dbi and without
-# (measured: comp.db 3 requests / 365,568 bytes and 3 / 1,114,112; plain.db 3 / 269,312 and
+# (measured: comp.db 3 requests / 297,984 bytes and 3 / 1,114,112; plain.db 3 / 269,312 and
 # 1 / 1,048,576).
-MAX_REQUESTS, MAX_BYTES = 4, 512 << 10
-MAX_REQUESTS_NODBI, MAX_BYTES_NODBI = 5, 3 << 19
+MAX_REQUESTS, MAX_BYTES = 3, 320 << 10
+MAX_REQUESTS_NODBI, MAX_BYTES_NODBI = 3, 9 << 17
 
 
 def _peer_python():

@@ -206,6 +206,13 @@ impl WebFile {
         warn_once(&i.log, &i.dbi_warned, origin, &i.name, reason);
     }
 
+    /// Tell the reader that the installed .dbi carries the pages queries read first (it
+    /// records [`LEAD_KEY`](super::format::LEAD_KEY)): a cold point lookup then misses only
+    /// its leaves, so random requests start to grow one miss earlier (see [`WebFile`]).
+    pub fn dbi_has_lead(&self) {
+        self.inner().dbi_lead.store(true, Ordering::Relaxed);
+    }
+
     /// Pages currently served from the .dbi.
     pub fn dbi_pages(&self) -> usize {
         self.inner().dbi_page_count()

@@ -42,14 +42,17 @@ const MAX_STREAMS: usize = 8;
 /// A read continues a stream when it starts from two chunks before the stream's last chunk
 /// (a re-read) to the chunk after it (an advance).
 const STREAM_STEPS: std::ops::RangeInclusive<i64> = -2..=1;
-/// Random reads that fetch a single chunk before requests start to grow (see [`WebFile`]).
-/// Measured on org.Hs.eg.db over a 50 ms link (one lookup / 2000 lookups / a join, against
-/// GenomicSQLite 0.9.4): 8 kept a lookup at 1.2 MB but left the join at 1.04x the peer's time;
-/// 2 brought the join to 0.6x but a single lookup to 1.9 MB. With the .dbi a cold lookup
-/// through two indexes there misses 4 times (three inner leaves and the inner roots' page), so
-/// 4 keeps it from reading ahead (0.6 MB), while 5 cost the 2000 lookups and the join 6
-/// requests and 0.2-0.3 s more than 3 did (`bench/run.sh --web --delay-ms 50`).
-const RANDOM_MISSES_BEFORE_GROWTH: u64 = 4;
+/// Random reads that fetch a single chunk before requests start to grow (see [`WebFile`]),
+/// without and with a .dbi carrying the pages queries read first: as many as a cold point
+/// lookup through two indexes needs, so that one never reads ahead while a workload of many
+/// grows from the same miss on. Measured on org.Hs.eg.db over a 50 ms link (one lookup / 2000
+/// lookups / a join, against GenomicSQLite 0.9.4): 8 kept a lookup at 1.2 MB but left the join
+/// at 1.04x the peer's time; 2 brought the join to 0.6x but a single lookup to 1.9 MB; 5 cost
+/// the 2000 lookups and the join 6 requests and 0.2-0.3 s more than 3 did (`bench/run.sh --web
+/// --delay-ms 50`). Such a lookup misses 4 times with a .dbi that lacks the inner b-trees'
+/// roots (three inner leaves and the roots' page; without a .dbi, more), 3 with one that has
+/// them: growing only after the 4th then cost the join a request more.
+const RANDOM_MISSES_BEFORE_GROWTH: [u64; 2] = [4, 3];
 
 struct State {
     cache: ChunkCache,
@@ -137,6 +140,8 @@ pub(crate) struct Inner {
     /// Everything behind a lock, per process (see [`WebFile`], "fork()").
     local: PerFork<Local>,
     pub(crate) dbi_warned: AtomicBool,
+    /// The installed .dbi carries the pages queries read first (see [`WebFile::dbi_has_lead`]).
+    pub(crate) dbi_lead: AtomicBool,
     reads: AtomicU64,
     bytes_read: AtomicU64,
     prefetch_requests: AtomicU64,
@@ -155,11 +160,12 @@ pub(crate) struct Inner {
 ///   transfer no matter where it lands.
 /// * **First request.** It fetches `small_kib` KiB, or 1 MiB when no .dbi will be read (see
 ///   `FIRST_REQUEST_NODBI`); every whole chunk of it is cached.
-/// * **Many random reads.** After 4 random reads that needed a request, each further one fetches
-///   the aligned block around it, twice as large as the previous (up to `max_request_kib`): a
-///   workload of thousands of lookups then costs a few dozen round trips and about one transfer
-///   of the file, instead of a round trip per page, while a single lookup still costs a few
-///   small requests.
+/// * **Many random reads.** After 4 random reads that needed a request (3 with a .dbi that
+///   carries the inner b-trees' roots, see [`WebFile::dbi_has_lead`]), each
+///   further one fetches the aligned block around it, twice as large as the previous (up to
+///   `max_request_kib`): a workload of thousands of lookups then costs a few dozen round trips
+///   and about one transfer of the file, instead of a round trip per page, while a single
+///   lookup still costs a few small requests.
 /// * **Sequential streams.** Up to 8 recent access streams are tracked. A read in the chunk after
 ///   a stream's last chunk advances it; after two advances the request size doubles with every
 ///   further advance (2, 4, 8 ... chunks) up to `max_request_kib`. While a stream is sequential,
@@ -489,6 +495,7 @@ impl WebFile {
                 ..State::new(budget)
             })),
             dbi_warned: AtomicBool::new(false),
+            dbi_lead: AtomicBool::new(false),
             reads: AtomicU64::new(0),
             bytes_read: AtomicU64::new(0),
             prefetch_requests: AtomicU64::new(0),
@@ -948,6 +955,8 @@ impl Inner {
         let c1 = (offset + out.len() as u64 - 1) / self.chunk;
         let mut got: Vec<Option<Arc<Vec<u8>>>> = vec![None; (c1 - c0 + 1) as usize];
         let deadline = self.read_deadline();
+        let lead = self.dbi_lead.load(Ordering::Relaxed) && self.dbi_page_count() > 0;
+        let misses_before_growth = RANDOM_MISSES_BEFORE_GROWTH[usize::from(lead)];
         let mut st = self.lock();
         let (window, sidx) = self.note_read(&mut st, c0, c1);
         let mut fetched_here = false;
@@ -976,9 +985,7 @@ impl Inner {
                 // every further miss, so that a workload of many lookups ends up streaming the
                 // file in large requests instead of paying a round trip per page.
                 let block = if window == 1 {
-                    let growth = st
-                        .random_misses
-                        .saturating_sub(RANDOM_MISSES_BEFORE_GROWTH - 1);
+                    let growth = st.random_misses.saturating_sub(misses_before_growth - 1);
                     st.random_misses += 1;
                     match growth {
                         0 => 1,

@@ -15,7 +15,7 @@ pub const HEADER_LEN: usize = 100;
 /// `application_id` of a `.dbi` file ("dbi").
 pub const DBI_APPLICATION_ID: u32 = 0x0064_6269;
 /// The `.dbi` table of `(key, value)` rows: `page_size`, `dbfile_size`, one `main.NAME` per
-/// schema entry, [`DIGEST_KEY`] and [`IDENTITY_KEY`].
+/// schema entry, [`DIGEST_KEY`], [`IDENTITY_KEY`] and [`LEAD_KEY`].
 pub const DBI_META_TABLE: &str = "web_dbi_meta";
 /// The `.dbi` table of `(offset, data)` rows: copies of the main file's pages by byte offset.
 pub const DBI_PAGES_TABLE: &str = "web_dbi_pages";
@@ -28,6 +28,12 @@ pub const DIGEST_KEY: &str = "genomicsqlite_pages_sha256";
 /// The `web_dbi_meta` key under which a .dbi records its database's identity (see
 /// [`super::identity_digest`]); 0.9.4 ignores it.
 pub const IDENTITY_KEY: &str = "genomicsqlite_identity";
+
+/// The `web_dbi_meta` key under which a .dbi of a compressed database that carries all the
+/// inner pages queries read first (the inner schema, `sqlite_stat1` and the inner b-trees'
+/// roots; see the command's `--dbi`) records how many page-table leaves it added for them; a
+/// reader seeing it expects a cold lookup to miss only its leaves. 0.9.4 ignores it.
+pub const LEAD_KEY: &str = "genomicsqlite_lead_leaves";
 
 /// The fields of a SQLite database header this project reads (see the file format's
 /// "Database Header" table; all integers are big-endian).

@@ -90,7 +90,7 @@ mod response;
 mod s3;
 
 pub use dbi::{pages_digest, DbiSource};
-pub use format::{DIGEST_KEY, IDENTITY_KEY};
+pub use format::{DIGEST_KEY, IDENTITY_KEY, LEAD_KEY};
 
 use crate::base::{parse_bool, Secret};
 pub use error::{Detail, WebError, WebErrorKind};

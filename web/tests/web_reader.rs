@@ -676,6 +676,50 @@ fn dbi_probe_load_verify_and_serve() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A .dbi that carries the pages queries read first ([`WebFile::dbi_has_lead`]) lets random
+/// requests grow from the 4th miss on; with any other .dbi the 4th still fetches one chunk.
+#[test]
+fn dbi_with_lead_pages_grows_one_miss_earlier() {
+    let dir = temp_dir("web-lead");
+    let (main, _, offsets) = make_db_and_dbi(&dir);
+    let pages: Vec<(u64, Vec<u8>)> = offsets
+        .iter()
+        .map(|&o| (o, main[o as usize..o as usize + 4096].to_vec()))
+        .collect();
+    let srv = FaultServer::start(TTL);
+    srv.put("/main.db", main.clone());
+    let sizes = |lead: bool| -> Vec<u64> {
+        let opts = WebOptions {
+            small_kib: 4,
+            ..quiet()
+        };
+        let f = WebFile::open(&srv.url("/main.db"), &opts).unwrap();
+        assert_eq!(f.install_dbi("test", pages.clone(), None), pages.len());
+        if lead {
+            f.dbi_has_lead();
+        }
+        srv.clear_log();
+        let mut buf = vec![0u8; 4096];
+        let last = main.len() as u64 / 4096 - 1;
+        for k in 0..5 {
+            // far apart, backwards: random reads, never a stream
+            let o = (last - 100 * k) * 4096;
+            f.read_at(o, &mut buf).unwrap();
+            assert!(buf == main[o as usize..o as usize + 4096]);
+        }
+        srv.log()
+            .iter()
+            .map(|l| l.range.map_or(0, |(a, b)| b - a + 1))
+            .collect()
+    };
+    let without = sizes(false);
+    assert_eq!(without[..4], [4096; 4], "{without:?}");
+    let with = sizes(true);
+    assert_eq!(with[..3], [4096; 3], "{with:?}");
+    assert!(with[3] > 4096, "{with:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn stale_or_corrupt_dbi_is_ignored() {
     let dir = temp_dir("web-stale");
