@@ -12,7 +12,7 @@ use crate::web::readahead::{Observed, StreamTracker};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Upper bound on decoded pages a prefetcher holds ahead of SQLite, per connection.
 pub const PREFETCH_BYTES: usize = 4 << 20;
@@ -220,9 +220,24 @@ struct Slot {
     rx: Receiver<Result<Vec<u8>, CodecError>>,
     /// The serial of the stream that asked for it.
     owner: u64,
-    /// The worker decodes the page only while this lives, so that dropping the slot cancels
-    /// work not yet started.
-    _wanted: Arc<()>,
+    /// The decoding, until a worker or [`Prefetcher::take`] claims it. Workers hold it weakly,
+    /// so that dropping the slot cancels work not yet started.
+    work: Arc<Mutex<Option<Decode>>>,
+}
+
+/// Decodes one page read ahead.
+type Decode = Box<dyn FnOnce() -> Result<Vec<u8>, CodecError> + Send>;
+
+/// Runs `decode`, turning a panic into an error.
+fn run(decode: Decode) -> Result<Vec<u8>, CodecError> {
+    catch_unwind(AssertUnwindSafe(decode))
+        .unwrap_or_else(|_| Err(CodecError("internal error decoding a page".into())))
+}
+
+/// Claims the decoding of a slot (`None` if a worker has it).
+fn claim(work: &Mutex<Option<Decode>>) -> Option<Decode> {
+    // Poisoning cannot leave the option half-taken, so a poisoned lock is as good.
+    work.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
 /// The children of an interior b-tree page, in the order SQLite visits them.
@@ -485,44 +500,42 @@ impl Prefetcher {
         self.leave_parents_work();
         for raw in pages {
             let (tx, rx) = crossbeam_channel::bounded(1);
-            let wanted = Arc::new(());
-            let still_wanted = Arc::downgrade(&wanted);
             let page_size = self.page_size;
-            self.slots.insert(
-                raw.pageno,
-                Slot {
-                    rx,
-                    owner,
-                    _wanted: wanted,
-                },
-            );
+            let pageno = raw.pageno;
+            let decode: Decode = Box::new(move || {
+                let mut out = vec![0u8; page_size];
+                let row = StoredPage {
+                    pageno: raw.pageno,
+                    data: &raw.data,
+                    meta1: raw.meta1,
+                    meta2: raw.meta2,
+                };
+                C::decode(&raw.key, row, &mut out).map(|()| out)
+            });
+            let work = Arc::new(Mutex::new(Some(decode)));
+            let for_worker = Arc::downgrade(&work);
+            self.slots.insert(pageno, Slot { rx, owner, work });
             pool().spawn_fifo(move || {
-                if still_wanted.strong_count() == 0 {
+                let Some(decode) = for_worker.upgrade().and_then(|work| claim(&work)) else {
                     return;
-                }
-                let result = catch_unwind(AssertUnwindSafe(|| {
-                    let mut out = vec![0u8; page_size];
-                    let row = StoredPage {
-                        pageno: raw.pageno,
-                        data: &raw.data,
-                        meta1: raw.meta1,
-                        meta2: raw.meta2,
-                    };
-                    C::decode(&raw.key, row, &mut out).map(|()| out)
-                }))
-                .unwrap_or_else(|_| Err(CodecError("internal error decoding a page".into())));
-                let _ = tx.send(result);
+                };
+                let _ = tx.send(run(decode));
             });
         }
     }
 
-    /// The decoded page if it was fetched ahead (waiting for its worker if need be).
+    /// The decoded page if it was fetched ahead: decoded here if no worker has started on it
+    /// yet (workers may be slow to get a processor on a busy machine, and SQLite is waiting),
+    /// else waiting for the worker.
     pub fn take(&mut self, pageno: u64) -> Option<Result<Vec<u8>, CodecError>> {
         if self.leave_parents_work() {
             return None;
         }
         let slot = self.slots.remove(&pageno)?;
-        slot.rx.recv().ok()
+        match claim(&slot.work) {
+            Some(decode) => Some(run(decode)),
+            None => slot.rx.recv().ok(),
+        }
     }
 }
 
