@@ -211,6 +211,9 @@ pub struct Prefetcher {
     interiors: Vec<Interior>,
     /// Counts reads, to find the least recently used interior page.
     tick: u64,
+    /// Page buffers SQLite's thread is done with, for the workers to decode into: fresh ones
+    /// would be zeroed, and often faulted in, for every page.
+    spare: Arc<Mutex<Vec<Vec<u8>>>>,
     /// The [`fork_generation`] its slots were filled in.
     generation: u64,
 }
@@ -236,8 +239,12 @@ fn run(decode: Decode) -> Result<Vec<u8>, CodecError> {
 
 /// Claims the decoding of a slot (`None` if a worker has it).
 fn claim(work: &Mutex<Option<Decode>>) -> Option<Decode> {
-    // Poisoning cannot leave the option half-taken, so a poisoned lock is as good.
-    work.lock().unwrap_or_else(|e| e.into_inner()).take()
+    lock(work).take()
+}
+
+/// Locks `m`; its holders never leave the contents half-changed, so a poisoned lock is as good.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The children of an interior b-tree page, in the order SQLite visits them.
@@ -278,6 +285,9 @@ pub struct ReadAhead {
 const MAX_STREAMS: usize = 8;
 /// How far forward a read may skip and still continue its stream.
 const MAX_SKIP: i64 = 4;
+/// Each batch of pages read ahead is decoded by this many jobs on the pool (one wake-up of a
+/// worker each, rather than one per page), in page order within a job.
+const JOBS_PER_BATCH: usize = 2;
 /// Interior pages whose children are remembered.
 const MAX_INTERIORS: usize = 32;
 
@@ -291,6 +301,7 @@ impl Prefetcher {
             slots: BTreeMap::new(),
             interiors: Vec::new(),
             tick: 0,
+            spare: Arc::default(),
             generation: fork_generation(),
         }
     }
@@ -303,6 +314,7 @@ impl Prefetcher {
             return false;
         }
         std::mem::forget(std::mem::take(&mut self.slots));
+        std::mem::forget(std::mem::take(&mut self.spare));
         self.streams.clear();
         self.lanes.clear();
         self.generation = fork_generation();
@@ -498,12 +510,18 @@ impl Prefetcher {
     /// Decodes `pages` on the pool with codec `C`, for the stream with serial `owner`.
     pub fn start<C: PageCodec>(&mut self, owner: u64, pages: Vec<RawPage<C::Key>>) {
         self.leave_parents_work();
+        let mut jobs: Vec<Vec<_>> = Vec::new();
+        let per_job = pages.len().div_ceil(JOBS_PER_BATCH).max(1);
         for raw in pages {
             let (tx, rx) = crossbeam_channel::bounded(1);
             let page_size = self.page_size;
             let pageno = raw.pageno;
+            let spare = self.spare.clone();
             let decode: Decode = Box::new(move || {
-                let mut out = vec![0u8; page_size];
+                let mut out = lock(&spare)
+                    .pop()
+                    .filter(|b| b.len() == page_size)
+                    .unwrap_or_else(|| vec![0u8; page_size]);
                 let row = StoredPage {
                     pageno: raw.pageno,
                     data: &raw.data,
@@ -513,14 +531,29 @@ impl Prefetcher {
                 C::decode(&raw.key, row, &mut out).map(|()| out)
             });
             let work = Arc::new(Mutex::new(Some(decode)));
-            let for_worker = Arc::downgrade(&work);
+            let for_worker = (Arc::downgrade(&work), tx);
             self.slots.insert(pageno, Slot { rx, owner, work });
+            match jobs.last_mut() {
+                Some(job) if job.len() < per_job => job.push(for_worker),
+                _ => jobs.push(vec![for_worker]),
+            }
+        }
+        for job in jobs {
             pool().spawn_fifo(move || {
-                let Some(decode) = for_worker.upgrade().and_then(|work| claim(&work)) else {
-                    return;
-                };
-                let _ = tx.send(run(decode));
+                for (work, tx) in job {
+                    if let Some(decode) = work.upgrade().and_then(|work| claim(&work)) {
+                        let _ = tx.send(run(decode));
+                    }
+                }
             });
+        }
+    }
+
+    /// Takes back a page buffer [`take`](Self::take) returned, for decoding another page into.
+    pub fn recycle(&mut self, page: Vec<u8>) {
+        let mut spare = lock(&self.spare);
+        if page.len() == self.page_size && (spare.len() as u64) < self.max_pages() / 4 {
+            spare.push(page);
         }
     }
 
@@ -657,6 +690,23 @@ mod tests {
             })
             .collect();
         p.start::<ZstdCodec>(owner, raw);
+    }
+
+    #[test]
+    fn recycled_buffers_hold_the_next_page() {
+        let mut p = Prefetcher::new();
+        p.observe(1, PAGE);
+        start_plain(&mut p, 0, &[7]);
+        let page = p.take(7).unwrap().unwrap();
+        assert_eq!(page, vec![7u8; PAGE]);
+        p.recycle(page);
+        assert_eq!(lock(&p.spare).len(), 1);
+        start_plain(&mut p, 0, &[9]);
+        assert_eq!(p.take(9).unwrap().unwrap(), vec![9u8; PAGE]);
+        assert!(lock(&p.spare).is_empty());
+        // A buffer of another size is not kept.
+        p.recycle(vec![0u8; 10]);
+        assert!(lock(&p.spare).is_empty());
     }
 
     #[test]

@@ -32,6 +32,9 @@ impl<C: PageCodec> PageStore<C> {
                 let page = page
                     .map_err(|e| corrupt(&self.opts.display_name, format!("page {pageno}: {e}")))?;
                 out.copy_from_slice(&page);
+                if let Some(prefetcher) = self.prefetcher.as_mut() {
+                    prefetcher.recycle(page);
+                }
             }
             None => self.fetch_page(pageno, out)?,
         }
