@@ -14,7 +14,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
-/// Upper bound on decoded pages a prefetcher holds ahead of SQLite, per connection.
+/// Upper bound on decoded pages a prefetcher holds ahead of SQLite, per connection (plus a
+/// quarter of that in page buffers kept for reuse).
 pub const PREFETCH_BYTES: usize = 4 << 20;
 
 /// The shared worker pool of this process: one thread per processor, at most 8. A `fork()`
