@@ -6,7 +6,7 @@ use super::codec::PageCodec;
 use super::schema::OuterTables;
 use super::txn::OuterTxn;
 use super::{corrupt, int_column, PageStore};
-use crate::background::RawPage;
+use crate::background::{RawPage, ReadAhead};
 use crate::error::Result;
 
 impl<C: PageCodec> PageStore<C> {
@@ -17,31 +17,46 @@ impl<C: PageCodec> PageStore<C> {
             out.copy_from_slice(page);
             return Ok(());
         }
-        if self.txn != OuterTxn::Write {
-            if let Some(prefetcher) = self.prefetcher.as_mut() {
-                let ahead = prefetcher.take(pageno);
-                if let Some((from, to)) = prefetcher.observe(pageno, out.len()) {
-                    self.read_ahead(from, to)?;
-                }
-                if let Some(page) = ahead {
-                    let page = page.map_err(|e| {
-                        corrupt(&self.opts.display_name, format!("page {pageno}: {e}"))
-                    })?;
-                    out.copy_from_slice(&page);
-                    return Ok(());
+        if self.txn == OuterTxn::Write {
+            return self.fetch_page(pageno, out);
+        }
+        let Some(prefetcher) = self.prefetcher.as_mut() else {
+            return self.fetch_page(pageno, out);
+        };
+        let ahead = prefetcher.take(pageno);
+        if let Some(wanted) = prefetcher.observe(pageno, out.len()) {
+            self.read_ahead(wanted)?;
+        }
+        match ahead {
+            Some(page) => {
+                let page = page
+                    .map_err(|e| corrupt(&self.opts.display_name, format!("page {pageno}: {e}")))?;
+                out.copy_from_slice(&page);
+                if let Some(prefetcher) = self.prefetcher.as_mut() {
+                    prefetcher.recycle(page);
                 }
             }
+            None => self.fetch_page(pageno, out)?,
         }
-        self.fetch_page(pageno, out)
+        if let Some(prefetcher) = self.prefetcher.as_mut() {
+            prefetcher.note_page(pageno, out);
+        }
+        Ok(())
     }
 
-    /// Starts decoding pages `from..=to` on the workers.
-    fn read_ahead(&mut self, from: u64, to: u64) -> Result<()> {
-        let to = to.min(self.page_count);
+    /// Starts decoding the pages `wanted` names on the workers. Pages close together are
+    /// fetched with one range query (the rows between them that were not asked for are skipped).
+    fn read_ahead(&mut self, wanted: ReadAhead) -> Result<()> {
+        let ReadAhead { owner, mut pages } = wanted;
+        pages.retain(|&p| p <= self.page_count);
+        let (Some(&first), Some(&last)) = (pages.first(), pages.last()) else {
+            return Ok(());
+        };
         self.opts.log.emit(4, || {
             format!(
-                "{}: reading ahead pages {from}..={to}",
-                self.opts.display_name
+                "{}: reading ahead {} pages in {first}..={last}",
+                self.opts.display_name,
+                pages.len()
             )
         });
         let PageStore {
@@ -57,26 +72,25 @@ impl<C: PageCodec> PageStore<C> {
             name: &opts.display_name,
             writing: None,
         };
-        let mut raw = Vec::new();
-        {
+        let mut raw = Vec::with_capacity(pages.len());
+        for run in pages.chunk_by(|a, b| b - a <= MAX_GAP) {
             let mut stmt = queries.select_range.once();
-            stmt.bind_i64(1, from as i64)?;
-            stmt.bind_i64(2, to as i64)?;
+            stmt.bind_i64(1, run[0] as i64)?;
+            stmt.bind_i64(2, run[run.len() - 1] as i64)?;
             while stmt.step()? {
+                let pageno = stmt.column_i64(0) as u64;
+                if run.binary_search(&pageno).is_err() {
+                    continue;
+                }
                 // A row with invalid metadata is left to fetch_page, which reports it.
                 if let (Ok(meta1), Ok(meta2)) = (int_column(&stmt, 2), int_column(&stmt, 3)) {
-                    raw.push((
-                        stmt.column_i64(0) as u64,
-                        stmt.column_blob(1).to_vec(),
-                        meta1,
-                        meta2,
-                    ));
+                    raw.push((pageno, stmt.column_blob(1).to_vec(), meta1, meta2));
                 }
             }
         }
-        let mut pages = Vec::with_capacity(raw.len());
+        let mut decode = Vec::with_capacity(raw.len());
         for (pageno, data, meta1, meta2) in raw {
-            pages.push(RawPage {
+            decode.push(RawPage {
                 key: codec.prepare_read(meta1, &mut tables)?,
                 pageno,
                 data,
@@ -85,8 +99,12 @@ impl<C: PageCodec> PageStore<C> {
             });
         }
         if let Some(prefetcher) = prefetcher.as_mut() {
-            prefetcher.start::<C>(pages);
+            prefetcher.start::<C>(owner, decode);
         }
         Ok(())
     }
 }
+
+/// Pages asked for ahead that lie at most this far apart are fetched with one range query: the
+/// rows in between (interior pages, mostly) cost less to step over than another query.
+const MAX_GAP: u64 = 8;
