@@ -79,7 +79,7 @@ pub use genomics::{ConnectionMethods, RefSeq};
 /// same version for the types to match.
 pub use rusqlite;
 pub use rust_api::{
-    attach, attach_sql, open, tuning_sql, uri, vacuum_into, vacuum_into_sql, Error,
+    attach, attach_sql, open, pack_plain_file, tuning_sql, uri, vacuum_into, vacuum_into_sql, Error,
 };
 
 use sqlite_api::{Connection, SqliteError};

@@ -205,15 +205,33 @@ pub fn main(args: CompactArgs) -> Result<i32, Failure> {
         );
     }
 
-    // 1. VACUUM INTO a temporary compressed file
+    // 1. VACUUM INTO a temporary plain file (the inner database as it will be stored), then
+    //    compress its pages into a temporary compressed file with dictionaries trained per
+    //    b-tree on the pages themselves (which the streaming VACUUM INTO the zstd VFS cannot:
+    //    its dictionaries learn only from pages already written)
+    let plain = TempOutput::new(&out, "plain")?;
+    {
+        let p = Progress::start("copying", in_size, page_size_of(&o.db), show);
+        // not synced: the plain copy is thrown away at the end
+        let r = conn
+            .execute_batch(&format!(
+                "PRAGMA page_size = {}; PRAGMA synchronous = OFF",
+                o.config.inner_page_KiB * 1024
+            ))
+            .and_then(|_| conn.execute("VACUUM INTO ?1", [plain.path_str()]));
+        drop(p);
+        r.map_err(|e| format!("copying {} into {}: {}", o.db, plain.path.display(), e))?;
+    }
+    drop(conn);
     let tmp1 = TempOutput::new(&out, "compact")?;
     {
-        let p = Progress::start("compressing", in_size, page_size_of(&o.db), show);
-        let r = api::vacuum_into(&conn, &tmp1.path_str(), &o.config);
+        let sz = fsutil::file_size(&plain.path);
+        let p = Progress::start("compressing", sz, page_size_of(&plain.path_str()), show);
+        let r = api::pack_plain_file(&plain.path_str(), &tmp1.path_str(), &o.config);
         drop(p);
         r.map_err(|e| format!("compressing {} into {}: {}", o.db, tmp1.path.display(), e))?;
     }
-    drop(conn);
+    drop(plain);
 
     // 2. defragment: VACUUM the new outer file as an ordinary SQLite database (into a second
     //    temporary file, so no rollback journal is needed and the first stays intact meanwhile)
