@@ -175,6 +175,14 @@ pub fn pack_plain_file(src: &str, dest: &str, config: &Config) -> Result<usize, 
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    // its pages would be stored as pages of the inner database: a valid file of wrong content
+    let app_id: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    if app_id == i64::from(crate::format::APPLICATION_ID) {
+        return Err(sqlite_error(
+            rusqlite::ffi::SQLITE_MISUSE,
+            format!("{src} is a compressed database; pack_plain_file needs a plain one"),
+        ));
+    }
     // every page of every b-tree (overflow pages included), by b-tree
     let mut btrees = std::collections::BTreeMap::<String, Vec<u64>>::new();
     {
@@ -210,8 +218,13 @@ pub fn pack_plain_file(src: &str, dest: &str, config: &Config) -> Result<usize, 
         btrees.into_values().collect(),
         opts,
     )
-    .map_err(|e| Error::Sqlite {
-        source: rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(e.code), Some(e.message)),
+    .map_err(|e| sqlite_error(e.code, e.message))
+}
+
+/// An error of the library's own SQLite calls (through its routine table) as rusqlite's.
+fn sqlite_error(code: std::os::raw::c_int, message: String) -> Error {
+    Error::Sqlite {
+        source: rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(message)),
         reason: String::new(),
-    })
+    }
 }

@@ -1,10 +1,13 @@
 //! `genomicsqlite DB --compact`: [re]compress a plain or compressed database into a new
-//! compressed file with VACUUM INTO, then defragment the new outer file.
+//! compressed file: VACUUM INTO a plain copy, compress that copy's pages with zstd
+//! dictionaries trained per b-tree ([`genomicsqlite::pack_plain_file`]), then defragment the
+//! new outer file.
 //!
 //! Safety: the input is opened read-only. The output is written under a temporary name in the
-//! output's directory (`OUT.genomicsqlite-compact-incomplete-PID`) and renamed to OUT only when
-//! everything succeeded; on error or SIGINT/SIGTERM/SIGHUP the temporary files are deleted. A
-//! SIGKILL can leave only such a temporary file, never a partial OUT.
+//! output's directory (`OUT.genomicsqlite-compact-incomplete-PID`, the plain copy beside it as
+//! `...-PID-plain`) and renamed to OUT only when everything succeeded; on error or
+//! SIGINT/SIGTERM/SIGHUP the temporary files are deleted. A SIGKILL can leave only such
+//! temporary files, never a partial OUT.
 
 use crate::api;
 use crate::fsutil::{self, DbKind, TempOutput};
@@ -209,7 +212,15 @@ pub fn main(args: CompactArgs) -> Result<i32, Failure> {
     //    compress its pages into a temporary compressed file with dictionaries trained per
     //    b-tree on the pages themselves (which the streaming VACUUM INTO the zstd VFS cannot:
     //    its dictionaries learn only from pages already written)
-    let plain = TempOutput::new(&out, "plain")?;
+    let tmp1 = TempOutput::new(&out, "compact")?;
+    let plain = tmp1.sibling("plain");
+    // VACUUM INTO writes through the connection's VFS unless told otherwise: a compressed
+    // input's is the zstd VFS (whose connection takes URIs), and the copy must be plain
+    let plain_target = if kind == DbKind::Compressed {
+        format!("file:{}?vfs=unix", fsutil::uri_path(&plain.path_str()))
+    } else {
+        plain.path_str()
+    };
     {
         let p = Progress::start("copying", in_size, page_size_of(&o.db), show);
         // not synced: the plain copy is thrown away at the end
@@ -218,12 +229,11 @@ pub fn main(args: CompactArgs) -> Result<i32, Failure> {
                 "PRAGMA page_size = {}; PRAGMA synchronous = OFF",
                 o.config.inner_page_KiB * 1024
             ))
-            .and_then(|_| conn.execute("VACUUM INTO ?1", [plain.path_str()]));
+            .and_then(|_| conn.execute("VACUUM INTO ?1", [&plain_target]));
         drop(p);
         r.map_err(|e| format!("copying {} into {}: {}", o.db, plain.path.display(), e))?;
     }
     drop(conn);
-    let tmp1 = TempOutput::new(&out, "compact")?;
     {
         let sz = fsutil::file_size(&plain.path);
         let p = Progress::start("compressing", sz, page_size_of(&plain.path_str()), show);

@@ -56,13 +56,6 @@ fn be32(b: &[u8], o: usize) -> u64 {
     u32::from_be_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]) as u64
 }
 
-/// `path` as the path of a `file:` URI (the characters URIs give a meaning escaped).
-fn uri_path(path: &str) -> String {
-    path.replace('%', "%25")
-        .replace('?', "%3f")
-        .replace('#', "%23")
-}
-
 impl DbFile {
     pub fn open(path: &str) -> Result<DbFile, String> {
         let file = File::open(path).map_err(|e| format!("{}: cannot read: {}", path, e))?;
@@ -95,7 +88,7 @@ impl DbFile {
         }
         // Immutable: the file as it lies on disk, which is what gets copied (no journal or WAL).
         let sql = Connection::open_with_flags(
-            format!("file:{}?mode=ro&immutable=1", uri_path(path)),
+            format!("file:{}?mode=ro&immutable=1", fsutil::uri_path(path)),
             OpenFlags::SQLITE_OPEN_READ_ONLY
                 | OpenFlags::SQLITE_OPEN_URI
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,

@@ -155,10 +155,7 @@ impl ZstdCodec {
     /// A codec that writes a whole database whose pages `plan` assigns dictionaries to.
     pub fn planned(level: i32, plan: DictPlan) -> ZstdCodec {
         ZstdCodec {
-            plan: Some(PlannedDicts {
-                plan,
-                stored: None,
-            }),
+            plan: Some(PlannedDicts { plan, stored: None }),
             ..ZstdCodec::new(level, true)
         }
     }
