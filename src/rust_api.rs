@@ -184,15 +184,12 @@ pub fn pack_plain_file(src: &str, dest: &str, config: &Config) -> Result<usize, 
         ));
     }
     // every page of every b-tree (overflow pages included), by b-tree
-    let mut btrees = std::collections::BTreeMap::<String, Vec<u64>>::new();
+    let mut btrees = std::collections::BTreeMap::<String, Vec<u32>>::new();
     {
         let mut stmt = conn.prepare("SELECT name, pageno FROM dbstat")?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            btrees
-                .entry(row.get(0)?)
-                .or_default()
-                .push(row.get::<_, i64>(1)? as u64);
+            btrees.entry(row.get(0)?).or_default().push(row.get(1)?);
         }
     }
     drop(conn);
