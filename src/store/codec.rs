@@ -291,9 +291,11 @@ impl PageCodec for ZstdCodec {
 /// org.Hs.eg.sqlite (16 KiB pages), 14 b-trees of >= 300 pages hold 80% of the pages; a
 /// dictionary for each of >= 100 pages (29) saved only 0.1 MB more of 83.5.
 const PLAN_BTREE_PAGES: usize = 300;
-/// At most this many dictionaries in a [`DictPlan`] (the largest b-trees get them), so that a
-/// database of very many tables does not become mostly dictionaries.
-const PLAN_MAX_DICTS: usize = 1000;
+/// At most this many dictionaries in a [`DictPlan`] (the largest b-trees get them; the rest
+/// share one): a `.dbi` carries every dictionary (`--dbi`; 15 of 63 KiB made that of
+/// org.Hs.eg.sqlite 1.5 MB instead of 1.0), so a web reader's first request stays below
+/// about 2 MB of them, and a database of very many tables does not become mostly dictionaries.
+const PLAN_MAX_DICTS: usize = 32;
 /// How many pages, spread evenly over a b-tree, a planned dictionary is trained from (100
 /// gave org.Hs.eg.sqlite 1.3 MB more, for 0.6 s less training).
 const PLAN_SAMPLE_PAGES: usize = 300;
@@ -426,5 +428,64 @@ impl PlannedDicts {
         }
         let index = self.plan.page_dict.get(pageno as usize).copied();
         Ok(index.and_then(|i| self.stored.as_ref()?.get(usize::from(i)).cloned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 1 KiB pages of b-tree `tree`: rows of text alike within the b-tree, page `p` its own.
+    fn page(tree: u32, p: u32) -> Vec<u8> {
+        let mut text = String::new();
+        let mut r = p;
+        while text.len() < 1024 {
+            r = r.wrapping_mul(2_654_435_761).wrapping_add(tree);
+            text.push_str(&format!(
+                "t{tree}:{}|{}|",
+                r % 9973,
+                ["A", "C", "G"][r as usize % 3]
+            ));
+        }
+        text.into_bytes()[..1024].to_vec()
+    }
+
+    #[test]
+    fn plan_gives_the_largest_btrees_a_dictionary_each_and_the_rest_one() {
+        // b-tree t holds 300 + t consecutive pages, from page 2 on
+        let sizes: Vec<u32> = (0..PLAN_MAX_DICTS as u32 + 8).map(|t| 300 + t).collect();
+        let mut btrees = Vec::new();
+        let mut next = 2;
+        for &n in &sizes {
+            btrees.push((next..next + n).collect::<Vec<u32>>());
+            next += n;
+        }
+        let page_count = next - 1;
+        let tree_of = |p: u32| btrees.iter().position(|b| b.contains(&p)).unwrap() as u32;
+        let read = |p: u32| Ok(page(tree_of(p), p));
+        let plan = DictPlan::train(page_count, btrees.clone(), 6, read).unwrap();
+        assert_eq!(plan.len(), PLAN_MAX_DICTS);
+        let shared = (PLAN_MAX_DICTS - 1) as u16;
+        // the smallest (all but PLAN_MAX_DICTS - 1) share the last dictionary; each larger one
+        // has its own, in file order
+        let sharing = btrees.len() - (PLAN_MAX_DICTS - 1);
+        for (t, pages) in btrees.iter().enumerate() {
+            let want = if t < sharing {
+                shared
+            } else {
+                (t - sharing) as u16
+            };
+            assert!(
+                pages.iter().all(|&p| plan.page_dict[p as usize] == want),
+                "b-tree {t}"
+            );
+        }
+        assert_eq!(plan.page_dict[1], NO_DICT, "page 1 is stored as is");
+        // the same plan whatever order the b-trees come in
+        let mut reversed = btrees.clone();
+        reversed.reverse();
+        let again = DictPlan::train(page_count, reversed, 6, read).unwrap();
+        assert_eq!(again.dicts, plan.dicts);
+        assert_eq!(again.page_dict, plan.page_dict);
     }
 }
