@@ -170,6 +170,12 @@ pub fn pack_plain_file(src: &str, dest: &str, config: &Config) -> Result<usize, 
     config.validate()?;
     config::check_path(dest).map_err(Error::Config)?;
     ensure_registered()?;
+    if std::path::Path::new(dest).exists() {
+        return Err(sqlite_error(
+            rusqlite::ffi::SQLITE_CANTOPEN,
+            format!("{dest} already exists"),
+        ));
+    }
     let conn = Connection::open_with_flags(
         src,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,

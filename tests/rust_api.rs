@@ -484,6 +484,12 @@ fn pack_plain_file_trains_a_dictionary_per_large_btree() {
         std::fs::read(&again).unwrap()
     );
 
+    // an existing file is not written over
+    let err = pack_plain_file(path_str(&plain), path_str(&again), &config(2))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("already exists"), "{err}");
+
     // a compressed file is not taken for a plain one
     let err = pack_plain_file(path_str(&packed), path_str(&dir.join("x.db")), &config(2))
         .unwrap_err()
