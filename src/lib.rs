@@ -81,7 +81,9 @@ pub use genomics::{ConnectionMethods, RefSeq};
 /// rather than a `rusqlite` dependency of your own, which Cargo would have to resolve to the
 /// same version for the types to match.
 pub use rusqlite;
-pub use rust_api::{attach, attach_sql, open, tuning_sql, uri, vacuum_into, vacuum_into_sql};
+pub use rust_api::{
+    attach, attach_sql, open, pack_plain_file, tuning_sql, uri, vacuum_into, vacuum_into_sql,
+};
 
 use sqlite_api::Connection;
 

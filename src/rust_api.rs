@@ -125,3 +125,70 @@ pub fn vacuum_into(conn: &Connection, dest: &str, config: &Config) -> Result<(),
         .map_err(failed_open)?;
     Ok(())
 }
+
+/// Writes the plain database file `src` as the new compressed database `dest` (which must not
+/// exist), with a zstd dictionary per large b-tree of `src` and one for the rest, trained on
+/// `src`'s own pages before any is written (see [`crate::store::pack_file`]). Returns how many
+/// dictionaries it stored.
+///
+/// This is what `genomicsqlite --compact` writes with, from a plain `VACUUM INTO` of its
+/// input: knowing every page beforehand, it compresses org.Hs.eg.sqlite about 10% smaller than
+/// [`vacuum_into`], whose dictionaries can only learn from the pages written before. The pages
+/// are `src`'s, page for page (no VACUUM), so `src` should be freshly vacuumed. The file is
+/// the same for the same `src`, and GenomicSQLite 0.9.4 reads it.
+pub fn pack_plain_file(src: &str, dest: &str, config: &Config) -> Result<usize, Error> {
+    config.validate()?;
+    config::check_path(dest)?;
+    ensure_registered()?;
+    if std::path::Path::new(dest).exists() {
+        return Err(Error::new(
+            rusqlite::ffi::SQLITE_CANTOPEN,
+            format!("{dest} already exists"),
+        ));
+    }
+    let conn = Connection::open_with_flags(
+        src,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    // its pages would be stored as pages of the inner database: a valid file of wrong content
+    let app_id: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    if app_id == i64::from(crate::format::APPLICATION_ID) {
+        return Err(Error::new(
+            rusqlite::ffi::SQLITE_MISUSE,
+            format!("{src} is a compressed database; pack_plain_file needs a plain one"),
+        ));
+    }
+    // every page of every b-tree (overflow pages included), by b-tree
+    let mut btrees = std::collections::BTreeMap::<String, Vec<u32>>::new();
+    {
+        let mut stmt = conn.prepare("SELECT name, pageno FROM dbstat")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            btrees.entry(row.get(0)?).or_default().push(row.get(1)?);
+        }
+    }
+    drop(conn);
+    let opts = crate::store::StoreOptions {
+        outer_uri: format!("file:{}", config::percent_encode(dest, true)),
+        outer_vfs: None,
+        display_name: dest.to_string(),
+        readonly: false,
+        create: true,
+        level: config.zstd_level,
+        outer_page_size: Some(config.outer_page_KiB * 1024),
+        outer_cache_size: Some(-64 * config.page_cache_MiB),
+        outer_unsafe: true,
+        use_dictionaries: true,
+        no_dbi_indexes: config.web_nodbi,
+        threads: config.effective_threads().max(1) as usize,
+        prefetch: false,
+        log: crate::web::Log::new(config.vfs_log),
+    };
+    crate::store::pack_file(
+        std::path::Path::new(src),
+        page_size as usize,
+        btrees.into_values().collect(),
+        opts,
+    )
+}

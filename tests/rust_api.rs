@@ -2,7 +2,7 @@
 //! system one the extension tests use): create, write, reopen, transactions, bad input, and
 //! identical results whatever the number of worker threads.
 
-use genomicsqlite::{attach, open, vacuum_into, Config};
+use genomicsqlite::{attach, open, pack_plain_file, vacuum_into, Config};
 use genomicsqlite_test_support::{ro, rw};
 use rusqlite::Connection;
 
@@ -405,4 +405,94 @@ fn nul_byte_in_path_is_refused() {
     let r: rusqlite::Result<String> =
         good.query_row("SELECT genomicsqlite_uri(?)", [&bad], |r| r.get(0));
     assert!(r.unwrap_err().to_string().contains("NUL"));
+}
+
+/// The dictionary (`meta1`) of each inner page, by page number, of compressed file `path`.
+fn page_dicts(path: &std::path::Path) -> std::collections::HashMap<i64, Option<i64>> {
+    let outer = Connection::open(path).unwrap();
+    let mut stmt = outer
+        .prepare("SELECT pageno, meta1 FROM nested_vfs_zstd_pages")
+        .unwrap();
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+#[test]
+fn pack_plain_file_trains_a_dictionary_per_large_btree() {
+    let tmp = scratch("pack");
+    let dir = tmp.path();
+    let plain = dir.join("plain.db");
+    let conn = Connection::open(&plain).unwrap();
+    conn.execute_batch("PRAGMA page_size = 4096; VACUUM")
+        .unwrap();
+    load(&conn, 80_000);
+    conn.execute_batch("VACUUM").unwrap();
+    let expected = digest(&conn);
+    // the pages of each b-tree, from the plain file
+    let mut btrees = std::collections::HashMap::<String, Vec<i64>>::new();
+    {
+        let mut stmt = conn.prepare("SELECT name, pageno FROM dbstat").unwrap();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))
+            .unwrap();
+        for row in rows {
+            let (name, pageno) = row.unwrap();
+            btrees.entry(name).or_default().push(pageno);
+        }
+    }
+    drop(conn);
+    let sizes = (btrees["v"].len(), btrees["v_pos"].len());
+    assert!(
+        sizes.0 >= 300 && sizes.1 >= 300,
+        "b-trees of 300 pages: {sizes:?}"
+    );
+
+    let packed = dir.join("packed.db");
+    let dicts = pack_plain_file(path_str(&plain), path_str(&packed), &config(2)).unwrap();
+    assert_eq!(
+        dicts, 2,
+        "one for v, one for v_pos, none for the few other pages"
+    );
+    let copy = open(path_str(&packed), ro(), &config(2)).unwrap();
+    assert_eq!(digest(&copy), expected);
+    let ok: String = copy
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+    drop(copy);
+
+    let by_page = page_dicts(&packed);
+    let dict_of = |name: &str| {
+        let ids: std::collections::HashSet<Option<i64>> =
+            btrees[name].iter().map(|p| by_page[p]).collect();
+        assert_eq!(
+            ids.len(),
+            1,
+            "every page of {name} has the same dictionary: {ids:?}"
+        );
+        ids.into_iter().next().unwrap()
+    };
+    let (v, v_pos) = (dict_of("v"), dict_of("v_pos"));
+    assert!(v.is_some_and(|id| id >= 0) && v_pos.is_some_and(|id| id >= 0));
+    assert_ne!(v, v_pos);
+
+    // the same file again, whatever the number of threads
+    let again = dir.join("again.db");
+    pack_plain_file(path_str(&plain), path_str(&again), &config(1)).unwrap();
+    assert_eq!(
+        std::fs::read(&packed).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
+
+    // an existing file is not written over
+    let err = pack_plain_file(path_str(&plain), path_str(&again), &config(2))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("already exists"), "{err}");
+
+    // a compressed file is not taken for a plain one
+    let err = pack_plain_file(path_str(&packed), path_str(&dir.join("x.db")), &config(2))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is a compressed database"), "{err}");
 }

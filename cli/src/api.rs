@@ -2,10 +2,10 @@
 use genomicsqlite::{Config, Error};
 use rusqlite::{Connection, OpenFlags};
 
-/// Writes a compressed copy of `conn`'s main database to `dest` (VACUUM INTO the zstd VFS,
-/// with `genomicsqlite_vacuum_into_sql`); registers the VFS in this process first.
-pub fn vacuum_into(conn: &Connection, dest: &str, config: &Config) -> Result<(), Error> {
-    genomicsqlite::vacuum_into(conn, dest, config)
+/// Writes the plain database file `src` as the new compressed database `dest`, with zstd
+/// dictionaries trained per b-tree on its pages (see `genomicsqlite::pack_plain_file`).
+pub fn pack_plain_file(src: &str, dest: &str, config: &Config) -> Result<usize, Error> {
+    genomicsqlite::pack_plain_file(src, dest, config)
 }
 
 /// Open a compressed database read-only (through the zstd VFS, with the configuration's tuning).

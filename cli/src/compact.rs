@@ -1,10 +1,13 @@
 //! `genomicsqlite DB --compact`: [re]compress a plain or compressed database into a new
-//! compressed file with VACUUM INTO, then defragment the new outer file.
+//! compressed file: VACUUM INTO a plain copy, compress that copy's pages with zstd
+//! dictionaries trained per b-tree ([`genomicsqlite::pack_plain_file`]), then defragment the
+//! new outer file.
 //!
 //! Safety: the input is opened read-only. The output is written under a temporary name in the
-//! output's directory (`OUT.genomicsqlite-compact-incomplete-PID`) and renamed to OUT only when
-//! everything succeeded; on error or SIGINT/SIGTERM/SIGHUP the temporary files are deleted. A
-//! SIGKILL can leave only such a temporary file, never a partial OUT.
+//! output's directory (`OUT.genomicsqlite-compact-incomplete-PID`, the plain copy beside it as
+//! `...-PID-plain`) and renamed to OUT only when everything succeeded; on error or
+//! SIGINT/SIGTERM/SIGHUP the temporary files are deleted. A SIGKILL can leave only such
+//! temporary files, never a partial OUT.
 
 use crate::api;
 use crate::fsutil::{self, DbKind, TempOutput};
@@ -206,11 +209,43 @@ pub fn main(args: CompactArgs) -> Result<i32, Failure> {
         );
     }
 
-    // 1. VACUUM INTO a temporary compressed file
+    // 1. VACUUM INTO a temporary plain file (the inner database as it will be stored), then
+    //    compress its pages into a temporary compressed file with dictionaries trained per
+    //    b-tree on the pages themselves (which the streaming VACUUM INTO the zstd VFS cannot:
+    //    its dictionaries learn only from pages already written)
     let tmp1 = TempOutput::new(&out, "compact")?;
+    let plain = tmp1.sibling("plain");
+    // VACUUM INTO writes through the connection's VFS unless told otherwise: a compressed
+    // input's is the zstd VFS (whose connection takes URIs), and the copy must be plain
+    let plain_target = if kind == DbKind::Compressed {
+        format!("file:{}?vfs=unix", fsutil::uri_path(&plain.path_str()))
+    } else {
+        plain.path_str()
+    };
     {
-        let p = Progress::start("compressing", in_size, page_size_of(&o.db), show);
-        let r = api::vacuum_into(&conn, &tmp1.path_str(), &o.config);
+        let p = Progress::start("copying", in_size, page_size_of(&o.db), show);
+        // not synced: the plain copy is thrown away at the end
+        let r = conn
+            .execute_batch(&format!(
+                "PRAGMA page_size = {}; PRAGMA synchronous = OFF",
+                o.config.inner_page_KiB * 1024
+            ))
+            .and_then(|_| conn.execute("VACUUM INTO ?1", [&plain_target]));
+        drop(p);
+        r.map_err(|e| {
+            Failure::new(format!(
+                "copying {} into {}: {}",
+                o.db,
+                plain.path.display(),
+                e
+            ))
+        })?;
+    }
+    drop(conn);
+    {
+        let sz = fsutil::file_size(&plain.path);
+        let p = Progress::start("compressing", sz, page_size_of(&plain.path_str()), show);
+        let r = api::pack_plain_file(&plain.path_str(), &tmp1.path_str(), &o.config);
         drop(p);
         r.map_err(|e| {
             Failure::new(format!(
@@ -221,7 +256,7 @@ pub fn main(args: CompactArgs) -> Result<i32, Failure> {
             ))
         })?;
     }
-    drop(conn);
+    drop(plain);
 
     // 2. defragment: VACUUM the new outer file as an ordinary SQLite database (into a second
     //    temporary file, so no rollback journal is needed and the first stays intact meanwhile)

@@ -90,13 +90,6 @@ fn varint(b: &[u8]) -> Option<u64> {
     None
 }
 
-/// `path` as the path of a `file:` URI (the characters URIs give a meaning escaped).
-fn uri_path(path: &str) -> String {
-    path.replace('%', "%25")
-        .replace('?', "%3f")
-        .replace('#', "%23")
-}
-
 impl DbFile {
     pub fn open(path: &str) -> Result<DbFile, Failure> {
         let file =
@@ -130,7 +123,7 @@ impl DbFile {
         }
         // Immutable: the file as it lies on disk, which is what gets copied (no journal or WAL).
         let sql = Connection::open_with_flags(
-            format!("file:{}?mode=ro&immutable=1", uri_path(path)),
+            format!("file:{}?mode=ro&immutable=1", fsutil::uri_path(path)),
             OpenFlags::SQLITE_OPEN_READ_ONLY
                 | OpenFlags::SQLITE_OPEN_URI
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,

@@ -109,6 +109,13 @@ pub struct TempOutput {
     paths: Vec<PathBuf>,
 }
 
+/// `path` as the path of a `file:` URI (the characters URIs give a meaning escaped).
+pub fn uri_path(path: &str) -> String {
+    path.replace('%', "%25")
+        .replace('?', "%3f")
+        .replace('#', "%23")
+}
+
 impl TempOutput {
     /// A temporary name in the same directory as `final_path`, clearly marked, with our pid.
     pub fn new(final_path: &Path, tag: &str) -> Result<TempOutput, Failure> {
@@ -125,6 +132,18 @@ impl TempOutput {
             tag,
             std::process::id()
         ));
+        Ok(TempOutput::at(tmp))
+    }
+
+    /// Another temporary file named after this one (`PATH-suffix`), so that what a SIGKILL
+    /// leaves behind is still recognizably this one's.
+    pub fn sibling(&self, suffix: &str) -> TempOutput {
+        let mut p = self.path.clone().into_os_string();
+        p.push(format!("-{suffix}"));
+        TempOutput::at(PathBuf::from(p))
+    }
+
+    fn at(tmp: PathBuf) -> TempOutput {
         let paths: Vec<PathBuf> = SIDE_FILES
             .iter()
             .map(|suffix| {
@@ -139,7 +158,7 @@ impl TempOutput {
             .extend(paths.iter().cloned());
         let t = TempOutput { path: tmp, paths };
         t.remove_files();
-        Ok(t)
+        t
     }
 
     pub fn path_str(&self) -> String {

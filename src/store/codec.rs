@@ -117,6 +117,9 @@ pub struct ZstdCodec {
     level: i32,
     use_dictionaries: bool,
     dict: DictState,
+    /// Dictionaries chosen for every page before the database is written ([`DictPlan`]);
+    /// when set, the policy of `dict` is not used.
+    plan: Option<PlannedDicts>,
     /// Dictionaries prepared for decoding, by id.
     decoding: HashMap<i64, DecompressionDict>,
 }
@@ -140,7 +143,16 @@ impl ZstdCodec {
             level,
             use_dictionaries,
             dict: DictState::default(),
+            plan: None,
             decoding: HashMap::new(),
+        }
+    }
+
+    /// A codec that writes a whole database whose pages `plan` assigns dictionaries to.
+    pub fn planned(level: i32, plan: DictPlan) -> ZstdCodec {
+        ZstdCodec {
+            plan: Some(PlannedDicts { plan, stored: None }),
+            ..ZstdCodec::new(level, true)
         }
     }
 
@@ -187,7 +199,7 @@ impl ZstdCodec {
         // Whatever happens, don't try again before as many pages were written once more.
         self.dict.written_since = 0;
         self.dict.recorded_pages = recorded;
-        let Some(dict) = zstd::train_dictionary(&samples, self.level) else {
+        let Some(dict) = zstd::train_dictionary(&samples, self.level, DICT_SIZE, 1) else {
             return Ok(());
         };
         let id = tables.add_dict(&dict, recorded)?;
@@ -208,6 +220,12 @@ impl PageCodec for ZstdCodec {
         page_count: u64,
         tables: &mut dyn CodecTables,
     ) -> Result<ZstdRecipe> {
+        if let Some(planned) = self.plan.as_mut() {
+            return Ok(ZstdRecipe {
+                level: self.level,
+                dict: planned.dict_for(pageno, tables)?,
+            });
+        }
         if self.use_dictionaries {
             self.dict.written_since += 1;
             self.dict.sample(page);
@@ -254,6 +272,220 @@ impl PageCodec for ZstdCodec {
         // A dictionary trained in the rolled-back transaction is gone from the outer database,
         // and its id may be handed out again: forget every dictionary.
         self.dict = DictState::default();
+        if let Some(planned) = self.plan.as_mut() {
+            planned.stored = None;
+        }
         self.decoding.clear();
+    }
+}
+
+/// Pages of a b-tree this large get a dictionary of their own in a [`DictPlan`]. On
+/// org.Hs.eg.sqlite (16 KiB pages), 14 b-trees of >= 300 pages hold 80% of the pages; a
+/// dictionary for each of >= 100 pages (29) saved only 0.1 MB more of 83.5.
+const PLAN_BTREE_PAGES: usize = 300;
+/// At most this many dictionaries in a [`DictPlan`] (the largest b-trees get them; the rest
+/// share one): a `.dbi` carries every dictionary (`--dbi`; 15 of 63 KiB made that of
+/// org.Hs.eg.sqlite 1.5 MB instead of 1.0), so a web reader's first request stays below
+/// about 2 MB of them, and a database of very many tables does not become mostly dictionaries.
+const PLAN_MAX_DICTS: usize = 32;
+/// How many pages, spread evenly over a b-tree, a planned dictionary is trained from (100
+/// gave org.Hs.eg.sqlite 1.3 MB more, for 0.6 s less training).
+const PLAN_SAMPLE_PAGES: usize = 300;
+/// Size of a planned dictionary. 64 KiB dictionaries trained on 300 pages compress
+/// org.Hs.eg.sqlite's pages 5% smaller than 32 KiB ones on 100; 63 KiB fits, with its row,
+/// in one outer page of the 64 KiB that `--compact` makes (a 64 KiB one spills into a
+/// second: +0.2 MB for 15 dictionaries).
+const PLAN_DICT_SIZE: usize = 63 * 1024;
+/// fastCover's acceleration for planned dictionaries: 4 took about 0.9 s of CPU off
+/// compacting org.Hs.eg.sqlite (15 dictionaries), for a file 0.07 MB larger (83.43 MB).
+const PLAN_TRAINING_ACCEL: u32 = 4;
+/// `DictPlan::page_dict` of a page compressed without dictionary.
+const NO_DICT: u16 = u16::MAX;
+
+/// Dictionaries for a whole database, trained before it is written (`--compact`): one per
+/// b-tree of at least [`PLAN_BTREE_PAGES`] pages, trained on pages of that b-tree, and one
+/// shared by all other pages. Pages of one b-tree resemble each other far more than pages
+/// written before them, which is what the streaming policy of [`ZstdCodec`] has to go by.
+///
+/// Each page's row names its dictionary in `meta1`, as with the streaming policy, so any
+/// reader (0.9.4 too) reads the file; a reader loads a dictionary when it first reads a page
+/// compressed with it.
+pub struct DictPlan {
+    /// In the order they are stored (their ids ascend in this order); the shared one last, so
+    /// that it is the newest, which later writes to the database go on with.
+    dicts: Vec<Vec<u8>>,
+    /// The dictionary (index into `dicts`, or [`NO_DICT`]) of page `pageno`, at index
+    /// `pageno`: two bytes a page.
+    page_dict: Vec<u16>,
+    page_count: u32,
+}
+
+impl DictPlan {
+    /// Trains the dictionaries of a database of `page_count` pages whose b-trees (each its
+    /// page numbers) are `btrees`; `read_page` reads a page (to sample it). Trains on the
+    /// current rayon pool. The result depends only on the pages and the b-trees (not their
+    /// order, nor the threads), so compacting the same database twice gives the same file.
+    pub fn train(
+        page_count: u32,
+        mut btrees: Vec<Vec<u32>>,
+        level: i32,
+        read_page: impl Fn(u32) -> Result<Vec<u8>> + Sync,
+    ) -> Result<DictPlan> {
+        use rayon::prelude::*;
+        for pages in &mut btrees {
+            pages.retain(|&p| (2..=page_count).contains(&p));
+            pages.sort_unstable();
+        }
+        btrees.retain(|pages| pages.len() >= PLAN_BTREE_PAGES);
+        // the largest first (ties: the first in the file), then in file order
+        btrees.sort_unstable_by_key(|pages| (std::cmp::Reverse(pages.len()), pages[0]));
+        btrees.truncate(PLAN_MAX_DICTS - 1);
+        btrees.sort_unstable_by_key(|pages| pages[0]);
+        let mut page_dict = vec![NO_DICT; page_count as usize + 1];
+        for (i, pages) in btrees.iter().enumerate() {
+            for &p in pages {
+                page_dict[p as usize] = i as u16;
+            }
+        }
+        // The shared dictionary: every other page (page numbers dbstat does not list, such as
+        // pointer-map pages, included).
+        let rest = (2..=page_count)
+            .filter(|&p| page_dict[p as usize] == NO_DICT)
+            .collect();
+        let shared = btrees.len() as u16;
+        btrees.push(rest);
+        let trained: Vec<Option<Vec<u8>>> = btrees
+            .par_iter()
+            .map(|pages| {
+                if pages.len() < DICT_SAMPLE_PAGES {
+                    return Ok(None);
+                }
+                // evenly spread over the b-tree (its page numbers ascend with its keys, as
+                // VACUUM wrote it)
+                let n = PLAN_SAMPLE_PAGES.min(pages.len());
+                let mut samples = Samples::default();
+                for i in 0..n {
+                    samples.push(&read_page(pages[i * pages.len() / n])?);
+                }
+                Ok(zstd::train_dictionary(
+                    &samples,
+                    level,
+                    PLAN_DICT_SIZE,
+                    PLAN_TRAINING_ACCEL,
+                ))
+            })
+            .collect::<Result<_>>()?;
+        // Number the dictionaries that could be trained; the pages of the others (too few,
+        // or too alike) go without.
+        let mut dicts = Vec::new();
+        let mut renumber = Vec::with_capacity(trained.len());
+        for dict in trained {
+            renumber.push(match dict {
+                Some(dict) => {
+                    dicts.push(dict);
+                    dicts.len() as u16 - 1
+                }
+                None => NO_DICT,
+            });
+        }
+        for d in page_dict.iter_mut().skip(2) {
+            let group = if *d == NO_DICT { shared } else { *d };
+            *d = renumber[usize::from(group)];
+        }
+        Ok(DictPlan {
+            dicts,
+            page_dict,
+            page_count,
+        })
+    }
+
+    /// How many dictionaries the plan stores.
+    pub fn len(&self) -> usize {
+        self.dicts.len()
+    }
+}
+
+/// A [`DictPlan`] being written: its dictionaries are stored before the first page.
+struct PlannedDicts {
+    plan: DictPlan,
+    /// The plan's dictionaries, once stored (in the plan's order).
+    stored: Option<Vec<Arc<CompressionDict>>>,
+}
+
+impl PlannedDicts {
+    fn dict_for(
+        &mut self,
+        pageno: u64,
+        tables: &mut dyn CodecTables,
+    ) -> Result<Option<Arc<CompressionDict>>> {
+        if self.stored.is_none() {
+            let recorded = i64::from(self.plan.page_count);
+            let mut stored = Vec::with_capacity(self.plan.dicts.len());
+            for dict in &self.plan.dicts {
+                stored.push(CompressionDict::new(tables.add_dict(dict, recorded)?, dict));
+            }
+            self.stored = Some(stored);
+        }
+        let index = self.plan.page_dict.get(pageno as usize).copied();
+        Ok(index.and_then(|i| self.stored.as_ref()?.get(usize::from(i)).cloned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 1 KiB pages of b-tree `tree`: rows of text alike within the b-tree, page `p` its own.
+    fn page(tree: u32, p: u32) -> Vec<u8> {
+        let mut text = String::new();
+        let mut r = p;
+        while text.len() < 1024 {
+            r = r.wrapping_mul(2_654_435_761).wrapping_add(tree);
+            text.push_str(&format!(
+                "t{tree}:{}|{}|",
+                r % 9973,
+                ["A", "C", "G"][r as usize % 3]
+            ));
+        }
+        text.into_bytes()[..1024].to_vec()
+    }
+
+    #[test]
+    fn plan_gives_the_largest_btrees_a_dictionary_each_and_the_rest_one() {
+        // b-tree t holds 300 + t consecutive pages, from page 2 on
+        let sizes: Vec<u32> = (0..PLAN_MAX_DICTS as u32 + 8).map(|t| 300 + t).collect();
+        let mut btrees = Vec::new();
+        let mut next = 2;
+        for &n in &sizes {
+            btrees.push((next..next + n).collect::<Vec<u32>>());
+            next += n;
+        }
+        let page_count = next - 1;
+        let tree_of = |p: u32| btrees.iter().position(|b| b.contains(&p)).unwrap() as u32;
+        let read = |p: u32| Ok(page(tree_of(p), p));
+        let plan = DictPlan::train(page_count, btrees.clone(), 6, read).unwrap();
+        assert_eq!(plan.len(), PLAN_MAX_DICTS);
+        let shared = (PLAN_MAX_DICTS - 1) as u16;
+        // the smallest (all but PLAN_MAX_DICTS - 1) share the last dictionary; each larger one
+        // has its own, in file order
+        let sharing = btrees.len() - (PLAN_MAX_DICTS - 1);
+        for (t, pages) in btrees.iter().enumerate() {
+            let want = if t < sharing {
+                shared
+            } else {
+                (t - sharing) as u16
+            };
+            assert!(
+                pages.iter().all(|&p| plan.page_dict[p as usize] == want),
+                "b-tree {t}"
+            );
+        }
+        assert_eq!(plan.page_dict[1], NO_DICT, "page 1 is stored as is");
+        // the same plan whatever order the b-trees come in
+        let mut reversed = btrees.clone();
+        reversed.reverse();
+        let again = DictPlan::train(page_count, reversed, 6, read).unwrap();
+        assert_eq!(again.dicts, plan.dicts);
+        assert_eq!(again.page_dict, plan.page_dict);
     }
 }

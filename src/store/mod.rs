@@ -14,11 +14,13 @@
 
 pub mod codec;
 mod header;
+mod pack;
 mod pages;
 mod prefetch;
 mod schema;
 mod txn;
 
+pub use pack::pack_file;
 pub use schema::recover_hot_journal;
 pub use txn::IDLE_RELEASE;
 

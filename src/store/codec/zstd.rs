@@ -278,8 +278,9 @@ impl Samples {
 /// which tries several parameter sets: one training instead of many keeps dictionary
 /// maintenance cheap during bulk loads, and `f` bounds its memory (6 * 2^f bytes, 768 KiB).
 /// On org.Hs.eg.sqlite these parameters (k = 2048) came within 0.4% of the optimizer's size
-/// at a third of its training time.
-pub fn train_dictionary(samples: &Samples, level: i32) -> Option<Vec<u8>> {
+/// at a third of its training time. The dictionary is at most `size` bytes; `accel` (1 to 10)
+/// trades its quality for training time (fastCover's acceleration).
+pub fn train_dictionary(samples: &Samples, level: i32, size: usize, accel: u32) -> Option<Vec<u8>> {
     let flat = &samples.flat;
     let sizes = vec![samples.slot; samples.count];
     let params = zstd_sys::ZDICT_fastCover_params_t {
@@ -289,7 +290,7 @@ pub fn train_dictionary(samples: &Samples, level: i32) -> Option<Vec<u8>> {
         steps: 0,
         nbThreads: 1,
         splitPoint: 1.0,
-        accel: 1,
+        accel,
         shrinkDict: 0,
         shrinkDictMaxRegression: 0,
         zParams: zstd_sys::ZDICT_params_t {
@@ -298,9 +299,9 @@ pub fn train_dictionary(samples: &Samples, level: i32) -> Option<Vec<u8>> {
             dictID: 0,
         },
     };
-    let mut dict = vec![0u8; DICT_SIZE];
+    let mut dict = vec![0u8; size];
     // SAFETY: the buffers and their sizes are consistent: `flat` is the concatenation of
-    // `samples` whose lengths are `sizes`, and `dict` has DICT_SIZE writable bytes.
+    // `samples` whose lengths are `sizes`, and `dict` has `dict.len()` writable bytes.
     let n = unsafe {
         zstd_sys::ZDICT_trainFromBuffer_fastCover(
             dict.as_mut_ptr().cast(),
@@ -371,7 +372,7 @@ mod tests {
         for seed in 1..=120 {
             samples.push(&page(seed));
         }
-        let dict = train_dictionary(&samples, 6).expect("trainable");
+        let dict = train_dictionary(&samples, 6, DICT_SIZE, 1).expect("trainable");
         let cdict = CompressionDict::new(7, &dict);
         let p = page(200);
         let e = Encoder::new(6).encode(2, &p, Some(&cdict));
