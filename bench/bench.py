@@ -35,7 +35,7 @@ SMALL_DB = os.path.join(DATA, "org.Hs.eg.small.sqlite")
 # tables copied into the small database used by --quick
 SMALL_TABLES = ["metadata", "genes", "gene_info", "go_bp", "go_mf", "go_cc", "refseq", "alias", "chromosomes"]
 
-BENCHES = ["compact", "load", "scan", "join", "lookup", "warm"]
+BENCHES = ["compact", "command", "load", "scan", "join", "lookup", "warm"]
 PLAIN_CACHE_KIB = 983040  # same page cache as the compressed engines' inner default (960 MiB)
 
 
@@ -132,6 +132,37 @@ def child_compact(spec):
     return {"time_s": t1 - t0, "size_MB": os.path.getsize(dest) / 1e6}
 
 
+def child_command(spec):
+    """`genomicsqlite SRC --compact -o DEST -q`: the engine's own command, as a user compacts."""
+    t0 = time.perf_counter()
+    subprocess.run(spec["argv"] + [spec["source"], "--compact", "-o", spec["dest"], "-q"], check=True,
+                   stdout=subprocess.DEVNULL)
+    return {"time_s": time.perf_counter() - t0, "size_MB": os.path.getsize(spec["dest"]) / 1e6}
+
+
+def count_queries_of(source):
+    """Statements counting the rows of every table of `source`: a compacted copy must match."""
+    con = sqlite3.connect("file:%s?mode=ro" % source, uri=True)
+    tables = [t for (t,) in con.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    con.close()
+    return [["SELECT '%s', count(*) FROM \"%s\"" % (t, t), None] for t in tables]
+
+
+def command_argv(name, lib_path):
+    """How to run an engine's `genomicsqlite` command, or None: ours is $GENOMICSQLITE_BIN (else
+    target/release/genomicsqlite), 0.9.4 its Python package's `python -m genomicsqlite` in the
+    venv its library comes from."""
+    if name == "ours":
+        exe = os.environ.get("GENOMICSQLITE_BIN") or os.path.join(REPO, "target", "release", "genomicsqlite")
+        return [exe] if os.access(exe, os.X_OK) else None
+    if name == "peer" and lib_path:
+        # VENV/lib/pythonX.Y/site-packages/genomicsqlite/libgenomicsqlite.so
+        python = os.path.join(os.path.dirname(lib_path), *[".."] * 4, "bin", "python")
+        return [os.path.normpath(python), "-m", "genomicsqlite"] if os.access(python, os.X_OK) else None
+    return None
+
+
 def variants_sql(n):
     """INSERT ... SELECT generating N deterministic rows of variant-like data (sorted by chrom, pos)."""
     per = (n + 23) // 24
@@ -202,7 +233,7 @@ def child_queries(spec):
 
 def child_main():
     spec = json.loads(sys.stdin.read())
-    fn = {"compact": child_compact, "load": child_load}.get(spec["bench"], child_queries)
+    fn = {"compact": child_compact, "command": child_command, "load": child_load}.get(spec["bench"], child_queries)
     res = fn(spec)
     sys.stdout.write("\n" + json.dumps(res) + "\n")
     sys.stdout.flush()
@@ -462,6 +493,7 @@ def fmt(v):
 
 METRICS = {
     "compact": ["time_s", "cpu_s", "size_MB", "maxrss_MB"],
+    "command": ["time_s", "cpu_s", "size_MB", "maxrss_MB"],
     "load": ["time_s", "cpu_s", "insert_s", "index_s", "size_MB", "maxrss_MB"],
     "scan": ["time_s", "cpu_s", "maxrss_MB"],
     "join": ["time_s", "cpu_s", "maxrss_MB"],
@@ -594,10 +626,7 @@ def main():
 
     # ---- compact
     if "compact" in only:
-        con = sqlite3.connect("file:%s?mode=ro" % source, uri=True)
-        count_queries = [["SELECT '%s', count(*) FROM \"%s\"" % (t, t), None] for (t,) in con.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-        con.close()
+        count_queries = count_queries_of(source)
         for r in range(repeats):
             for name, kind, lib_path, cfg in engines:
                 dest = os.path.join(WORK, "%s.%s.compact.db" % (tag, name))
@@ -618,6 +647,29 @@ def main():
                 if lib_path and v:
                     with open(dest + ".stamp", "w") as f:
                         f.write(lib_stamp(source, lib_path))
+
+    # ---- compact with each engine's own command (compressed engines with a command only)
+    if "command" in only:
+        for r in range(repeats):
+            for name, kind, lib_path, cfg in engines:
+                argv = command_argv(name, lib_path)
+                if argv is None or cfg:
+                    continue
+                dest = os.path.join(WORK, "%s.%s.command.db" % (tag, name))
+                for suffix in ("", "-journal"):
+                    if os.path.exists(dest + suffix):
+                        os.unlink(dest + suffix)
+                spec = spec_for("command", name, kind, lib_path, cfg)
+                spec.update(argv=argv, source=source, dest=dest)
+                res = attempt("command", name, spec, [source])
+                if res is None:
+                    continue
+                vspec = spec_for("verify", name, kind, lib_path, cfg)
+                vspec.update(db=dest, queries=count_queries_of(source))
+                v = attempt("verify", name, vspec, [])
+                res["digest"] = v["digest"] if v else "verification-failed"
+                record_sample("command", name, res)
+                os.unlink(dest)
 
     # ---- load
     if "load" in only:
