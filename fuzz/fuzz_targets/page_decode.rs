@@ -33,7 +33,7 @@ fn dictionary() -> &'static [u8] {
                 .collect();
             samples.push(&page);
         }
-        codec::train_dictionary(&samples, 3).unwrap_or_default()
+        codec::train_dictionary(&samples, 3, codec::DICT_SIZE, 1).unwrap_or_default()
     })
 }
 
