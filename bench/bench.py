@@ -135,8 +135,10 @@ def child_compact(spec):
 def child_command(spec):
     """`genomicsqlite SRC --compact -o DEST -q`: the engine's own command, as a user compacts."""
     t0 = time.perf_counter()
+    # 0.9.4's package loads $LIBGENOMICSQLITE when set (run.sh sets it to ours): point it at its own
+    env = dict(os.environ, LIBGENOMICSQLITE=spec["lib"]) if spec["engine"] == "peer" else None
     subprocess.run(spec["argv"] + [spec["source"], "--compact", "-o", spec["dest"], "-q"], check=True,
-                   stdout=subprocess.DEVNULL)
+                   stdout=subprocess.DEVNULL, env=env)
     return {"time_s": time.perf_counter() - t0, "size_MB": os.path.getsize(spec["dest"]) / 1e6}
 
 
