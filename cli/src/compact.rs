@@ -127,6 +127,19 @@ impl Progress {
             handle: Some(handle),
         }
     }
+
+    /// Runs `work`, a step that reads about `total_bytes` of the database at `path`, with a
+    /// progress line (when `enabled`) that is gone before the step's result is reported.
+    fn during<T>(
+        label: &'static str,
+        path: &str,
+        total_bytes: u64,
+        enabled: bool,
+        work: impl FnOnce() -> T,
+    ) -> T {
+        let _shown = Progress::start(label, total_bytes, page_size_of(path), enabled);
+        work()
+    }
 }
 
 impl Drop for Progress {
@@ -222,40 +235,35 @@ pub fn main(args: CompactArgs) -> Result<i32, Failure> {
     } else {
         plain.path_str()
     };
-    {
-        let p = Progress::start("copying", in_size, page_size_of(&o.db), show);
+    Progress::during("copying", &o.db, in_size, show, || {
         // not synced: the plain copy is thrown away at the end
-        let r = conn
-            .execute_batch(&format!(
-                "PRAGMA page_size = {}; PRAGMA synchronous = OFF",
-                o.config.inner_page_KiB * 1024
-            ))
-            .and_then(|_| conn.execute("VACUUM INTO ?1", [&plain_target]));
-        drop(p);
-        r.map_err(|e| {
-            Failure::new(format!(
-                "copying {} into {}: {}",
-                o.db,
-                plain.path.display(),
-                e
-            ))
-        })?;
-    }
+        conn.execute_batch(&format!(
+            "PRAGMA page_size = {}; PRAGMA synchronous = OFF",
+            o.config.inner_page_KiB * 1024
+        ))
+        .and_then(|_| conn.execute("VACUUM INTO ?1", [&plain_target]))
+    })
+    .map_err(|e| {
+        Failure::new(format!(
+            "copying {} into {}: {}",
+            o.db,
+            plain.path.display(),
+            e
+        ))
+    })?;
     drop(conn);
-    {
-        let sz = fsutil::file_size(&plain.path);
-        let p = Progress::start("compressing", sz, page_size_of(&plain.path_str()), show);
-        let r = api::pack_plain_file(&plain.path_str(), &tmp1.path_str(), &o.config);
-        drop(p);
-        r.map_err(|e| {
-            Failure::new(format!(
-                "compressing {} into {}: {}",
-                o.db,
-                tmp1.path.display(),
-                e
-            ))
-        })?;
-    }
+    let plain_size = fsutil::file_size(&plain.path);
+    Progress::during("compressing", &plain.path_str(), plain_size, show, || {
+        api::pack_plain_file(&plain.path_str(), &tmp1.path_str(), &o.config)
+    })
+    .map_err(|e| {
+        Failure::new(format!(
+            "compressing {} into {}: {}",
+            o.db,
+            tmp1.path.display(),
+            e
+        ))
+    })?;
     drop(plain);
 
     // 2. defragment: VACUUM the new outer file as an ordinary SQLite database (into a second
@@ -267,17 +275,16 @@ pub fn main(args: CompactArgs) -> Result<i32, Failure> {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| Failure::new(format!("{}: {}", tmp1.path.display(), e)))?;
-        let sz = fsutil::file_size(&tmp1.path);
-        let p = Progress::start("defragmenting", sz, page_size_of(&tmp1.path_str()), show);
-        // the outer page size asked for (VACUUM INTO uses the connection's page_size setting)
-        let r = c
-            .execute_batch(&format!(
+        let tmp1_size = fsutil::file_size(&tmp1.path);
+        Progress::during("defragmenting", &tmp1.path_str(), tmp1_size, show, || {
+            // the outer page size asked for (VACUUM INTO uses the connection's page_size)
+            c.execute_batch(&format!(
                 "PRAGMA page_size = {}",
                 o.config.outer_page_KiB * 1024
             ))
-            .and_then(|_| c.execute("VACUUM INTO ?1", [tmp2.path_str()]));
-        drop(p);
-        r.map_err(|e| Failure::new(format!("defragmenting {}: {}", tmp1.path.display(), e)))?;
+            .and_then(|_| c.execute("VACUUM INTO ?1", [tmp2.path_str()]))
+        })
+        .map_err(|e| Failure::new(format!("defragmenting {}: {}", tmp1.path.display(), e)))?;
         drop(c);
         drop(tmp1);
         tmp2
