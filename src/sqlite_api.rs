@@ -139,7 +139,7 @@ routine_table! {
     next_stmt = sqlite3_next_stmt: fn(*mut sqlite3, *mut sqlite3_stmt) -> *mut sqlite3_stmt;
     stmt_busy = sqlite3_stmt_busy: fn(*mut sqlite3_stmt) -> c_int;
     stmt_readonly = sqlite3_stmt_readonly: fn(*mut sqlite3_stmt) -> c_int;
-    // SQLite's allocator mutex, held across fork() (see `lock_allocator`).
+    // SQLite's main and allocator mutexes, held across fork() (see `lock_for_fork`).
     mutex_alloc = sqlite3_mutex_alloc: fn(c_int) -> *mut c_void;
     mutex_enter = sqlite3_mutex_enter: fn(*mut c_void);
     mutex_leave = sqlite3_mutex_leave: fn(*mut c_void);
@@ -188,42 +188,58 @@ pub fn install_linked() -> Result<&'static Api> {
     check_version(API.get_or_init(Api::from_linked))
 }
 
-/// SQLite's allocator mutex (`SQLITE_MUTEX_STATIC_MEM`), which every `sqlite3_malloc` takes
-/// for its statistics: a thread of the parent inside one at a `fork()` would leave it locked
-/// forever in the child, whose first SQLite call would hang (seen in tests/py/test_fork.py).
-/// `fork()` takes it in its `prepare` step, after background sections ended (see
-/// [`crate::web::fork::hold_across_fork`]), and releases it in parent and child. This is sound
-/// because the mutex is innermost: a holder takes no other lock before letting go (SQLite even
-/// drops it before freeing memory under a soft heap limit), so `prepare` waits microseconds.
+/// SQLite's process-wide mutexes that any thread takes all the time, held across `fork()`:
+/// a thread of the parent inside one at the fork would leave it locked forever in the child,
+/// whose first SQLite call would hang (both seen in tests/py/test_fork.py):
+/// * `SQLITE_MUTEX_STATIC_MAIN`, which every transaction's end takes when SQLite is built with
+///   unlock-notify (Debian's is), and every `sqlite3_open` takes to find its VFS;
+/// * `SQLITE_MUTEX_STATIC_MEM`, the allocator's, which every `sqlite3_malloc` takes for its
+///   statistics.
+///
+/// `fork()` takes them in its `prepare` step, after background sections ended (see
+/// [`crate::web::fork::hold_across_fork`]), in this order, which is SQLite's own nesting (it
+/// allocates under the main mutex, never the other way round), and releases them in parent and
+/// child. This is sound because their holders never wait for another thread before letting go:
+/// SQLite holds them for lookups and bookkeeping, drops the allocator's before freeing memory
+/// under a soft heap limit, and calls out under the main mutex only to an application's
+/// unlock-notify callback (a program that forks from inside one would deadlock itself).
+const FORK_HELD_MUTEXES: [c_int; 2] = [SQLITE_MUTEX_STATIC_MAIN, SQLITE_MUTEX_STATIC_MEM];
+const SQLITE_MUTEX_STATIC_MAIN: c_int = 2;
 const SQLITE_MUTEX_STATIC_MEM: c_int = 3;
-static ALLOCATOR_MUTEX: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut());
+/// The mutexes `lock_for_fork` entered, in its order (null: not entered).
+static HELD_FOR_FORK: [AtomicPtr<c_void>; FORK_HELD_MUTEXES.len()] =
+    [const { AtomicPtr::new(std::ptr::null_mut()) }; FORK_HELD_MUTEXES.len()];
 
-extern "C" fn lock_allocator() {
-    if let Some(api) = try_api() {
-        // SAFETY: a static mutex of the SQLite whose routines we use; alloc only looks it up.
+extern "C" fn lock_for_fork() {
+    let Some(api) = try_api() else { return };
+    for (id, held) in FORK_HELD_MUTEXES.iter().zip(&HELD_FOR_FORK) {
+        // SAFETY: static mutexes of the SQLite whose routines we use; alloc only looks them up.
         unsafe {
-            let m = (api.mutex_alloc)(SQLITE_MUTEX_STATIC_MEM);
+            let m = (api.mutex_alloc)(*id);
             if !m.is_null() {
                 (api.mutex_enter)(m);
-                ALLOCATOR_MUTEX.store(m, Ordering::SeqCst);
+                held.store(m, Ordering::SeqCst);
             }
         }
     }
 }
 
-extern "C" fn unlock_allocator() {
-    let m = ALLOCATOR_MUTEX.swap(std::ptr::null_mut(), Ordering::SeqCst);
-    if let (false, Some(api)) = (m.is_null(), try_api()) {
-        // SAFETY: the mutex `lock_allocator` entered on this thread (in a child: on the thread
-        // that forked, the only one; SQLite's static mutexes are plain pthread mutexes).
-        unsafe { (api.mutex_leave)(m) };
+extern "C" fn unlock_after_fork() {
+    let Some(api) = try_api() else { return };
+    for held in HELD_FOR_FORK.iter().rev() {
+        let m = held.swap(std::ptr::null_mut(), Ordering::SeqCst);
+        if !m.is_null() {
+            // SAFETY: a mutex `lock_for_fork` entered on this thread (in a child: on the thread
+            // that forked, the only one; SQLite's static mutexes are plain pthread mutexes).
+            unsafe { (api.mutex_leave)(m) };
+        }
     }
 }
 
 fn check_version(api: &'static Api) -> Result<&'static Api> {
     // SAFETY: plain call into SQLite.
     check_version_number(unsafe { (api.libversion_number)() })?;
-    crate::web::fork::hold_across_fork(lock_allocator, unlock_allocator);
+    crate::web::fork::hold_across_fork(lock_for_fork, unlock_after_fork);
     Ok(api)
 }
 

@@ -1,12 +1,14 @@
 //! Helpers shared by the tests of the genomicsqlite crates (a dev-dependency only): the
 //! repository's paths, scratch directories, pseudo-random test data, the `genomicsqlite`
-//! command of the build under test, and the local servers the web tests read from
+//! command of the build under test, forked children with a time limit, and the local servers the web tests read from
 //! ([`FaultServer`], [`Nginx`]), all on 127.0.0.1 and stopping by themselves.
 
 pub mod fault_server;
+pub mod fork;
 pub mod nginx;
 
 pub use fault_server::{Fault, FaultServer};
+pub use fork::{fork_and_wait, Child};
 pub use nginx::Nginx;
 
 use rusqlite::OpenFlags;
@@ -53,7 +55,7 @@ pub fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
 }
 
 /// The `genomicsqlite` command of this build (crate cli/), next to the test executable's
-/// directory: target/<profile>/genomicsqlite. Built by `cargo build` (or `cargo test`) at the
+/// directory: `target/<profile>/genomicsqlite`. Built by `cargo build` (or `cargo test`) at the
 /// workspace root.
 pub fn command() -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");

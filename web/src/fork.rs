@@ -27,8 +27,9 @@
 //! for a moment by the idle-release thread, uses [`NoForkSection`] instead: a short section of a
 //! background thread that `fork()` waits out, and that never waits for anything itself.
 //!
-//! Below this library, SQLite's allocator mutex is taken by every `sqlite3_malloc` of every
-//! thread; `fork()` holds it across (see [`hold_across_fork`]).
+//! Below this library, SQLite's main and allocator mutexes are taken all the time by every
+//! thread (at each transaction's end, by every `sqlite3_malloc`); `fork()` holds them across
+//! (see [`hold_across_fork`]).
 //!
 //! Log lines go out through [`write_stderr`], one `write(2)` each, since Rust's `eprintln!`
 //! takes a process-wide lock on standard error that a parent thread may hold at the fork.
@@ -65,12 +66,13 @@ thread_local! {
     static HELD_TAKEN: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Has `fork()` take one process-wide lock of a library below this one in its `prepare` step,
-/// after every [`NoForkSection`] ended (sections may need it), and release it in the parent and
-/// in the child: a child then never finds it held by a thread it does not have. Only for an
-/// innermost lock, whose holders take no other lock and never wait for another thread before
-/// letting go (SQLite's allocator mutex): `prepare` runs in the forking thread, holding whatever
-/// it holds. The last registration wins; registering again the same functions is a no-op.
+/// Has `fork()` take process-wide locks of a library below this one in its `prepare` step
+/// (`lock` takes them all, in the library's own order), after every [`NoForkSection`] ended
+/// (sections may need them), and release them in the parent and in the child: a child then
+/// never finds one held by a thread it does not have. Only for inner locks, whose holders never
+/// wait for another thread before letting go (SQLite's main and allocator mutexes): `prepare`
+/// runs in the forking thread, holding whatever it holds. The last registration wins;
+/// registering again the same functions is a no-op.
 pub fn hold_across_fork(lock: extern "C" fn(), unlock: extern "C" fn()) {
     generation(); // registers the handlers
     HELD_UNLOCK.store(unlock as usize, Ordering::SeqCst);

@@ -2,10 +2,11 @@
 //! held at the fork (see src/fork.rs). Threads hammer one shared `WebFile` (cache hits, which
 //! take its locks all the time, and a sequential scan that keeps its read-ahead threads busy
 //! over a small cache) while this thread forks; each child reads and checks bytes of the file
-//! and exits. A child that has not exited within `CHILD_LIMIT` counts as hung and is killed.
+//! and exits. A child that has not exited within test-support's `CHILD_LIMIT` counts as hung
+//! and is killed.
 //! Before the fix, about one child in ten hung (on the file's read-ahead or state lock).
 
-use genomicsqlite_test_support::{random_bytes, FaultServer, Rng};
+use genomicsqlite_test_support::{fork_and_wait, random_bytes, Child, FaultServer, Rng};
 use genomicsqlite_web::fork::NoForkSection;
 use genomicsqlite_web::{WebFile, WebOptions};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,50 +14,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const FORKS: usize = 200;
-const CHILD_LIMIT: Duration = Duration::from_secs(5);
-
-/// How a child ended.
-#[derive(Debug, PartialEq)]
-enum Child {
-    Exited(i32),
-    Hung,
-}
-
-/// Forks; the child runs `body` and exits with its status without running any destructor or
-/// exit handler (it shares them with the parent). Waits for the child at most `CHILD_LIMIT`.
-fn fork_and_wait(body: impl FnOnce() -> i32) -> Child {
-    // SAFETY: the child only runs `body` (which may take locks: that is what is tested) and
-    // leaves with _exit.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed: {}", std::io::Error::last_os_error());
-    if pid == 0 {
-        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(99);
-        // SAFETY: ends the child at once.
-        unsafe { libc::_exit(code) };
-    }
-    let deadline = Instant::now() + CHILD_LIMIT;
-    loop {
-        let mut status = 0;
-        // SAFETY: waits for our own child.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if r == pid {
-            return Child::Exited(if libc::WIFEXITED(status) {
-                libc::WEXITSTATUS(status)
-            } else {
-                -1
-            });
-        }
-        if Instant::now() > deadline {
-            // SAFETY: our own child, then reaped.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, &mut status, 0);
-            }
-            return Child::Hung;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
 
 #[test]
 fn children_of_a_busy_web_file_never_hang() {
