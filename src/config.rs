@@ -84,7 +84,7 @@ pub struct Config {
     /// Web reads: size of the smallest request, in KiB.
     pub web_small_KiB: u32,
     /// Web reads: time limit of one read of the file by SQLite (requests, retries, waiting),
-    /// in ms. (This key and the next two are [`NEWER_KEYS`].)
+    /// in ms. (This key and the next two are `NEWER_KEYS`.)
     pub web_read_timeout_ms: u64,
     /// Web reads: time limit of one HTTP request, in ms.
     pub web_request_timeout_ms: u64,
@@ -95,7 +95,7 @@ pub struct Config {
     pub mode: Option<String>,
     /// Web reads: directory of a persistent cache of web reads shared by processes
     /// (`SQLITE_WEB_CACHE_DIR`); none by default. Like the next key, printed only when set, so
-    /// that the defaults stay 0.9.4's (see [`OPTIONAL_URI_KEYS`]).
+    /// that the defaults stay 0.9.4's (see `OPTIONAL_URI_KEYS`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub web_cache_dir: Option<String>,
     /// Web reads: size bound of that cache in MiB (`SQLITE_WEB_CACHE_MIB`; 1024 when not given).

@@ -128,7 +128,7 @@ pub fn vacuum_into(conn: &Connection, dest: &str, config: &Config) -> Result<(),
 
 /// Writes the plain database file `src` as the new compressed database `dest` (which must not
 /// exist), with a zstd dictionary per large b-tree of `src` and one for the rest, trained on
-/// `src`'s own pages before any is written (see [`crate::store::pack_file`]). Returns how many
+/// `src`'s own pages before any is written (see `store::pack_file`). Returns how many
 /// dictionaries it stored.
 ///
 /// This is what `genomicsqlite --compact` writes with, from a plain `VACUUM INTO` of its

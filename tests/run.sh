@@ -4,7 +4,8 @@
 #   1. tests/setup.sh            apt packages + Python venvs (idempotent, quick when done)
 #   2. cargo build --release     the workspace: lib (libgenomicsqlite.so + rlib), the web
 #                                reader, and the `genomicsqlite` bin (crate cli/)
-#   3. cargo test --release      Rust unit, integration and doc tests of every crate
+#   3. cargo test --release      Rust unit, integration and doc tests of every crate, then
+#                                cargo fmt --check, clippy and rustdoc with warnings as errors
 #   4. the suites listed under "SUITES" below (pytest suites, shell-driven suites)
 #
 # Ends with one line "N passed, M failed" (summed over all suites); exit status 0 only when
@@ -154,6 +155,27 @@ if [ "${GSQ_SKIP_CARGO:-0}" != 1 ]; then
             }} END { print p+0, f+0, s+0 }' "$LOGDIR/cargo-test.log")"
     if [ "$rc" -ne 0 ] && [ "$fl" -eq 0 ]; then fl=1; fi
     record "cargo test --release" "$p" "$fl" "$sk" "exit $rc, $((SECONDS - t0))s"
+
+    # The house rules as checks: formatting, clippy's lints as errors, and docs without broken
+    # links (each counts as one test).
+    section "lint: cargo fmt --check, clippy -D warnings, rustdoc -D warnings"
+    t0=$SECONDS
+    lint_pass=0
+    lint_fail=0
+    lint() {
+        if "$@" </dev/null >"$LOGDIR/lint.log" 2>&1; then
+            echo "ok   $*"
+            lint_pass=$((lint_pass + 1))
+        else
+            echo "FAIL $*"
+            tail -n 40 "$LOGDIR/lint.log"
+            lint_fail=$((lint_fail + 1))
+        fi
+    }
+    lint cargo fmt --all --check
+    lint nice cargo clippy --release --all-targets --workspace -- -D warnings
+    lint env RUSTDOCFLAGS="-D warnings" nice cargo doc --release --no-deps --workspace
+    record "lint (fmt, clippy, rustdoc)" "$lint_pass" "$lint_fail" 0 "$((SECONDS - t0))s"
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-//! `genomicsqlite DB --compact`: [re]compress a plain or compressed database into a new
+//! `genomicsqlite DB --compact`: (re)compress a plain or compressed database into a new
 //! compressed file: VACUUM INTO a plain copy, compress that copy's pages with zstd
 //! dictionaries trained per b-tree ([`genomicsqlite::pack_plain_file`]), then defragment the
 //! new outer file.

@@ -2,8 +2,8 @@
 //! nucleotide blobs, reference-sequence metadata, range parsing and the `UINT` collation.
 //!
 //! Pure logic lives in [`gri`], [`twobit`], [`refseq`] and [`parse`]; the FFI ring that exposes
-//! it as SQL functions, a collation and two eponymous virtual tables is [`sqlfns`] and
-//! [`vtab`], registered on every connection by [`register`].
+//! it as SQL functions, a collation and two eponymous virtual tables is `sqlfns` and
+//! `vtab`, registered on every connection by `register`.
 
 pub mod gri;
 pub mod parse;
