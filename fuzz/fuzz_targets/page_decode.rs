@@ -33,7 +33,8 @@ fn dictionary() -> &'static [u8] {
                 .collect();
             samples.push(&page);
         }
-        codec::train_dictionary(&samples, 3, codec::DICT_SIZE, 1).unwrap_or_default()
+        codec::train_dictionary(&samples, 3, codec::DICT_SIZE, 1, codec::STREAM_HASH_LOG)
+            .unwrap_or_default()
     })
 }
 
@@ -73,7 +74,9 @@ fuzz_target!(|input: &[u8]| {
         let meta2 = match rest[6] % 3 {
             0 => None,
             1 => Some(codec::row_checksum(pageno as i64, data)),
-            _ => Some(i64::from_le_bytes([rest[7], rest[8], 0, 0, 0, 0, 0, rest[5]])),
+            _ => Some(i64::from_le_bytes([
+                rest[7], rest[8], 0, 0, 0, 0, 0, rest[5],
+            ])),
         };
         // A row naming dictionary 1 gets it; any other dictionary is missing.
         let with = match meta1 {

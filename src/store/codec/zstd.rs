@@ -272,21 +272,33 @@ impl Samples {
     }
 }
 
+/// fastCover's `f` for dictionaries trained while writing: its table takes 768 KiB (6 * 2^17
+/// bytes), which a bulk load pays on every training.
+pub const STREAM_HASH_LOG: u32 = 17;
+
 /// Trains a dictionary from sample pages; `None` when zstd finds too little to learn from.
 ///
 /// Uses zstd's fastCover trainer with fixed parameters rather than `ZDICT_trainFromBuffer`,
 /// which tries several parameter sets: one training instead of many keeps dictionary
-/// maintenance cheap during bulk loads, and `f` bounds its memory (6 * 2^f bytes, 768 KiB).
-/// On org.Hs.eg.sqlite these parameters (k = 2048) came within 0.4% of the optimizer's size
-/// at a third of its training time. The dictionary is at most `size` bytes; `accel` (1 to 10)
-/// trades its quality for training time (fastCover's acceleration).
-pub fn train_dictionary(samples: &Samples, level: i32, size: usize, accel: u32) -> Option<Vec<u8>> {
+/// maintenance cheap during bulk loads. On org.Hs.eg.sqlite these parameters (k = 2048) came
+/// within 0.4% of the optimizer's size at a third of its training time. The dictionary is at
+/// most `size` bytes; `accel` (1 to 10) trades its quality for training time (fastCover's
+/// acceleration); `hash_log` is fastCover's `f`, the log2 of its frequency table, which bounds
+/// the trainer's memory (6 * 2^f bytes) and how many distinct segments it can tell apart
+/// ([`STREAM_HASH_LOG`] while writing, more for a whole-database plan).
+pub fn train_dictionary(
+    samples: &Samples,
+    level: i32,
+    size: usize,
+    accel: u32,
+    hash_log: u32,
+) -> Option<Vec<u8>> {
     let flat = &samples.flat;
     let sizes = vec![samples.slot; samples.count];
     let params = zstd_sys::ZDICT_fastCover_params_t {
         k: 2048,
         d: 8,
-        f: 17,
+        f: hash_log,
         steps: 0,
         nbThreads: 1,
         splitPoint: 1.0,
@@ -372,7 +384,7 @@ mod tests {
         for seed in 1..=120 {
             samples.push(&page(seed));
         }
-        let dict = train_dictionary(&samples, 6, DICT_SIZE, 1).expect("trainable");
+        let dict = train_dictionary(&samples, 6, DICT_SIZE, 1, STREAM_HASH_LOG).expect("trainable");
         let cdict = CompressionDict::new(7, &dict);
         let p = page(200);
         let e = Encoder::new(6).encode(2, &p, Some(&cdict));
