@@ -33,8 +33,7 @@ fn dictionary() -> &'static [u8] {
                 .collect();
             samples.push(&page);
         }
-        codec::train_dictionary(&samples, 3, codec::DICT_SIZE, 1, codec::STREAM_HASH_LOG)
-            .unwrap_or_default()
+        codec::train_dictionary(&samples, 3, codec::STREAM_TRAINING).unwrap_or_default()
     })
 }
 

@@ -8,7 +8,7 @@
 mod zstd;
 
 pub use zstd::{plain, EncodedPage, StoredPage};
-use zstd::{CompressionDict, DecompressionDict, Encoder, FrameDecoder, Samples};
+use zstd::{CompressionDict, DecompressionDict, Encoder, FrameDecoder, Samples, Training};
 
 use crate::error::{Error, Result};
 use std::cell::RefCell;
@@ -199,9 +199,7 @@ impl ZstdCodec {
         // Whatever happens, don't try again before as many pages were written once more.
         self.dict.written_since = 0;
         self.dict.recorded_pages = recorded;
-        let Some(dict) =
-            zstd::train_dictionary(&samples, self.level, DICT_SIZE, 1, zstd::STREAM_HASH_LOG)
-        else {
+        let Some(dict) = zstd::train_dictionary(&samples, self.level, zstd::STREAM_TRAINING) else {
             return Ok(());
         };
         let id = tables.add_dict(&dict, recorded)?;
@@ -291,20 +289,22 @@ const PLAN_BTREE_PAGES: usize = 300;
 /// about 2 MB of them, and a database of very many tables does not become mostly dictionaries.
 const PLAN_MAX_DICTS: usize = 32;
 /// How many pages, spread evenly over a b-tree, a planned dictionary is trained from (100
-/// gave org.Hs.eg.sqlite 1.3 MB more than 300, for 0.6 s less training; 600 with
-/// [`PLAN_HASH_LOG`] took it from 83.43 to 81.92 MB).
+/// gave org.Hs.eg.sqlite 1.3 MB more than 300, for 0.6 s less training; 600 with `f` 18
+/// took it from 83.43 to 81.92 MB).
 const PLAN_SAMPLE_PAGES: usize = 600;
-/// fastCover's `f` for planned dictionaries: a table of 2^18 entries (1.5 MiB per training)
-/// tells apart more of the segments of 600 sample pages than the streaming 2^17 does.
-const PLAN_HASH_LOG: u32 = 18;
-/// Size of a planned dictionary. 64 KiB dictionaries trained on 300 pages compress
-/// org.Hs.eg.sqlite's pages 5% smaller than 32 KiB ones on 100; 63 KiB fits, with its row,
-/// in one outer page of the 64 KiB that `--compact` makes (a 64 KiB one spills into a
-/// second: +0.2 MB for 15 dictionaries).
-const PLAN_DICT_SIZE: usize = 63 * 1024;
-/// fastCover's acceleration for planned dictionaries: 4 took about 0.9 s of CPU off
-/// compacting org.Hs.eg.sqlite (15 dictionaries), for a file 0.07 MB larger (83.43 MB).
-const PLAN_TRAINING_ACCEL: u32 = 4;
+/// How a planned dictionary is trained.
+const PLAN_TRAINING: Training = Training {
+    // 64 KiB dictionaries trained on 300 pages compress org.Hs.eg.sqlite's pages 5% smaller
+    // than 32 KiB ones on 100; 63 KiB fits, with its row, in one outer page of the 64 KiB that
+    // `--compact` makes (a 64 KiB one spills into a second: +0.2 MB for 15 dictionaries).
+    size: 63 * 1024,
+    // Acceleration 4 took about 0.9 s of CPU off compacting org.Hs.eg.sqlite (15
+    // dictionaries), for a file 0.07 MB larger (83.43 MB).
+    accel: 4,
+    // A table of 2^18 entries (1.5 MiB per training) tells apart more of the segments of 600
+    // sample pages than the streaming 2^17 does.
+    hash_log: 18,
+};
 /// `DictPlan::page_dict` of a page compressed without dictionary.
 const NO_DICT: u16 = u16::MAX;
 
@@ -373,13 +373,7 @@ impl DictPlan {
                 for i in 0..n {
                     samples.push(&read_page(pages[i * pages.len() / n])?);
                 }
-                Ok(zstd::train_dictionary(
-                    &samples,
-                    level,
-                    PLAN_DICT_SIZE,
-                    PLAN_TRAINING_ACCEL,
-                    PLAN_HASH_LOG,
-                ))
+                Ok(zstd::train_dictionary(&samples, level, PLAN_TRAINING))
             })
             .collect::<Result<_>>()?;
         // Number the dictionaries that could be trained; the pages of the others (too few,

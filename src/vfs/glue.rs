@@ -202,7 +202,8 @@ fn is_inner_journal_name(name: &[u8]) -> bool {
 
 /// Whether `name` (a file name SQLite passed, or null) is one of the inner journals. Compares
 /// the bytes in place: SQLite asks (xAccess of the hot-journal check) at the start of every
-/// read transaction, so a copy of the name here was a measurable share of a warm point lookup.
+/// read transaction, and copying the name into a `String` each time was about 1% of a warm
+/// point lookup's instructions.
 ///
 /// # Safety
 /// `name` is null or a NUL-terminated string.

@@ -272,37 +272,45 @@ impl Samples {
     }
 }
 
-/// fastCover's `f` for dictionaries trained while writing: its table takes 768 KiB (6 * 2^17
-/// bytes), which a bulk load pays on every training.
-pub const STREAM_HASH_LOG: u32 = 17;
+/// How a dictionary is trained: how large it may be and the two fastCover parameters that
+/// differ between the streaming policy and a whole-database plan.
+#[derive(Debug, Clone, Copy)]
+pub struct Training {
+    /// The dictionary is at most this many bytes.
+    pub size: usize,
+    /// fastCover's acceleration (1 to 10): trades the dictionary's quality for training time.
+    pub accel: u32,
+    /// fastCover's `f`, the log2 of its frequency table: it bounds the trainer's memory
+    /// (6 * 2^f bytes) and how many distinct segments the trainer can tell apart.
+    pub hash_log: u32,
+}
 
-/// Trains a dictionary from sample pages; `None` when zstd finds too little to learn from.
+/// Dictionaries trained while writing: [`DICT_SIZE`], no acceleration, and a 768 KiB table
+/// (`f` 17), which a bulk load pays on every training.
+pub const STREAM_TRAINING: Training = Training {
+    size: DICT_SIZE,
+    accel: 1,
+    hash_log: 17,
+};
+
+/// Trains a dictionary from sample pages as `how` says; `None` when zstd finds too little to
+/// learn from.
 ///
 /// Uses zstd's fastCover trainer with fixed parameters rather than `ZDICT_trainFromBuffer`,
 /// which tries several parameter sets: one training instead of many keeps dictionary
 /// maintenance cheap during bulk loads. On org.Hs.eg.sqlite these parameters (k = 2048) came
-/// within 0.4% of the optimizer's size at a third of its training time. The dictionary is at
-/// most `size` bytes; `accel` (1 to 10) trades its quality for training time (fastCover's
-/// acceleration); `hash_log` is fastCover's `f`, the log2 of its frequency table, which bounds
-/// the trainer's memory (6 * 2^f bytes) and how many distinct segments it can tell apart
-/// ([`STREAM_HASH_LOG`] while writing, more for a whole-database plan).
-pub fn train_dictionary(
-    samples: &Samples,
-    level: i32,
-    size: usize,
-    accel: u32,
-    hash_log: u32,
-) -> Option<Vec<u8>> {
+/// within 0.4% of the optimizer's size at a third of its training time.
+pub fn train_dictionary(samples: &Samples, level: i32, how: Training) -> Option<Vec<u8>> {
     let flat = &samples.flat;
     let sizes = vec![samples.slot; samples.count];
     let params = zstd_sys::ZDICT_fastCover_params_t {
         k: 2048,
         d: 8,
-        f: hash_log,
+        f: how.hash_log,
         steps: 0,
         nbThreads: 1,
         splitPoint: 1.0,
-        accel,
+        accel: how.accel,
         shrinkDict: 0,
         shrinkDictMaxRegression: 0,
         zParams: zstd_sys::ZDICT_params_t {
@@ -311,7 +319,7 @@ pub fn train_dictionary(
             dictID: 0,
         },
     };
-    let mut dict = vec![0u8; size];
+    let mut dict = vec![0u8; how.size];
     // SAFETY: the buffers and their sizes are consistent: `flat` is the concatenation of
     // `samples` whose lengths are `sizes`, and `dict` has `dict.len()` writable bytes.
     let n = unsafe {
@@ -384,7 +392,7 @@ mod tests {
         for seed in 1..=120 {
             samples.push(&page(seed));
         }
-        let dict = train_dictionary(&samples, 6, DICT_SIZE, 1, STREAM_HASH_LOG).expect("trainable");
+        let dict = train_dictionary(&samples, 6, STREAM_TRAINING).expect("trainable");
         let cdict = CompressionDict::new(7, &dict);
         let p = page(200);
         let e = Encoder::new(6).encode(2, &p, Some(&cdict));
